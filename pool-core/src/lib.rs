@@ -1,0 +1,34 @@
+//! A generic async connection pool and the resilience policies around it.
+//!
+//! - [`Pool`] hands out connections made by a [`Manager`], within a size limit, with
+//!   acquire/connect/validation timeouts, idle and lifetime limits, leak detection and
+//!   graceful close. Its checkout path takes no lock across an `.await` and is
+//!   cancellation-safe.
+//! - [`Resilience`] composes retry with backoff and budget, a circuit breaker, a
+//!   bulkhead and a per-attempt timeout; `#[resilient]` (in `pool-macros`) expands to it.
+//! - Every decision reads [`Classify`]: what a failure is, never what its message says.
+//!
+//! Database bindings live elsewhere (`pool-sqlx`); this crate names no database.
+
+mod classify;
+mod error;
+mod manager;
+pub mod policy;
+mod pool;
+mod private;
+mod rejected;
+
+pub use classify::{Classify, Delivery, ErrorClass};
+pub use error::{ConfigError, PoolError, TimeoutPhase};
+pub use manager::{Manager, TransactionManager};
+pub use policy::{Attempts, Backoff, DeclaredBreaker, Jitter, Resilience, ResilienceBuilder};
+pub use pool::{
+    AlreadyInitialized, CloseReport, GlobalPool, LatencyQuantiles, Metrics, Pool, PoolBuilder,
+    Pooled, StartError, Status, Validation,
+};
+pub use rejected::Rejected;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::private::*;
+}

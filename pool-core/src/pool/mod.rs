@@ -1,0 +1,154 @@
+//! The generic pool.
+
+mod builder;
+mod global;
+mod inner;
+mod leak;
+mod observe;
+mod pooled;
+mod stats;
+
+use std::{fmt, future::Future, panic::Location, sync::Arc, time::Duration};
+
+pub use builder::{PoolBuilder, StartError, Validation};
+pub use global::{AlreadyInitialized, GlobalPool};
+pub use pooled::Pooled;
+pub use stats::{LatencyQuantiles, Metrics, Status};
+
+use crate::{ConfigError, Manager, PoolError};
+use inner::Inner;
+
+/// An async pool of connections made by a [`Manager`]. Cheap to clone: clones share
+/// the same connections.
+///
+/// Runs on Tokio: `get()`, `close()` and the background task need a Tokio runtime
+/// with the time driver enabled.
+pub struct Pool<M: Manager> {
+    inner: Arc<Inner<M>>,
+}
+
+/// What `close()` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CloseReport {
+    /// Idle connections closed at once.
+    pub closed_idle: usize,
+    /// Connections still checked out (or opening) when the close timeout ran out;
+    /// each is closed when it comes back.
+    pub still_open: usize,
+}
+
+impl<M: Manager> Pool<M> {
+    /// Starts building a pool over `manager`.
+    pub fn builder(manager: M) -> PoolBuilder<M> {
+        PoolBuilder::new(manager)
+    }
+
+    pub(crate) fn from_builder(builder: PoolBuilder<M>) -> Self {
+        Pool {
+            inner: Arc::new(Inner::new(
+                builder.manager,
+                builder.max_size,
+                builder.config,
+            )),
+        }
+    }
+
+    /// Checks a connection out, waiting (FIFO) up to the acquire timeout.
+    ///
+    /// Cancellation-safe: dropping the future at any point leaks nothing, and a connect
+    /// it started carries on for the next caller. The call site is recorded for leak
+    /// warnings.
+    #[track_caller]
+    pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
+        let caller = Location::caller();
+        self.inner.acquire(caller)
+    }
+
+    /// The pool's connections right now.
+    pub fn status(&self) -> Status {
+        let status = self.inner.status();
+        self.inner.facade.observe(&status);
+        status
+    }
+
+    /// Counters since the pool was built, and acquire-latency quantiles.
+    pub fn metrics(&self) -> Metrics {
+        self.inner.counters.snapshot()
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    /// The manager that makes this pool's connections.
+    pub fn manager(&self) -> &M {
+        &self.inner.manager
+    }
+
+    /// The acquire timeout this pool was built with.
+    pub fn acquire_timeout(&self) -> Duration {
+        self.inner.config.acquire_timeout
+    }
+
+    /// The minimum number of idle connections this pool keeps.
+    pub fn min_idle(&self) -> usize {
+        self.inner.config.min_idle
+    }
+
+    /// Changes `max_size` at run time. Shrinking closes idle connections above the new
+    /// limit at once and checked-out ones as they come back.
+    pub fn resize(&self, max_size: usize) -> Result<(), ConfigError> {
+        if max_size == 0 {
+            return Err(ConfigError::new("max_size", "must be at least 1"));
+        }
+        if max_size < self.inner.config.min_idle {
+            return Err(ConfigError::new(
+                "max_size",
+                format!(
+                    "is {max_size}, below min_idle {}",
+                    self.inner.config.min_idle
+                ),
+            ));
+        }
+        self.inner.resize(max_size);
+        Ok(())
+    }
+
+    /// Whether `close()` has been called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Closes the pool: new and waiting `get()`s fail with [`PoolError::Closed`], idle
+    /// connections are closed, and checked-out ones are waited for up to the close
+    /// timeout (then closed when they come back). Idempotent.
+    pub async fn close(&self) -> CloseReport {
+        let (closed_idle, still_open) = self.inner.close(self.inner.config.close_timeout).await;
+        CloseReport {
+            closed_idle,
+            still_open,
+        }
+    }
+
+    pub(crate) async fn warm_up(&self) -> Result<(), PoolError<M::Error>> {
+        self.inner.warm_up(self.inner.config.min_idle.max(1)).await
+    }
+}
+
+impl<M: Manager> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Pool {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<M: Manager> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.inner.config.name)
+            .field("status", &self.inner.status())
+            .finish()
+    }
+}

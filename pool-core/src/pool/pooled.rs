@@ -1,0 +1,107 @@
+//! `Pooled`: a checked-out connection that goes back to the pool when dropped.
+
+use std::{
+    fmt,
+    ops::{Deref, DerefMut},
+    sync::Arc,
+};
+
+use super::inner::{Inner, Live};
+use crate::{Classify, ErrorClass, Manager};
+
+/// A connection checked out of a [`Pool`](crate::Pool). Derefs to the connection;
+/// returns it to the pool on drop (or closes it, if it broke).
+#[must_use = "a checked-out connection goes straight back to the pool if not used"]
+pub struct Pooled<M: Manager> {
+    /// Always `Some` until `drop` takes it.
+    live: Option<Live<M::Connection>>,
+    inner: Arc<Inner<M>>,
+    leak_key: Option<usize>,
+    discard_on_drop: bool,
+}
+
+impl<M: Manager> Pooled<M> {
+    pub(crate) fn new(
+        inner: Arc<Inner<M>>,
+        live: Live<M::Connection>,
+        leak_key: Option<usize>,
+    ) -> Self {
+        Pooled {
+            live: Some(live),
+            inner,
+            leak_key,
+            discard_on_drop: false,
+        }
+    }
+
+    /// Closes the connection instead of returning it to the pool.
+    pub fn discard(mut self) {
+        self.discard_on_drop = true;
+    }
+
+    /// Marks the start of an operation that must run to its end: if this `Pooled` is
+    /// dropped before [`finish`](Self::finish) (the operation's future was cancelled or
+    /// timed out mid-query), the connection is closed, not handed to the next caller in
+    /// an unknown state.
+    pub fn begin_operation(&mut self) {
+        self.discard_on_drop = true;
+    }
+
+    /// Ends the operation begun by [`begin_operation`](Self::begin_operation): returns
+    /// the connection to the pool, unless `outcome` is a `Connection`-class error,
+    /// which means the connection is dead.
+    pub fn finish<T, E: Classify>(mut self, outcome: &Result<T, E>) {
+        self.discard_on_drop =
+            matches!(outcome, Err(error) if error.class() == ErrorClass::Connection);
+    }
+
+    fn live(&self) -> &Live<M::Connection> {
+        match &self.live {
+            Some(live) => live,
+            // `live` is only taken in `drop`.
+            None => unreachable!("a Pooled connection is used after it was returned"),
+        }
+    }
+
+    fn live_mut(&mut self) -> &mut Live<M::Connection> {
+        match &mut self.live {
+            Some(live) => live,
+            None => unreachable!("a Pooled connection is used after it was returned"),
+        }
+    }
+}
+
+impl<M: Manager> Deref for Pooled<M> {
+    type Target = M::Connection;
+
+    fn deref(&self) -> &M::Connection {
+        &self.live().conn
+    }
+}
+
+impl<M: Manager> DerefMut for Pooled<M> {
+    fn deref_mut(&mut self) -> &mut M::Connection {
+        &mut self.live_mut().conn
+    }
+}
+
+impl<M: Manager> fmt::Debug for Pooled<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pooled")
+            .field("pool", &self.inner.config.name)
+            .field("discard_on_drop", &self.discard_on_drop)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Manager> Drop for Pooled<M> {
+    fn drop(&mut self) {
+        if let (Some(key), Some(leaks)) = (self.leak_key.take(), &self.inner.leaks) {
+            leaks.returned(key, &self.inner.config.name);
+        }
+        if let Some(live) = self.live.take() {
+            self.inner.put_back(live, self.discard_on_drop);
+        }
+        self.inner.release_slot();
+    }
+}

@@ -1,0 +1,69 @@
+//! `Rejected`: a call the policies refused or cut short, before or instead of the work.
+
+use std::{sync::Arc, time::Duration};
+
+use crate::{Classify, Delivery, ErrorClass};
+
+/// A call stopped by a policy rather than failed by the database.
+///
+/// User error types take it through `From<Rejected>`, which `#[resilient]` requires.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejected {
+    /// The circuit breaker is open (or half-open with every probe taken).
+    #[error("circuit breaker `{name}` is open")]
+    BreakerOpen {
+        /// The breaker's name.
+        name: Arc<str>,
+    },
+    /// One attempt ran longer than its per-attempt timeout and was dropped.
+    #[error("attempt timed out after {after:?}")]
+    Timeout {
+        /// The per-attempt timeout.
+        after: Duration,
+    },
+    /// The total deadline across all attempts passed.
+    #[error("deadline of {after:?} exceeded")]
+    DeadlineExceeded {
+        /// The total deadline.
+        after: Duration,
+    },
+    /// The bulkhead's concurrency limit was reached and no place freed in time.
+    #[error("bulkhead `{name}` is full ({max_concurrent} calls in flight)")]
+    BulkheadFull {
+        /// The bulkhead's name (the call site's label).
+        name: Arc<str>,
+        /// Its limit.
+        max_concurrent: usize,
+    },
+    /// The retry budget is spent: the call is not retried so a failing database
+    /// does not see a retry storm.
+    #[error("retry budget exhausted")]
+    BudgetExhausted,
+    /// A breaker was referenced by name but never declared.
+    #[error("circuit breaker `{name}` is used but was never declared")]
+    BreakerNotDeclared {
+        /// The undeclared name.
+        name: Arc<str>,
+    },
+}
+
+impl Classify for Rejected {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Rejected::Timeout { .. } | Rejected::DeadlineExceeded { .. } => ErrorClass::Timeout,
+            Rejected::BreakerOpen { .. }
+            | Rejected::BulkheadFull { .. }
+            | Rejected::BudgetExhausted => ErrorClass::Transient,
+            Rejected::BreakerNotDeclared { .. } => ErrorClass::Permanent,
+        }
+    }
+
+    fn delivery(&self) -> Delivery {
+        match self {
+            // The attempt was dropped mid-flight: the server may have applied it.
+            Rejected::Timeout { .. } | Rejected::DeadlineExceeded { .. } => Delivery::Unknown,
+            _ => Delivery::NotSent,
+        }
+    }
+}
