@@ -1,0 +1,1 @@
+//! Real-database support: server URLs from the environment, per-test databases.
