@@ -1,16 +1,27 @@
-//! `#[resilient(...)]` and `#[pooled(...)]`. Parsing and expansion only: all behaviour
-//! lives in `pool-core`.
-
+//! TODO docs
 use proc_macro::TokenStream;
+
+mod body;
+mod duration;
+mod krate;
+mod meta;
+mod pooled;
+mod resilient;
+mod suggest;
+mod target;
 
 /// Runs an `async fn` under a retry / circuit-breaker / timeout policy.
 #[proc_macro_attribute]
-pub fn resilient(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
+    resilient::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Checks a connection out of a pool for the body of an `async fn`.
 #[proc_macro_attribute]
-pub fn pooled(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn pooled(args: TokenStream, item: TokenStream) -> TokenStream {
+    pooled::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
