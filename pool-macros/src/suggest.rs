@@ -3,6 +3,12 @@
 /// The closest of `known` to `given`, if it is close enough to be a typo.
 pub(crate) fn closest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
     let given = given.to_ascii_lowercase();
+    // A truncated key (`retry` for `retries`) is as likely a slip as a typo.
+    if given.len() >= 4 {
+        if let Some(prefixed) = known.iter().find(|candidate| candidate.starts_with(&given)) {
+            return Some(prefixed);
+        }
+    }
     known
         .iter()
         .map(|candidate| (distance(&given, candidate), *candidate))

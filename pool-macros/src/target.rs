@@ -292,3 +292,19 @@ impl Target {
         out
     }
 }
+
+/// The error, followed by the item as written (so a mistake in the attribute is not
+/// followed by "cannot find function" and unused-import noise), unless the item itself
+/// would add errors of its own.
+pub(crate) fn on_error(error: syn::Error, item: TokenStream) -> TokenStream {
+    let mut out = error.into_compile_error();
+    let reemit = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(function)) => function.sig.variadic.is_none(),
+        Ok(Item::Verbatim(_)) | Err(_) => false,
+        Ok(_) => true,
+    };
+    if reemit {
+        out.extend(item);
+    }
+    out
+}

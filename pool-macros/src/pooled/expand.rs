@@ -100,7 +100,15 @@ pub(crate) fn checkout(
         None => quote! {
             let __pool_result: #output = #body.await;
         },
-        Some(span) => transaction(krate, span, output, &body),
+        Some(span) => {
+            // With a global pool the manager is concrete: check here that the error type
+            // can carry its error, with a message that says so.
+            let carry = match args.pool {
+                Some(_) => target::error_type(output),
+                None => None,
+            };
+            transaction(krate, span, output, &body, carry)
+        }
     };
     let stmts = quote! {
         #pool_binding
@@ -115,16 +123,45 @@ pub(crate) fn checkout(
 
 /// Begin; the body; commit on `Ok`, roll back on `Err`. A connection whose commit or
 /// rollback failed is not finished, so it is discarded rather than reused.
-fn transaction(krate: &TokenStream, span: Span, output: &Type, body: &TokenStream) -> TokenStream {
-    let begin = quote_spanned! {span=>
-        #krate::TransactionManager::begin(#krate::Pool::manager(__pool), &mut *__pool_conn)
-            .await?;
-    };
-    let commit_error = quote_spanned! {span=>
-        ::core::convert::From::from(__pool_error)
+fn transaction(
+    krate: &TokenStream,
+    span: Span,
+    output: &Type,
+    body: &TokenStream,
+    carry: Option<&Type>,
+) -> TokenStream {
+    let (check, convert) = match carry {
+        Some(error) => (
+            quote_spanned! {span=>
+                #[diagnostic::on_unimplemented(
+                    message = "`#[pooled(transaction)]` needs the error type `{Self}` to carry the database error `{E}`",
+                    label = "begin, commit and rollback can fail with `{E}`",
+                    note = "implement `From<{E}>` for `{Self}`, or drop `transaction`"
+                )]
+                trait __PoolCarriesDbError<E>: ::core::marker::Sized {
+                    fn __pool_from(error: E) -> Self;
+                }
+                impl<E, T: ::core::convert::From<E>> __PoolCarriesDbError<E> for T {
+                    fn __pool_from(error: E) -> Self {
+                        ::core::convert::From::from(error)
+                    }
+                }
+            },
+            quote_spanned! {span=> <#error as __PoolCarriesDbError<_>>::__pool_from },
+        ),
+        None => (
+            TokenStream::new(),
+            quote_spanned! {span=> ::core::convert::From::from },
+        ),
     };
     quote! {
-        #begin
+        #check
+        if let ::core::result::Result::Err(__pool_error) =
+            #krate::TransactionManager::begin(#krate::Pool::manager(__pool), &mut *__pool_conn)
+                .await
+        {
+            return ::core::result::Result::Err(#convert(__pool_error));
+        }
         let __pool_result: #output = match #body.await {
             ::core::result::Result::Ok(__pool_value) => {
                 match #krate::TransactionManager::commit(
@@ -135,7 +172,7 @@ fn transaction(krate: &TokenStream, span: Span, output: &Type, body: &TokenStrea
                 {
                     ::core::result::Result::Ok(()) => ::core::result::Result::Ok(__pool_value),
                     ::core::result::Result::Err(__pool_error) => {
-                        return ::core::result::Result::Err(#commit_error);
+                        return ::core::result::Result::Err(#convert(__pool_error));
                     }
                 }
             }

@@ -2,8 +2,8 @@
 //! cached policy.
 
 use proc_macro2::TokenStream;
-use quote::{ToTokens, quote};
-use syn::{Expr, ExprPath, FnArg, Local, Pat, Signature, Stmt, Type};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::{Expr, ExprPath, FnArg, Local, Pat, Signature, Stmt, Type, spanned::Spanned};
 
 use super::{
     args::{Breaker, ResilientArgs},
@@ -109,9 +109,13 @@ pub(crate) fn attempt_loop(
 ) -> TokenStream {
     let site = call_site(args, krate, sig);
     let attempt = crate::body::typed_async(output, attempt);
+    // Spanned on the error type, so `E: Classify + From<Rejected>` is reported there.
+    let error_span = crate::target::error_type(output).map_or_else(|| output.span(), Spanned::span);
     let run = match &args.retry_if {
-        Some(predicate) => quote!(__pool_attempts.run_if(__pool_attempt, #predicate)),
-        None => quote!(__pool_attempts.run(__pool_attempt)),
+        Some(predicate) => {
+            quote_spanned!(error_span=> __pool_attempts.run_if(__pool_attempt, #predicate).await)
+        }
+        None => quote_spanned!(error_span=> __pool_attempts.run(__pool_attempt).await),
     };
     if !args.may_retry() {
         // One attempt: arguments are moved into it, nothing is cloned.
@@ -119,7 +123,7 @@ pub(crate) fn attempt_loop(
             #site
             let mut __pool_attempts = __POOL_SITE.get().begin();
             let __pool_attempt = #attempt;
-            match #run.await {
+            match #run {
                 ::core::ops::ControlFlow::Break(__pool_result) => __pool_result,
                 ::core::ops::ControlFlow::Continue(()) => ::core::result::Result::Err(
                     ::core::convert::From::from(#krate::Rejected::BudgetExhausted),
@@ -134,7 +138,7 @@ pub(crate) fn attempt_loop(
         loop {
             #lets
             let __pool_attempt = #attempt;
-            match #run.await {
+            match #run {
                 ::core::ops::ControlFlow::Break(__pool_result) => break __pool_result,
                 ::core::ops::ControlFlow::Continue(()) => {}
             }
