@@ -634,3 +634,6 @@ fn slow_call(policy: &Resilience, elapsed: Duration, threshold: Duration) {
         elapsed
     );
 }
+
+#[cfg(test)]
+mod tests;
