@@ -106,6 +106,15 @@ fn policies(c: &mut Criterion) {
     group.bench_function("bare_call", |b| {
         b.to_async(&rt).iter(|| async { black_box(inner(1).await) })
     });
+    // Reference: the two clock reads every measured attempt needs (start and end, for the
+    // slow-call threshold and the breaker's slow-call rate).
+    group.bench_function("two_clock_reads", |b| {
+        b.to_async(&rt).iter(|| async {
+            let start = tokio::time::Instant::now();
+            black_box(inner(1).await).ok();
+            black_box(start.elapsed())
+        })
+    });
     group.bench_function("retry_breaker_timeout_ok", |b| {
         b.to_async(&rt)
             .iter(|| async { black_box(resilient(1).await) })
