@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench -p pool-core --bench policies -- --warm-up-time 1 --measurement-time 3`
 
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 use std::{hint::black_box, ops::ControlFlow, time::Duration};
 

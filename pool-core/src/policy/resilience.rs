@@ -437,6 +437,8 @@ impl Attempts<'_> {
     {
         let policy = self.policy;
         self.attempt += 1;
+        // Pinned once here, so the attempt is not copied again on its way to the timeout.
+        let attempt = std::pin::pin!(attempt);
 
         // Total deadline: counted from the start of the first attempt.
         let deadline_at = match policy.deadline {
