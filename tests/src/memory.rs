@@ -26,7 +26,7 @@ use std::{
     time::Duration,
 };
 
-use pool_sqlx::{Classify, ErrorClass, Manager, PoolError, Rejected, TransactionManager};
+use pool_sqlx::{Classify, Delivery, ErrorClass, Manager, PoolError, Rejected, TransactionManager};
 
 /// What one scripted operation does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,8 +263,8 @@ pub enum TestError {
     App(ErrorClass),
     /// A scripted failure of the manager.
     Db(MemoryError),
-    /// The pool gave no connection (the pool error, as text, and its class).
-    Pool(String, ErrorClass),
+    /// The pool gave no connection: the pool error as text, with its classification.
+    Pool(String, ErrorClass, Delivery),
     /// A policy stopped the call.
     Rejected(Rejected),
 }
@@ -274,7 +274,7 @@ impl fmt::Display for TestError {
         match self {
             TestError::App(class) => write!(f, "application {} failure", class.as_str()),
             TestError::Db(error) => error.fmt(f),
-            TestError::Pool(error, _) => f.write_str(error),
+            TestError::Pool(error, ..) => f.write_str(error),
             TestError::Rejected(rejected) => rejected.fmt(f),
         }
     }
@@ -285,9 +285,28 @@ impl std::error::Error for TestError {}
 impl Classify for TestError {
     fn class(&self) -> ErrorClass {
         match self {
-            TestError::App(class) | TestError::Pool(_, class) => *class,
+            TestError::App(class) | TestError::Pool(_, class, _) => *class,
             TestError::Db(error) => error.class,
             TestError::Rejected(rejected) => rejected.class(),
+        }
+    }
+
+    fn delivery(&self) -> Delivery {
+        match self {
+            TestError::Pool(_, _, delivery) => *delivery,
+            TestError::Db(error) => error.delivery(),
+            TestError::Rejected(rejected) => rejected.delivery(),
+            TestError::App(_) => self.class_delivery(),
+        }
+    }
+}
+
+impl TestError {
+    /// The delivery `Classify` derives from the class alone.
+    fn class_delivery(&self) -> Delivery {
+        match self.class() {
+            ErrorClass::Connection | ErrorClass::Timeout => Delivery::Unknown,
+            ErrorClass::Transient | ErrorClass::Permanent => Delivery::Rejected,
         }
     }
 }
@@ -306,6 +325,6 @@ impl From<Rejected> for TestError {
 
 impl From<PoolError<MemoryError>> for TestError {
     fn from(error: PoolError<MemoryError>) -> Self {
-        TestError::Pool(error.to_string(), error.class())
+        TestError::Pool(error.to_string(), error.class(), error.delivery())
     }
 }

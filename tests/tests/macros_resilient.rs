@@ -150,7 +150,7 @@ impl Repository {
     #[resilient(retries = 3, backoff = "fixed", base = "10ms")]
     async fn write(&mut self, value: usize) -> Result<usize, TestError> {
         self.log.push(value);
-        scripted(&self.calls, 1, ErrorClass::Transient)
+        scripted(&self.calls, 3, ErrorClass::Transient)
     }
 }
 
@@ -176,4 +176,52 @@ async fn retries_zero_runs_once_and_moves_arguments() {
     let calls = AtomicUsize::new(0);
     assert!(once(&calls, vec![1]).await.is_err());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+mod shared_breaker {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use pool_sqlx::{BreakerConfig, ErrorClass, Rejected, SlidingWindow, breakers, resilient};
+    use tests::memory::TestError;
+
+    const NAME: &str = "macros-shared-breaker";
+
+    #[resilient(retries = 0, breaker = "macros-shared-breaker")]
+    async fn first(calls: &AtomicUsize) -> Result<(), TestError> {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Err(TestError::App(ErrorClass::Transient))
+    }
+
+    #[resilient(retries = 0, breaker = "macros-shared-breaker")]
+    async fn second(calls: &AtomicUsize) -> Result<(), TestError> {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_breaker_named_in_two_functions_is_shared() {
+        let config = BreakerConfig {
+            minimum_calls: 2,
+            sliding_window: SlidingWindow::Count(2),
+            failure_rate_threshold: 50.0,
+            ..BreakerConfig::default()
+        };
+        if let Err(error) = breakers().define(NAME, config) {
+            panic!("define: {error}");
+        }
+        let calls = AtomicUsize::new(0);
+        // `first` fails twice: the shared breaker opens.
+        assert!(first(&calls).await.is_err());
+        assert!(first(&calls).await.is_err());
+        // `second` is rejected by the same breaker without running.
+        let rejected = second(&calls).await;
+        assert!(
+            matches!(
+                rejected,
+                Err(TestError::Rejected(Rejected::BreakerOpen { .. }))
+            ),
+            "{rejected:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
 }
