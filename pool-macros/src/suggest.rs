@@ -3,16 +3,10 @@
 /// The closest of `known` to `given`, if it is close enough to be a typo.
 pub(crate) fn closest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
     let given = given.to_ascii_lowercase();
-    // A truncated key (`retry` for `retries`) is as likely a slip as a typo.
-    if given.len() >= 4 {
-        if let Some(prefixed) = known.iter().find(|candidate| candidate.starts_with(&given)) {
-            return Some(prefixed);
-        }
-    }
     known
         .iter()
         .map(|candidate| (distance(&given, candidate), *candidate))
-        .filter(|(d, candidate)| *d <= (candidate.len() / 3).max(1))
+        .filter(|(d, candidate)| *d <= (candidate.len() / 2).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, candidate)| candidate)
 }
@@ -46,5 +40,6 @@ mod tests {
         assert_eq!(closest("timout", &keys), Some("timeout"));
         assert_eq!(closest("breakr", &keys), Some("breaker"));
         assert_eq!(closest("colour", &keys), None);
+        assert_eq!(closest("jitterbug", &keys), None);
     }
 }

@@ -1,7 +1,7 @@
 use pool_sqlx::resilient;
 use tests::memory::TestError;
 
-#[resilient(base = "10s", max_delay = "1s")]
+#[resilient(retries = 3, base = "10s", max_delay = "1s")]
 async fn base_above_cap() -> Result<(), TestError> {
     Ok(())
 }

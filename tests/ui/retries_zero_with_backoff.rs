@@ -11,4 +11,10 @@ async fn no_base_either() -> Result<(), TestError> {
     Ok(())
 }
 
+
+
+#[resilient(jitter = "full")]
+async fn retries_not_given() -> Result<(), TestError> {
+    Ok(())
+}
 fn main() {}

@@ -132,14 +132,18 @@ impl ResilientArgs {
         let krate = args.get("crate").map(|arg| arg.path()).transpose()?;
 
         // Contradictions, reported at the key that makes no sense.
-        if retries == Some(0) {
+        if retries.unwrap_or(0) == 0 {
+            let why = match retries {
+                Some(_) => "with `retries = 0`",
+                None => "without `retries` (the default is no retry)",
+            };
             for key in ["backoff", "base", "max_delay", "jitter", "retry_if"] {
                 if let Some(arg) = args.get(key) {
                     return Err(syn::Error::new(
                         arg.key.span(),
                         format!(
-                            "`{key}` has no effect with `retries = 0`: there is no retry to \
-                             delay or decide; remove `{key}` or allow retries"
+                            "`{key}` has no effect {why}: there is no retry to delay or \
+                             decide; remove `{key}` or set `retries = N`"
                         ),
                     ));
                 }
@@ -180,10 +184,10 @@ impl ResilientArgs {
         })
     }
 
-    /// Whether an attempt can be followed by another (unset means the policy's default,
-    /// which retries).
+    /// Whether an attempt can be followed by another (unset means no retry, as in
+    /// `Resilience::builder`).
     pub(crate) fn may_retry(&self) -> bool {
-        self.retries != Some(0)
+        self.retries.unwrap_or(0) > 0
     }
 }
 

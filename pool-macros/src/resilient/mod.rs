@@ -23,6 +23,12 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         .iter()
         .position(pooled::is_pooled)
         .map(|index| target.attrs.remove(index));
+    // Keeps the user's `use ...::pooled` counted as used, though rustc never sees the
+    // attribute.
+    let pooled_use = pooled_attr.as_ref().map(|attr| {
+        let path = attr.path();
+        quote!(#[allow(unused_imports)] use #path as _;)
+    });
     let pooled_args = pooled_attr
         .map(|attr| match attr.meta {
             syn::Meta::Path(_) => pooled::args::PooledArgs::parse(TokenStream::new()),
@@ -51,7 +57,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 None => (target.sig.clone(), user),
             };
             let body = expand::attempt_loop(&args, &krate, &mut sig, &target.output, attempt);
-            Ok(target.emit(&sig, body))
+            Ok(target.emit(&sig, quote!(#pooled_use #body)))
         }
         target::Body::AsyncTrait { before, pin, inner } => {
             if pooled_args.is_some() {
