@@ -112,13 +112,16 @@ impl Clone for Counted<'_> {
     }
 }
 
+/// Takes its argument by value, as a body that moves an owned argument would.
+fn consume<T>(_: T) {}
+
 #[resilient(retries = 3, backoff = "fixed", base = "10ms")]
 async fn consumes(
     calls: &AtomicUsize,
     owned: Counted<'_>,
     mut text: String,
 ) -> Result<String, TestError> {
-    drop(owned);
+    consume(owned);
     text.push('!');
     scripted(calls, 2, ErrorClass::Transient)?;
     Ok(text)

@@ -149,23 +149,23 @@ impl ResilientArgs {
                 }
             }
         }
-        if let (Some(base), Some(max_delay)) = (base, max_delay) {
-            if base > max_delay {
-                return Err(key_error(
-                    &args,
-                    "base",
-                    "`base` is longer than `max_delay`: the first delay would exceed the cap",
-                ));
-            }
+        if let (Some(base), Some(max_delay)) = (base, max_delay)
+            && base > max_delay
+        {
+            return Err(key_error(
+                &args,
+                "base",
+                "`base` is longer than `max_delay`: the first delay would exceed the cap",
+            ));
         }
-        if let (Some(timeout), Some(deadline)) = (timeout, deadline) {
-            if timeout > deadline {
-                return Err(key_error(
-                    &args,
-                    "timeout",
-                    "the per-attempt `timeout` is longer than the whole call's `deadline`",
-                ));
-            }
+        if let (Some(timeout), Some(deadline)) = (timeout, deadline)
+            && timeout > deadline
+        {
+            return Err(key_error(
+                &args,
+                "timeout",
+                "the per-attempt `timeout` is longer than the whole call's `deadline`",
+            ));
         }
         Ok(ResilientArgs {
             retries,

@@ -168,7 +168,7 @@ pub(crate) fn reborrow_async_trait_self(sig: &Signature, stmts: &mut [Stmt]) {
         let is_self =
             matches!(&*init.expr, Expr::Path(ExprPath { path, .. }) if path.is_ident("self"));
         if ident.ident == "__self" && is_self {
-            init.expr = Box::new(syn::parse_quote!(&mut *self));
+            *init.expr = syn::parse_quote!(&mut *self);
         }
     }
 }
