@@ -228,3 +228,48 @@ mod shared_breaker {
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }
+
+mod with_async_trait {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use pool_sqlx::{ErrorClass, resilient};
+    use tests::memory::TestError;
+
+    #[async_trait::async_trait]
+    trait Counter {
+        async fn bump(&mut self, by: u64, label: String) -> Result<u64, TestError>;
+    }
+
+    struct Flaky {
+        calls: AtomicUsize,
+        total: u64,
+        labels: Vec<String>,
+    }
+
+    #[async_trait::async_trait]
+    impl Counter for Flaky {
+        /// `#[async_trait]` expands first; `#[resilient]` retries inside its boxed future.
+        #[resilient(retries = 3, backoff = "fixed", base = "10ms")]
+        async fn bump(&mut self, by: u64, mut label: String) -> Result<u64, TestError> {
+            label.push('!');
+            self.labels.push(label);
+            self.total += by;
+            if self.calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err(TestError::App(ErrorClass::Transient));
+            }
+            Ok(self.total)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn async_trait_methods_are_retried_with_mut_self() {
+        let mut flaky = Flaky {
+            calls: AtomicUsize::new(0),
+            total: 0,
+            labels: Vec::new(),
+        };
+        assert_eq!(flaky.bump(2, "a".to_owned()).await, Ok(6));
+        assert_eq!(flaky.calls.load(Ordering::SeqCst), 3);
+        assert_eq!(flaky.labels, ["a!", "a!", "a!"]);
+    }
+}
