@@ -1,8 +1,7 @@
 use pool_sqlx::resilient;
-use tests::memory::TestError;
 
 #[resilient(retries = 3)]
-async fn varargs(first: u32, _: ...) -> Result<(), TestError> {
+async fn varargs(first: u32, _: ...) -> Result<(), pool_sqlx::Rejected> {
     let _ = first;
     Ok(())
 }

@@ -35,3 +35,25 @@ async fn run(pool: &Pool<MemoryManager>) -> Result<(), TestError> {
 fn main() {
     let _ = run;
 }
+
+/// The other order: `#[pooled]` expands first and `#[resilient]` wraps the checkout, so
+/// each attempt still gets its own connection.
+#[pooled]
+#[resilient(retries = 2)]
+async fn other_order(conn: &mut MemoryConnection) -> Result<u64, TestError> {
+    Ok(conn.id)
+}
+
+/// Naming the runtime crate explicitly.
+#[resilient(crate = pool_sqlx, retries = 1)]
+#[pooled(crate = pool_sqlx)]
+async fn explicit_crate(conn: &mut MemoryConnection) -> Result<u64, TestError> {
+    Ok(conn.id)
+}
+
+#[allow(dead_code)]
+async fn run_more(pool: &Pool<MemoryManager>) -> Result<(), TestError> {
+    other_order(pool).await?;
+    explicit_crate(pool).await?;
+    Ok(())
+}
