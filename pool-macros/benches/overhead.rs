@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p pool-macros --bench overhead`
 
+// A bench whose setup fails has nothing to report: stopping loudly is right.
+#![allow(clippy::panic)]
+
 use std::{
     fmt,
     hint::black_box,
@@ -56,7 +59,6 @@ async fn handwritten(x: u64) -> Result<u64, BenchError> {
     });
     let mut attempts = SITE.get().begin();
     loop {
-        let x = x;
         let attempt = async move { Ok(black_box(x) + 1) };
         if let ControlFlow::Break(result) = attempts.run(attempt).await {
             break result;

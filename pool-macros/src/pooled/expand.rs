@@ -98,7 +98,7 @@ pub(crate) fn checkout(
     );
     let run = match args.transaction {
         None => quote! {
-            let __pool_result: #output = #body.await;
+            let __pool_result = #body.await;
         },
         Some(span) => {
             // With a global pool the manager is concrete: check here that the error type
@@ -107,7 +107,7 @@ pub(crate) fn checkout(
                 Some(_) => target::error_type(output),
                 None => None,
             };
-            transaction(krate, span, output, &body, carry)
+            transaction(krate, span, &body, carry)
         }
     };
     let stmts = quote! {
@@ -126,7 +126,6 @@ pub(crate) fn checkout(
 fn transaction(
     krate: &TokenStream,
     span: Span,
-    output: &Type,
     body: &TokenStream,
     carry: Option<&Type>,
 ) -> TokenStream {
@@ -162,7 +161,7 @@ fn transaction(
         {
             return ::core::result::Result::Err(#convert(__pool_error));
         }
-        let __pool_result: #output = match #body.await {
+        let __pool_result = match #body.await {
             ::core::result::Result::Ok(__pool_value) => {
                 match #krate::TransactionManager::commit(
                     #krate::Pool::manager(__pool),

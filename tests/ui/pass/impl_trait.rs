@@ -17,3 +17,20 @@ fn main() {
     let _ = show(&1, "a");
     let _ = call(|| 3);
 }
+
+/// `impl Trait` in the return type's `Ok`.
+#[resilient(retries = 2)]
+async fn shown(n: u32) -> Result<impl std::fmt::Display, TestError> {
+    Ok(n)
+}
+
+#[pool_sqlx::pooled]
+async fn pooled_shown(conn: &mut tests::memory::MemoryConnection) -> Result<impl std::fmt::Debug, TestError> {
+    Ok(conn.id)
+}
+
+#[allow(dead_code)]
+fn more() {
+    let _ = shown(1);
+    let _ = pooled_shown::<tests::memory::MemoryManager>;
+}
