@@ -44,13 +44,17 @@ impl<M: Manager> Pool<M> {
     }
 
     pub(crate) fn from_builder(builder: PoolBuilder<M>) -> Self {
-        Pool {
-            inner: Arc::new(Inner::new(
-                builder.manager,
-                builder.max_size,
-                builder.config,
-            )),
+        let inner = Arc::new(Inner::new(
+            builder.manager,
+            builder.max_size,
+            builder.config,
+        ));
+        // Built inside a runtime, the background task (min_idle, reaping) starts now;
+        // otherwise it starts with the first `get()`.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            inner.start_background();
         }
+        Pool { inner }
     }
 
     /// Checks a connection out, waiting (FIFO) up to the acquire timeout.
