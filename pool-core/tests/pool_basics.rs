@@ -1,5 +1,6 @@
 //! The pool's everyday contract: limits, configuration errors, FIFO waiters,
 //! validation, broken connections, metrics, close, resize and process-wide pools.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod support;
 
@@ -18,12 +19,12 @@ fn pool(max_size: usize) -> (Pool<TestManager>, std::sync::Arc<support::State>) 
     (pool, state)
 }
 
+type Configure =
+    Box<dyn Fn(pool_core::PoolBuilder<TestManager>) -> pool_core::PoolBuilder<TestManager>>;
+
 #[test]
 fn bad_configuration_is_a_typed_error_naming_the_setting() {
-    let cases: Vec<(
-        &str,
-        Box<dyn Fn(pool_core::PoolBuilder<TestManager>) -> pool_core::PoolBuilder<TestManager>>,
-    )> = vec![
+    let cases: Vec<(&str, Configure)> = vec![
         ("max_size", Box::new(|b| b.max_size(0))),
         ("min_idle", Box::new(|b| b.max_size(2).min_idle(3))),
         (

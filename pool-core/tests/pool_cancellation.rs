@@ -5,6 +5,7 @@
 //! and drops the future at each point in time; then it checks that every slot and
 //! every connection is accounted for. A randomized stress test does the same under
 //! contention on a multi-threaded runtime.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod support;
 
@@ -85,8 +86,15 @@ async fn scenario(before: Before, connect: Step, check: Step, drop_after: Option
     assert_eq!(status.waiting, 0, "{label}: {status:?}");
     assert_eq!(status.in_use, 0, "{label}: {status:?}");
     assert!(status.size <= max_size, "{label}: {status:?}");
-    assert_eq!(state.open(), status.size, "{label}: connections outside the pool");
-    assert!(state.max_open.load(SeqCst) <= max_size, "{label}: limit exceeded");
+    assert_eq!(
+        state.open(),
+        status.size,
+        "{label}: connections outside the pool"
+    );
+    assert!(
+        state.max_open.load(SeqCst) <= max_size,
+        "{label}: limit exceeded"
+    );
 
     // Every slot is free again: the whole pool can be checked out at once.
     let mut all = Vec::new();

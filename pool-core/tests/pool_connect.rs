@@ -1,5 +1,6 @@
 //! Opening connections: timeouts by phase, the last connect error, connects that
 //! outlive their waiter, permanent errors, backoff, and the eager start.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod support;
 

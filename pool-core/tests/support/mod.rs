@@ -1,7 +1,13 @@
 //! A scripted `Manager` for the pool's tests: each connect and check can succeed,
 //! fail with a given class, be slow, or never finish; every connection is counted
 //! from the moment its connect starts until it is dropped.
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::{
     collections::VecDeque,
