@@ -79,6 +79,11 @@ async fn a_hanging_connect_times_out_as_the_connecting_phase() {
         "{error}"
     );
     assert!(pool.metrics().connect_errors >= 2);
+    // The attempt in flight when the waiter left ends at its own connect timeout,
+    // and with no one waiting the task does not start another.
+    tokio::time::advance(Duration::from_millis(150)).await;
+    settle().await;
+    assert_eq!(pool.status().size, 0);
     assert_eq!(
         state.open(),
         0,
