@@ -442,6 +442,10 @@ impl<M: Manager> Inner<M> {
             }
             failures = failures.saturating_add(1);
             tokio::time::sleep(self.connect_backoff(failures)).await;
+            // The waiters may have given up while this task slept.
+            if !self.connection_still_wanted() {
+                break None;
+            }
         };
         match connection {
             Some(conn) => {
