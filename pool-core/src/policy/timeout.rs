@@ -2,17 +2,25 @@
 //! it held (a pooled connection mid-statement) is dropped with it; the pool discards such a
 //! connection rather than reusing it in an unknown state.
 
-use std::future::Future;
+use std::{future::Future, task::Poll};
 
 use tokio::time::Instant;
 
 /// Runs `fut` until `deadline` (if any). `None` means time ran out and `fut` was dropped.
+///
+/// The timer is armed only if `fut` is not ready on its first poll: a tokio `Sleep` costs a
+/// runtime-handle lookup to create and the timer driver's lock to drop, even when it never
+/// fired, and an attempt that completes at once cannot have timed out.
 #[inline]
 pub(crate) async fn run_until<F: Future>(fut: F, deadline: Option<Instant>) -> Option<F::Output> {
-    match deadline {
-        None => Some(fut.await),
-        Some(at) => tokio::time::timeout_at(at, fut).await.ok(),
+    let Some(at) = deadline else {
+        return Some(fut.await);
+    };
+    let mut fut = std::pin::pin!(fut);
+    if let Poll::Ready(out) = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        return Some(out);
     }
+    tokio::time::timeout_at(at, fut).await.ok()
 }
 
 #[cfg(test)]
