@@ -20,7 +20,19 @@ pub(crate) async fn run_until<F: Future>(fut: F, deadline: Option<Instant>) -> O
     if let Poll::Ready(out) = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
         return Some(out);
     }
-    tokio::time::timeout_at(at, fut).await.ok()
+    let mut sleep = std::pin::pin!(tokio::time::sleep_until(at));
+    // `fut` was polled just above, in this same poll of the task: it is not polled again
+    // until woken, only the timer is armed.
+    let mut just_polled = true;
+    std::future::poll_fn(|cx| {
+        if !std::mem::replace(&mut just_polled, false)
+            && let Poll::Ready(out) = fut.as_mut().poll(cx)
+        {
+            return Poll::Ready(Some(out));
+        }
+        sleep.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -51,5 +63,18 @@ mod tests {
             Some(7),
             "a ready future wins"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pending_future_that_finishes_in_time_is_not_cut() {
+        let start = Instant::now();
+        let fut = async {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            5
+        };
+        let out = run_until(fut, Some(start + Duration::from_secs(1))).await;
+        assert_eq!(out, Some(5));
+        assert_eq!(start.elapsed(), Duration::from_millis(500));
     }
 }
