@@ -14,7 +14,7 @@ use sqlx::sqlite::SqliteError;
 /// | source | `Transient` | `Connection` | `Timeout` | `Permanent` |
 /// |---|---|---|---|---|
 /// | PostgreSQL SQLSTATE | 40001, 40P01, 55P03, 53300, 53200, 57P03 | 57P01, 57P02, 08xxx, 25P03, any other FATAL/PANIC | 57014 | 28xxx, 3D000, 42xxx, 23xxx, 22xxx, everything else |
-/// | MySQL/MariaDB number | 1213, 1205, 1040, 1203, 1317 | 1927, 4031, 1053, 2006, 2013 | 3024, 1969 | 1045, 1044, 1049, 1064, 1062, 1451, 1452, everything else |
+/// | MySQL/MariaDB number | 1213, 1205, 1040, 1203, 1226, 1317 | 1927, 4031, 1053, 2006, 2013 | 3024, 1969 | 1045, 1044, 1049, 1064, 1062, 1451, 1452, everything else |
 /// | SQLite primary code | BUSY (5), LOCKED (6), NOMEM (7), INTERRUPT (9) | IOERR (10) | | CONSTRAINT (19) and everything else |
 /// | `sqlx::Error` variant | `PoolTimedOut` | `Io`, `Protocol`, `Tls`, `WorkerCrashed`, `BeginFailed` | | `Configuration`, `InvalidArgument`, `Decode`, `Encode`, `ColumnDecode`, `RowNotFound`, `PoolClosed`, ... |
 ///
@@ -89,8 +89,9 @@ pub fn classify_postgres(sqlstate: &str, severity: PgSeverity) -> ErrorClass {
 pub fn classify_mysql(number: u16) -> ErrorClass {
     match number {
         // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, ER_CON_COUNT_ERROR,
-        // ER_TOO_MANY_USER_CONNECTIONS, ER_QUERY_INTERRUPTED (KILL QUERY)
-        1213 | 1205 | 1040 | 1203 | 1317 => ErrorClass::Transient,
+        // ER_TOO_MANY_USER_CONNECTIONS, ER_USER_LIMIT_REACHED (MAX_USER_CONNECTIONS),
+        // ER_QUERY_INTERRUPTED (KILL QUERY)
+        1213 | 1205 | 1040 | 1203 | 1226 | 1317 => ErrorClass::Transient,
         // ER_CONNECTION_KILLED (MariaDB), ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8),
         // ER_SERVER_SHUTDOWN, CR_SERVER_GONE_ERROR, CR_SERVER_LOST
         1927 | 4031 | 1053 | 2006 | 2013 => ErrorClass::Connection,

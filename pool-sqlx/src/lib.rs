@@ -25,6 +25,7 @@ pub mod classify;
 mod config;
 mod connection;
 mod error;
+mod health;
 mod manager;
 mod transaction;
 
@@ -36,6 +37,7 @@ pub use backend::{Backend, Options, Session};
 pub use config::{BackendKind, Config, Preset, parse_duration};
 pub use connection::{Operation, SqlxConnection};
 pub use error::{Error, SqlxError};
+pub use health::{Health, health};
 pub use manager::{SetupHook, SqlxManager};
 pub use transaction::{BoxFuture, transaction};
 
