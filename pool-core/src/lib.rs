@@ -21,7 +21,12 @@ mod rejected;
 pub use classify::{Classify, Delivery, ErrorClass};
 pub use error::{ConfigError, PoolError, TimeoutPhase};
 pub use manager::{Manager, TransactionManager};
-pub use policy::{Attempts, Backoff, DeclaredBreaker, Jitter, Resilience, ResilienceBuilder};
+pub use policy::{
+    Attempts, Backoff, BackoffSchedule, BreakerConfig, BreakerEvent, BreakerPermit,
+    BreakerRegistry, BreakerSnapshot, BreakerState, Bulkhead, CircuitBreaker, DeclaredBreaker,
+    DefineError, Jitter, Resilience, ResilienceBuilder, RetryBudget, SlidingWindow, VerifyError,
+    breakers, default_slow_call_threshold, set_default_slow_call_threshold,
+};
 pub use pool::{
     AlreadyInitialized, CloseReport, GlobalPool, LatencyQuantiles, Metrics, Pool, PoolBuilder,
     Pooled, StartError, Status, Validation,

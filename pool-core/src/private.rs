@@ -60,3 +60,19 @@ impl<T: Clone> RetryArgument for T {
         self.clone()
     }
 }
+
+/// A breaker declared with `pool_core::breaker!`, collected so that `breakers().get(name)`
+/// and `breakers().verify()` know it by name.
+#[derive(Debug)]
+pub struct BreakerDeclaration {
+    /// The breaker name.
+    pub name: &'static str,
+    /// Its configuration.
+    pub config: fn() -> crate::BreakerConfig,
+    /// Where it is declared.
+    pub file: &'static str,
+    /// The line of the declaration.
+    pub line: u32,
+}
+
+inventory::collect!(BreakerDeclaration);

@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{Classify, Delivery, ErrorClass};
+use crate::{Classify, ConfigError, Delivery, ErrorClass};
 
 /// A call stopped by a policy rather than failed by the database.
 ///
@@ -46,6 +46,30 @@ pub enum Rejected {
         /// The undeclared name.
         name: Arc<str>,
     },
+    /// A declared breaker could not be defined: its configuration is invalid or conflicts
+    /// with another declaration of the same name.
+    #[error("circuit breaker `{name}` is misconfigured: {error}")]
+    BreakerInvalid {
+        /// The breaker's name.
+        name: Arc<str>,
+        /// What is wrong.
+        error: ConfigError,
+    },
+}
+
+impl Rejected {
+    /// The label used in metrics (`reason` of `pool_rejections_total`) and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejected::BreakerOpen { .. } => "breaker_open",
+            Rejected::Timeout { .. } => "timeout",
+            Rejected::DeadlineExceeded { .. } => "deadline_exceeded",
+            Rejected::BulkheadFull { .. } => "bulkhead_full",
+            Rejected::BudgetExhausted => "budget_exhausted",
+            Rejected::BreakerNotDeclared { .. } => "breaker_not_declared",
+            Rejected::BreakerInvalid { .. } => "breaker_invalid",
+        }
+    }
 }
 
 impl Classify for Rejected {
@@ -55,7 +79,9 @@ impl Classify for Rejected {
             Rejected::BreakerOpen { .. }
             | Rejected::BulkheadFull { .. }
             | Rejected::BudgetExhausted => ErrorClass::Transient,
-            Rejected::BreakerNotDeclared { .. } => ErrorClass::Permanent,
+            Rejected::BreakerNotDeclared { .. } | Rejected::BreakerInvalid { .. } => {
+                ErrorClass::Permanent
+            }
         }
     }
 

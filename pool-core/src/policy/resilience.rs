@@ -1,49 +1,116 @@
 //! The composed policy one call site runs under, and the attempt loop `#[resilient]` drives.
 //!
-//! Order, outermost first: Retry( CircuitBreaker( Bulkhead( Timeout( call )))).
+//! Order, outermost first: Retry( CircuitBreaker( Bulkhead( Timeout( call )))). Each
+//! attempt asks the breaker, then takes a bulkhead place, then runs under the per-attempt
+//! timeout (bounded by the total deadline); its outcome is recorded in the breaker, and the
+//! retry decision is made from its [`Classify`] answers:
+//!
+//! | failure | retried? |
+//! |---|---|
+//! | `Permanent` | never (and not a breaker failure) |
+//! | `Delivery::NotSent` (no connection could be had) | yes |
+//! | `Delivery::Rejected` (the server answered: deadlock, serialization) | yes |
+//! | `Delivery::Unknown` (lost mid-statement, timed out) | only with [`idempotent(true)`](ResilienceBuilder::idempotent) |
+//! | a rejection by the breaker, the bulkhead or the deadline | never: the call ends at once |
+//!
+//! Retrying an ambiguous failure can apply a write twice, so `idempotent` is `false` by
+//! default: declare reads and idempotent writes (upserts, writes keyed by a client id)
+//! idempotent to have their ambiguous failures retried.
+//!
+//! A retry also needs the user predicate (if any) to agree, attempts left, time left before
+//! the deadline for the backoff delay, and a token from the retry budget (if any). When one
+//! is missing, the last failure is returned as it is.
 
-use std::{future::Future, ops::ControlFlow, time::Duration};
+use std::{
+    future::Future,
+    ops::ControlFlow,
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
-use crate::{Classify, Rejected};
+use tokio::time::Instant;
 
-/// How the delay between attempts grows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backoff {
-    /// The same delay (`base`) every time.
-    Fixed,
-    /// `base * 2^n`, capped at `max_delay`.
-    Exponential,
-    /// AWS's decorrelated jitter: a random delay between `base` and three times the last one.
-    Decorrelated,
+use super::{
+    backoff::{Backoff, BackoffSchedule, Jitter},
+    breaker::CircuitBreaker,
+    budget::RetryBudget,
+    bulkhead::Bulkhead,
+    registry::{DeclaredBreaker, breakers},
+    timeout,
+};
+use crate::{Classify, ConfigError, Delivery, ErrorClass, Rejected};
+
+static DEFAULT_SLOW_CALL_NS: AtomicU64 = AtomicU64::new(1_000_000_000);
+
+/// Sets the process-wide slow-call threshold (1 s unless set): an attempt that takes longer
+/// logs a `tracing` warning and counts in `pool_slow_calls_total`, unless its call site sets
+/// its own [`slow_call_threshold`](ResilienceBuilder::slow_call_threshold).
+pub fn set_default_slow_call_threshold(threshold: Duration) {
+    DEFAULT_SLOW_CALL_NS.store(
+        u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
 }
 
-/// How much randomness is applied to each backoff delay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Jitter {
-    /// The computed delay, exactly.
-    None,
-    /// A uniformly random delay between zero and the computed delay.
-    Full,
-    /// Half the computed delay plus a random share of the other half.
-    Equal,
+/// The process-wide slow-call threshold.
+pub fn default_slow_call_threshold() -> Duration {
+    Duration::from_nanos(DEFAULT_SLOW_CALL_NS.load(Ordering::Relaxed))
 }
 
-/// A circuit breaker declared as a static, so that `#[resilient(breaker = PATH)]` is
-/// checked by the compiler.
 #[derive(Debug)]
-pub struct DeclaredBreaker {
-    name: &'static str,
+enum BreakerSource {
+    None,
+    Named {
+        name: &'static str,
+        resolved: OnceLock<Arc<CircuitBreaker>>,
+    },
+    Declared(&'static DeclaredBreaker),
+    Shared(Arc<CircuitBreaker>),
 }
 
-impl DeclaredBreaker {
-    /// Declares a breaker called `name`.
-    pub const fn new(name: &'static str) -> Self {
-        DeclaredBreaker { name }
+const REASONS: [&str; 7] = [
+    "breaker_open",
+    "timeout",
+    "deadline_exceeded",
+    "bulkhead_full",
+    "budget_exhausted",
+    "breaker_not_declared",
+    "breaker_invalid",
+];
+
+/// The metric handles of one call site, registered when it is built.
+#[derive(Debug)]
+struct SiteMetrics {
+    ok: metrics::Counter,
+    error: metrics::Counter,
+    rejected: metrics::Counter,
+    retries: metrics::Counter,
+    slow: metrics::Counter,
+    rejections: [metrics::Counter; REASONS.len()],
+}
+
+impl SiteMetrics {
+    fn new(label: &'static str) -> Self {
+        let calls = |outcome| metrics::counter!("pool_calls_total", "function" => label, "outcome" => outcome);
+        SiteMetrics {
+            ok: calls("ok"),
+            error: calls("error"),
+            rejected: calls("rejected"),
+            retries: metrics::counter!("pool_retries_total", "function" => label),
+            slow: metrics::counter!("pool_slow_calls_total", "function" => label),
+            rejections: REASONS.map(|reason| {
+                metrics::counter!("pool_rejections_total", "function" => label, "reason" => reason)
+            }),
+        }
     }
 
-    /// The breaker's name.
-    pub fn name(&self) -> &'static str {
-        self.name
+    fn rejection(&self, rejected: &Rejected) -> &metrics::Counter {
+        let reason = rejected.reason();
+        let index = REASONS.iter().position(|r| *r == reason).unwrap_or(0);
+        &self.rejections[index]
     }
 }
 
@@ -51,19 +118,54 @@ impl DeclaredBreaker {
 #[derive(Debug)]
 pub struct Resilience {
     label: &'static str,
+    max_attempts: u32,
+    schedule: BackoffSchedule,
+    timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    breaker: BreakerSource,
+    bulkhead: Option<Bulkhead>,
+    idempotent: bool,
+    budget: Option<Arc<RetryBudget>>,
+    seed: Option<u64>,
+    slow_call_threshold: Option<Duration>,
+    metrics: SiteMetrics,
 }
 
-/// Builds a [`Resilience`].
+/// Builds a [`Resilience`]. Defaults: no retry, exponential backoff from 100 ms with full
+/// jitter capped at 5 s, no timeout, no deadline, no breaker, no bulkhead, not idempotent,
+/// no retry budget.
 #[derive(Debug)]
 #[must_use]
 pub struct ResilienceBuilder {
     label: &'static str,
+    retries: u32,
+    schedule: BackoffSchedule,
+    timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    breaker: BreakerSource,
+    bulkhead: Option<(usize, Duration)>,
+    idempotent: bool,
+    budget: Option<Arc<RetryBudget>>,
+    seed: Option<u64>,
+    slow_call_threshold: Option<Duration>,
 }
 
 impl Resilience {
     /// Starts a policy for the call site named `label` (used in metrics and logs).
     pub fn builder(label: &'static str) -> ResilienceBuilder {
-        ResilienceBuilder { label }
+        ResilienceBuilder {
+            label,
+            retries: 0,
+            schedule: BackoffSchedule::default(),
+            timeout: None,
+            deadline: None,
+            breaker: BreakerSource::None,
+            bulkhead: None,
+            idempotent: false,
+            budget: None,
+            seed: None,
+            slow_call_threshold: None,
+        }
     }
 
     /// The call site's label.
@@ -71,9 +173,21 @@ impl Resilience {
         self.label
     }
 
+    /// The breaker this site uses, if it has one and it is declared.
+    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
+        self.resolve_breaker().ok().flatten()
+    }
+
     /// Starts one call: the returned state runs attempts until one ends the call.
+    #[inline]
     pub fn begin(&self) -> Attempts<'_> {
-        Attempts { policy: self }
+        Attempts {
+            policy: self,
+            attempt: 0,
+            started: None,
+            previous_delay: Duration::ZERO,
+            rng: None,
+        }
     }
 
     /// Runs `op` under this policy; `op` is called once per attempt.
@@ -90,56 +204,194 @@ impl Resilience {
             }
         }
     }
+
+    #[inline]
+    fn resolve_breaker(&self) -> Result<Option<&CircuitBreaker>, Rejected> {
+        match &self.breaker {
+            BreakerSource::None => Ok(None),
+            BreakerSource::Shared(b) => Ok(Some(b)),
+            BreakerSource::Named { name, resolved } => {
+                if let Some(b) = resolved.get() {
+                    return Ok(Some(b));
+                }
+                let found = breakers().resolve(name)?;
+                Ok(Some(resolved.get_or_init(|| found)))
+            }
+            BreakerSource::Declared(declared) => Ok(Some(declared.breaker()?)),
+        }
+    }
 }
 
 impl ResilienceBuilder {
     /// How many times a failed attempt may be retried (attempts = retries + 1).
-    pub fn retries(self, _retries: u32) -> Self {
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
         self
     }
     /// How the delay between attempts grows.
-    pub fn backoff(self, _backoff: Backoff) -> Self {
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.schedule.backoff = backoff;
         self
     }
     /// The first backoff delay.
-    pub fn base(self, _base: Duration) -> Self {
+    pub fn base(mut self, base: Duration) -> Self {
+        self.schedule.base = base;
+        self
+    }
+    /// The growth factor of exponential backoff (2 unless set; at least 1).
+    pub fn factor(mut self, factor: f64) -> Self {
+        self.schedule.factor = factor;
         self
     }
     /// The largest backoff delay, after jitter.
-    pub fn max_delay(self, _max_delay: Duration) -> Self {
+    pub fn max_delay(mut self, max_delay: Duration) -> Self {
+        self.schedule.max_delay = max_delay;
         self
     }
     /// The randomness applied to each delay.
-    pub fn jitter(self, _jitter: Jitter) -> Self {
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.schedule.jitter = jitter;
         self
     }
-    /// The time limit of one attempt.
-    pub fn timeout(self, _timeout: Duration) -> Self {
+    /// Seeds the jitter's random numbers, so every call of this site sees the same delays
+    /// (for tests).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
         self
     }
-    /// The time limit of the whole call, attempts and delays together.
-    pub fn deadline(self, _deadline: Duration) -> Self {
+    /// The time limit of one attempt. The attempt's future is dropped when it runs out and
+    /// the attempt fails with [`Rejected::Timeout`] (an ambiguous failure).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
-    /// The breaker declared under `name` (see `breakers()`).
-    pub fn breaker(self, _name: &'static str) -> Self {
+    /// The time limit of the whole call, attempts and delays together. An attempt cut by it
+    /// fails with [`Rejected::DeadlineExceeded`]; no retry starts that could not begin before it.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+    /// The breaker declared under `name` (see [`breakers()`]). If nobody declared it, calls
+    /// fail with [`Rejected::BreakerNotDeclared`].
+    pub fn breaker(mut self, name: &'static str) -> Self {
+        self.breaker = BreakerSource::Named {
+            name,
+            resolved: OnceLock::new(),
+        };
         self
     }
     /// The breaker declared as a static.
-    pub fn breaker_ref(self, _breaker: &'static DeclaredBreaker) -> Self {
+    pub fn breaker_ref(mut self, breaker: &'static DeclaredBreaker) -> Self {
+        self.breaker = BreakerSource::Declared(breaker);
         self
     }
-    /// At most `max_concurrent` calls of this site in flight at once.
-    pub fn bulkhead(self, _max_concurrent: usize) -> Self {
+    /// A breaker held directly.
+    pub fn circuit_breaker(mut self, breaker: Arc<CircuitBreaker>) -> Self {
+        self.breaker = BreakerSource::Shared(breaker);
         self
     }
-    /// Whether a failure after the work may have reached the server can be retried.
-    pub fn idempotent(self, _idempotent: bool) -> Self {
+    /// At most `max_concurrent` calls of this site in flight at once; others are rejected
+    /// with [`Rejected::BulkheadFull`] at once unless [`bulkhead_wait`](Self::bulkhead_wait)
+    /// is set.
+    pub fn bulkhead(mut self, max_concurrent: usize) -> Self {
+        let wait = self.bulkhead.map_or(Duration::ZERO, |(_, w)| w);
+        self.bulkhead = Some((max_concurrent, wait));
         self
     }
-    /// Finishes the policy.
-    pub fn build(self) -> Resilience {
-        Resilience { label: self.label }
+    /// How long a call waits for a bulkhead place (zero unless set).
+    pub fn bulkhead_wait(mut self, max_wait: Duration) -> Self {
+        let max = self.bulkhead.map_or(usize::MAX, |(m, _)| m);
+        self.bulkhead = Some((max, max_wait));
+        self
+    }
+    /// Whether a failure after the work may have reached the server can be retried
+    /// (`false` unless set: see the module documentation).
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+    /// A retry budget (shared with other sites when given as an `Arc`).
+    pub fn budget(mut self, budget: impl Into<Arc<RetryBudget>>) -> Self {
+        self.budget = Some(budget.into());
+        self
+    }
+    /// This site's slow-call threshold (else [`default_slow_call_threshold`]).
+    pub fn slow_call_threshold(mut self, threshold: Duration) -> Self {
+        self.slow_call_threshold = Some(threshold);
+        self
+    }
+
+    /// Checks the settings; the error names the first one at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(ConfigError::new("timeout", "must be greater than zero"));
+        }
+        if self.deadline.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::new("deadline", "must be greater than zero"));
+        }
+        if self.bulkhead.is_some_and(|(m, _)| m == 0) {
+            return Err(ConfigError::new("bulkhead", "must allow at least 1 call"));
+        }
+        let factor = self.schedule.factor;
+        if !factor.is_finite() || factor < 1.0 {
+            return Err(ConfigError::new(
+                "factor",
+                format!("must be at least 1, got {factor}"),
+            ));
+        }
+        if self.schedule.base > self.schedule.max_delay {
+            return Err(ConfigError::new(
+                "base",
+                format!(
+                    "({:?}) must not exceed max_delay ({:?})",
+                    self.schedule.base, self.schedule.max_delay
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Finishes the policy, or says which setting is invalid.
+    pub fn try_build(self) -> Result<Resilience, ConfigError> {
+        self.validate()?;
+        Ok(self.finish())
+    }
+
+    /// Finishes the policy. An invalid setting is logged as a `tracing` error and replaced
+    /// by a working value (a zero timeout or deadline by none, a zero bulkhead by 1, a bad
+    /// factor by 2, a base above `max_delay` by `max_delay`); use
+    /// [`try_build`](Self::try_build) to get the error instead.
+    pub fn build(mut self) -> Resilience {
+        if let Err(error) = self.validate() {
+            tracing::error!(function = self.label, %error, "invalid resilience policy; using a corrected one");
+            self.timeout = self.timeout.filter(|t| !t.is_zero());
+            self.deadline = self.deadline.filter(|d| !d.is_zero());
+            self.bulkhead = self.bulkhead.map(|(m, w)| (m.max(1), w));
+            if !self.schedule.factor.is_finite() || self.schedule.factor < 1.0 {
+                self.schedule.factor = 2.0;
+            }
+            self.schedule.base = self.schedule.base.min(self.schedule.max_delay);
+        }
+        self.finish()
+    }
+
+    fn finish(self) -> Resilience {
+        Resilience {
+            label: self.label,
+            max_attempts: self.retries.saturating_add(1),
+            schedule: self.schedule,
+            timeout: self.timeout,
+            deadline: self.deadline,
+            breaker: self.breaker,
+            bulkhead: self
+                .bulkhead
+                .map(|(max, wait)| Bulkhead::new(self.label, max, wait)),
+            idempotent: self.idempotent,
+            budget: self.budget,
+            seed: self.seed,
+            slow_call_threshold: self.slow_call_threshold,
+            metrics: SiteMetrics::new(self.label),
+        }
     }
 }
 
@@ -147,12 +399,22 @@ impl ResilienceBuilder {
 #[derive(Debug)]
 pub struct Attempts<'a> {
     policy: &'a Resilience,
+    attempt: u32,
+    started: Option<Instant>,
+    previous_delay: Duration,
+    rng: Option<fastrand::Rng>,
 }
 
 impl Attempts<'_> {
+    /// Attempts started so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempt
+    }
+
     /// Runs one attempt. `Break` carries the call's result; `Continue` means the
     /// attempt failed, the backoff delay has been slept, and the caller should run
     /// the next attempt.
+    #[inline]
     pub async fn run<T, E, Fut>(&mut self, attempt: Fut) -> ControlFlow<Result<T, E>>
     where
         E: Classify + From<Rejected>,
@@ -166,14 +428,209 @@ impl Attempts<'_> {
     pub async fn run_if<T, E, Fut, P>(
         &mut self,
         attempt: Fut,
-        _retry_if: P,
+        retry_if: P,
     ) -> ControlFlow<Result<T, E>>
     where
         E: Classify + From<Rejected>,
         Fut: Future<Output = Result<T, E>>,
         P: Fn(&E) -> bool,
     {
-        let _ = self.policy;
-        ControlFlow::Break(attempt.await)
+        let policy = self.policy;
+        self.attempt += 1;
+
+        // Total deadline: counted from the start of the first attempt.
+        let deadline_at = match policy.deadline {
+            Some(deadline) => {
+                let now = Instant::now();
+                let at = *self.started.get_or_insert(now) + deadline;
+                if now >= at {
+                    return self.reject(Rejected::DeadlineExceeded { after: deadline });
+                }
+                Some(at)
+            }
+            None => None,
+        };
+
+        // Circuit breaker.
+        let permit = match policy.resolve_breaker() {
+            Ok(None) => None,
+            Ok(Some(breaker)) => match breaker.try_acquire() {
+                Ok(permit) => Some(permit),
+                Err(rejected) => return self.reject(rejected),
+            },
+            Err(rejected) => return self.reject(rejected),
+        };
+
+        // Bulkhead.
+        let place = match &policy.bulkhead {
+            None => None,
+            Some(bulkhead) => {
+                let limit = deadline_at.map(|at| at.saturating_duration_since(Instant::now()));
+                match bulkhead.acquire(limit).await {
+                    Ok(place) => Some(place),
+                    Err(rejected) => {
+                        drop(permit);
+                        return self.reject(rejected);
+                    }
+                }
+            }
+        };
+
+        // Timeout, bounded by the deadline.
+        let start = Instant::now();
+        let (limit, by_deadline) = match (policy.timeout, deadline_at) {
+            (None, None) => (None, false),
+            (Some(t), None) => (Some(start + t), false),
+            (None, Some(at)) => (Some(at), true),
+            (Some(t), Some(at)) => {
+                let by_timeout = start + t;
+                if at < by_timeout {
+                    (Some(at), true)
+                } else {
+                    (Some(by_timeout), false)
+                }
+            }
+        };
+        let outcome = timeout::run_until(attempt, limit).await;
+        let elapsed = start.elapsed();
+        drop(place);
+
+        let result = match outcome {
+            Some(result) => result,
+            None => {
+                let rejected = match (by_deadline, policy.deadline, policy.timeout) {
+                    (true, Some(after), _) => Rejected::DeadlineExceeded { after },
+                    (_, _, Some(after)) => Rejected::Timeout { after },
+                    (_, _, None) => Rejected::Timeout { after: elapsed },
+                };
+                policy.metrics.rejection(&rejected).increment(1);
+                Err(E::from(rejected))
+            }
+        };
+
+        let slow_threshold = policy
+            .slow_call_threshold
+            .unwrap_or_else(default_slow_call_threshold);
+        if elapsed > slow_threshold {
+            slow_call(policy, elapsed, slow_threshold);
+        }
+
+        match result {
+            Ok(value) => {
+                if let Some(permit) = permit {
+                    permit.success(elapsed);
+                }
+                if let Some(budget) = &policy.budget {
+                    budget.deposit();
+                }
+                policy.metrics.ok.increment(1);
+                ControlFlow::Break(Ok(value))
+            }
+            Err(error) => {
+                let class = error.class();
+                if let Some(permit) = permit {
+                    if class == ErrorClass::Permanent {
+                        permit.ignore();
+                    } else {
+                        permit.failure(elapsed);
+                    }
+                }
+                match self.retry_delay(&error, &retry_if, deadline_at) {
+                    Some(delay) => {
+                        policy.metrics.retries.increment(1);
+                        tracing::info!(
+                            target: "pool_core::retry",
+                            function = policy.label,
+                            attempt = self.attempt,
+                            class = class.as_str(),
+                            delay = ?delay,
+                            "attempt failed; retrying"
+                        );
+                        drop(error);
+                        tokio::time::sleep(delay).await;
+                        ControlFlow::Continue(())
+                    }
+                    None => {
+                        policy.metrics.error.increment(1);
+                        ControlFlow::Break(Err(error))
+                    }
+                }
+            }
+        }
     }
+
+    /// The delay before the next attempt, or `None` if the failure must not be retried.
+    fn retry_delay<E: Classify, P: Fn(&E) -> bool>(
+        &mut self,
+        error: &E,
+        retry_if: &P,
+        deadline_at: Option<Instant>,
+    ) -> Option<Duration> {
+        let policy = self.policy;
+        if self.attempt >= policy.max_attempts || error.class() == ErrorClass::Permanent {
+            return None;
+        }
+        if error.delivery() == Delivery::Unknown && !policy.idempotent {
+            return None;
+        }
+        if !retry_if(error) {
+            return None;
+        }
+        let rng = self.rng.get_or_insert_with(|| match policy.seed {
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
+        });
+        let delay = policy
+            .schedule
+            .delay(self.attempt - 1, self.previous_delay, rng);
+        if let Some(at) = deadline_at
+            && Instant::now() + delay >= at
+        {
+            return None;
+        }
+        if let Some(budget) = &policy.budget
+            && !budget.try_withdraw()
+        {
+            policy
+                .metrics
+                .rejection(&Rejected::BudgetExhausted)
+                .increment(1);
+            tracing::warn!(
+                target: "pool_core::retry",
+                function = policy.label,
+                "retry budget exhausted; not retrying"
+            );
+            return None;
+        }
+        self.previous_delay = delay;
+        Some(delay)
+    }
+
+    #[cold]
+    fn reject<T, E: From<Rejected>>(&self, rejected: Rejected) -> ControlFlow<Result<T, E>> {
+        let metrics = &self.policy.metrics;
+        metrics.rejection(&rejected).increment(1);
+        metrics.rejected.increment(1);
+        tracing::debug!(
+            target: "pool_core::retry",
+            function = self.policy.label,
+            reason = rejected.reason(),
+            "call rejected"
+        );
+        ControlFlow::Break(Err(E::from(rejected)))
+    }
+}
+
+#[cold]
+fn slow_call(policy: &Resilience, elapsed: Duration, threshold: Duration) {
+    policy.metrics.slow.increment(1);
+    tracing::warn!(
+        target: "pool_core::slow",
+        function = policy.label,
+        elapsed = ?elapsed,
+        threshold = ?threshold,
+        "slow call: {} took {:?}",
+        policy.label,
+        elapsed
+    );
 }
