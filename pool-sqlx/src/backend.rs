@@ -7,7 +7,7 @@ use sqlx_core::transaction::TransactionManager as _;
 
 use crate::BackendKind;
 use sqlx::{
-    Connection, Database, Executor, MySql, Postgres, Sqlite,
+    Connection, Database, Executor, MySql, Postgres, Row, Sqlite,
     mysql::{MySqlConnectOptions, MySqlConnection},
     postgres::{PgConnectOptions, PgConnection},
     sqlite::{SqliteConnectOptions, SqliteConnection},
@@ -90,11 +90,13 @@ impl Backend for Postgres {
     }
 
     async fn check(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        // Outside a transaction block, now() (transaction start) equals
-        // statement_timestamp(); inside one begun earlier, it does not.
-        let idle: bool = sqlx::query_scalar("SELECT now() = statement_timestamp()")
+        // Sent as one simple-protocol message: outside a transaction block, now()
+        // (transaction start) equals statement_timestamp(); inside one begun by an
+        // earlier statement, it does not.
+        let row = sqlx::raw_sql("SELECT now() = statement_timestamp()")
             .fetch_one(&mut *conn)
             .await?;
+        let idle: bool = row.try_get(0)?;
         if idle || Self::transaction_depth(conn) > 0 {
             Ok(())
         } else {
@@ -134,7 +136,7 @@ impl Backend for MySql {
     }
 
     async fn check(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
-        let in_transaction: i64 = sqlx::query_scalar("SELECT @@in_transaction")
+        let in_transaction: i64 = sqlx::query_scalar("SELECT CAST(@@in_transaction AS SIGNED)")
             .fetch_one(&mut *conn)
             .await?;
         if in_transaction == 0 || Self::transaction_depth(conn) > 0 {
