@@ -288,3 +288,30 @@ async fn sqlite_busy_timeout_is_applied() {
         .unwrap();
     assert_eq!(timeout, 1234);
 }
+
+/// Without a URL a local run skips loudly; under `CI=true` the same test fails.
+/// (Runs this test binary again as a child process with the variables changed.)
+#[test]
+fn a_missing_url_is_skipped_loudly_locally_and_fails_on_ci() {
+    const NAME: &str = "a_missing_url_is_skipped_loudly_locally_and_fails_on_ci";
+    if std::env::var_os("POOL_SQLX_PROBE").is_some() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        assert!(runtime.block_on(db::postgres("probe")).is_none());
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let run = |ci: &str| {
+        std::process::Command::new(&exe)
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env("POOL_SQLX_PROBE", "1")
+            .env_remove("TEST_POSTGRES_URL")
+            .env("CI", ci)
+            .output()
+            .unwrap()
+    };
+    let local = run("false");
+    assert!(local.status.success());
+    assert!(String::from_utf8_lossy(&local.stderr).contains("SKIPPED probe: TEST_POSTGRES_URL"));
+    let ci = run("true");
+    assert!(!ci.status.success(), "CI=true must fail without a URL");
+}
