@@ -437,6 +437,8 @@ impl Attempts<'_> {
     {
         let policy = self.policy;
         self.attempt += 1;
+        // Pinned once here, so the attempt is not copied again on its way to the timeout.
+        let attempt = std::pin::pin!(attempt);
 
         // Total deadline: counted from the start of the first attempt.
         let deadline_at = match policy.deadline {
@@ -634,3 +636,6 @@ fn slow_call(policy: &Resilience, elapsed: Duration, threshold: Duration) {
         elapsed
     );
 }
+
+#[cfg(test)]
+mod tests;

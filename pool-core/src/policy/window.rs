@@ -6,7 +6,7 @@
 //! over may be attributed to the old or the new period: the counts are exact when calls do
 //! not race with those moments, and off by at most the racing calls when they do.
 
-use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 /// What the breaker's sliding window counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,9 @@ impl Window {
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     slots: Box<[AtomicU8]>,
-    head: AtomicU64,
+    /// `u64::MAX / len + 1`: turns `head % len` into two multiplications (Lemire's fastmod).
+    fastmod: u64,
+    head: AtomicU32,
     calls: AtomicI64,
     failures: AtomicI64,
     slow: AtomicI64,
@@ -86,10 +88,11 @@ pub(crate) struct CountWindow {
 
 impl CountWindow {
     fn new(n: u32) -> Self {
-        let n = n.max(1) as usize;
+        let n = n.max(1);
         CountWindow {
             slots: (0..n).map(|_| AtomicU8::new(0)).collect(),
-            head: AtomicU64::new(0),
+            fastmod: (u64::MAX / u64::from(n)).wrapping_add(1),
+            head: AtomicU32::new(0),
             calls: AtomicI64::new(0),
             failures: AtomicI64::new(0),
             slow: AtomicI64::new(0),
@@ -101,9 +104,12 @@ impl CountWindow {
         let bits = PRESENT
             | if outcome.failure { FAILURE } else { 0 }
             | if outcome.slow { SLOW } else { 0 };
-        let index = self.head.fetch_add(1, Ordering::Relaxed) % self.slots.len() as u64;
+        // The ring position wraps at 2^32 calls: one slot is then overwritten early, once.
+        let head = self.head.fetch_add(1, Ordering::Relaxed);
+        let lowbits = self.fastmod.wrapping_mul(u64::from(head));
+        let index = ((u128::from(lowbits) * self.slots.len() as u128) >> 64) as usize;
         // In bounds: index < slots.len().
-        let old = self.slots[index as usize].swap(bits, Ordering::AcqRel);
+        let old = self.slots[index].swap(bits, Ordering::AcqRel);
         if old == bits {
             // The steady state of a healthy breaker: a success replaces a success.
             return;
@@ -276,6 +282,18 @@ mod tests {
         );
         w.reset();
         assert_eq!(w.totals(0), Totals::default());
+    }
+
+    #[test]
+    fn count_window_ring_position_is_exact() {
+        for n in [1u32, 3, 7, 100, 1000] {
+            let w = CountWindow::new(n);
+            for head in (0..5000u32).chain(u32::MAX - 100..=u32::MAX) {
+                let low = w.fastmod.wrapping_mul(u64::from(head));
+                let index = ((u128::from(low) * u128::from(n)) >> 64) as u32;
+                assert_eq!(index, head % n, "n = {n}, head = {head}");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,137 @@
+//! The cost of the resilience policies: a call through Retry + CircuitBreaker + Timeout on
+//! the happy path against the bare call, and a rejection by an open breaker.
+//!
+//! Run: `cargo bench -p pool-core --bench policies -- --warm-up-time 1 --measurement-time 3`
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::{hint::black_box, ops::ControlFlow, time::Duration};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use pool_core::{
+    __private::CallSite, BreakerConfig, Classify, ErrorClass, Rejected, Resilience, breakers,
+};
+
+#[derive(Debug)]
+enum BenchError {
+    Rejected(Rejected),
+}
+
+impl Classify for BenchError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            BenchError::Rejected(r) => r.class(),
+        }
+    }
+}
+
+impl From<Rejected> for BenchError {
+    fn from(r: Rejected) -> Self {
+        BenchError::Rejected(r)
+    }
+}
+
+#[inline(never)]
+async fn inner(id: u64) -> Result<u64, BenchError> {
+    Ok(black_box(id) + 1)
+}
+
+/// What `#[resilient(retries = 3, timeout = "2s", breaker = "bench-db")]` expands to.
+async fn resilient(id: u64) -> Result<u64, BenchError> {
+    static SITE: CallSite = CallSite::new(|| {
+        Resilience::builder("bench::resilient")
+            .retries(3)
+            .timeout(Duration::from_secs(2))
+            .breaker("bench-db")
+            .build()
+    });
+    let mut attempts = SITE.get().begin();
+    loop {
+        match attempts.run(inner(id)).await {
+            ControlFlow::Break(r) => break r,
+            ControlFlow::Continue(()) => {}
+        }
+    }
+}
+
+/// Retry + breaker, no timeout: isolates the timer's share.
+async fn resilient_no_timeout(id: u64) -> Result<u64, BenchError> {
+    static SITE: CallSite = CallSite::new(|| {
+        Resilience::builder("bench::resilient_no_timeout")
+            .retries(3)
+            .breaker("bench-db")
+            .build()
+    });
+    let mut attempts = SITE.get().begin();
+    loop {
+        match attempts.run(inner(id)).await {
+            ControlFlow::Break(r) => break r,
+            ControlFlow::Continue(()) => {}
+        }
+    }
+}
+
+/// Retry + timeout + breaker, on a breaker forced open.
+async fn rejected(id: u64) -> Result<u64, BenchError> {
+    static SITE: CallSite = CallSite::new(|| {
+        Resilience::builder("bench::rejected")
+            .retries(3)
+            .timeout(Duration::from_secs(2))
+            .breaker("bench-open")
+            .build()
+    });
+    let mut attempts = SITE.get().begin();
+    loop {
+        match attempts.run(inner(id)).await {
+            ControlFlow::Break(r) => break r,
+            ControlFlow::Continue(()) => {}
+        }
+    }
+}
+
+fn policies(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    breakers()
+        .define("bench-db", BreakerConfig::default())
+        .unwrap();
+    breakers()
+        .define("bench-open", BreakerConfig::default())
+        .unwrap()
+        .force_open();
+
+    let mut group = c.benchmark_group("policies");
+    group.bench_function("bare_call", |b| {
+        b.to_async(&rt).iter(|| async { black_box(inner(1).await) })
+    });
+    // Reference: the two clock reads every measured attempt needs (start and end, for the
+    // slow-call threshold and the breaker's slow-call rate).
+    group.bench_function("two_clock_reads", |b| {
+        b.to_async(&rt).iter(|| async {
+            let start = tokio::time::Instant::now();
+            black_box(inner(1).await).ok();
+            black_box(start.elapsed())
+        })
+    });
+    group.bench_function("retry_breaker_timeout_ok", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(resilient(1).await) })
+    });
+    group.bench_function("retry_breaker_ok", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(resilient_no_timeout(1).await) })
+    });
+    group.bench_function("open_breaker_rejection", |b| {
+        b.to_async(&rt).iter(|| async {
+            let r = rejected(1).await;
+            debug_assert!(r.is_err());
+            black_box(r)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, policies);
+criterion_main!(benches);
