@@ -1,0 +1,28 @@
+use pool_sqlx::{GlobalPool, PoolError, pooled};
+use tests::memory::{MemoryConnection, MemoryError, MemoryManager};
+
+/// Takes pool errors, but has no room for a database error.
+#[derive(Debug)]
+struct AppError;
+
+impl From<PoolError<MemoryError>> for AppError {
+    fn from(_: PoolError<MemoryError>) -> Self {
+        AppError
+    }
+}
+
+impl pool_sqlx::Classify for AppError {
+    fn class(&self) -> pool_sqlx::ErrorClass {
+        pool_sqlx::ErrorClass::Permanent
+    }
+}
+
+static DB: GlobalPool<MemoryManager> = GlobalPool::new("db");
+
+#[pooled(pool = DB, transaction)]
+async fn transfer(conn: &mut MemoryConnection) -> Result<(), AppError> {
+    let _ = conn;
+    Ok(())
+}
+
+fn main() {}
