@@ -9,6 +9,25 @@
 //! - [`Config::from_url`] reads `connection_limit`, `pool_timeout`, ... from a
 //!   `DATABASE_URL`.
 //! - [`transaction`] re-runs a whole transaction after a serialization failure or deadlock.
+//! - [`health`] reports on a pool and its database without the password.
+//!
+//! # Connection hygiene
+//!
+//! sqlx connections cannot say whether they are broken, so the pool learns it without a
+//! round trip on the return path:
+//!
+//! - `#[pooled]` code calls `Pooled::begin_operation`/`finish`: a body whose future is
+//!   dropped mid-flight (timeout, cancellation) or that fails with a `Connection`-class
+//!   error discards its connection. Manual users get the same with
+//!   [`SqlxConnection::operation`] and [`SqlxConnection::observe`].
+//! - A connection returned inside a transaction sqlx knows about (begun through
+//!   `TransactionManager::begin`, `#[pooled(transaction)]`, [`transaction`] or
+//!   `Connection::begin` + `mem::forget`) is discarded on return; the server rolls it back.
+//! - One left inside a transaction begun with raw SQL (`BEGIN`), which sqlx does not track,
+//!   is caught by the check (`Manager::check`: PostgreSQL compares `now()` with
+//!   `statement_timestamp()`, MySQL/MariaDB reads `@@in_transaction`) whenever the pool
+//!   validates it (`Validation::Always`, or after `validate_after` idle). SQLite's check is
+//!   a plain ping.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), pool_sqlx::Error> {
