@@ -3,7 +3,7 @@
 
 use std::{future::Future, ops::ControlFlow, pin::Pin};
 
-use pool_core::{Classify, ErrorClass, Pool, Pooled, Rejected, Resilience};
+use pool_core::{Classify, Delivery, ErrorClass, Pool, Pooled, Rejected, Resilience};
 use sqlx::Database;
 use sqlx_core::transaction::TransactionManager as _;
 
@@ -20,7 +20,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// deadlocks (40P01, MySQL 1213) are `Transient` answers from the server and are
 /// retried; a `COMMIT` whose outcome is unknown (the connection died while it was in
 /// flight) fails with [`Error::CommitOutcomeUnknown`], whose delivery is `Unknown`, so
-/// only a policy declared `idempotent` retries it.
+/// only a policy declared `idempotent` retries it. A connection lost *before* `COMMIT` (in
+/// `BEGIN` or the body) leaves nothing applied, so that attempt counts as not applied and
+/// is retried like a deadlock.
 ///
 /// ```no_run
 /// # use pool_sqlx::{Error, PgPool, Resilience, transaction};
@@ -52,28 +54,66 @@ where
     let mut attempts = policy.begin();
     loop {
         if let ControlFlow::Break(result) = attempts.run(attempt(pool, &mut body)).await {
-            return result;
+            return result.map_err(|failed: Failed<E>| failed.error);
         }
     }
 }
 
-async fn attempt<DB, T, E, F>(pool: &Pool<SqlxManager<DB>>, body: &mut F) -> Result<T, E>
+/// One attempt's failure, and whether its transaction certainly was not applied.
+///
+/// A `Connection`-class error before `COMMIT` was sent (in `BEGIN` or in the body) has an
+/// `Unknown` delivery for a single statement, but for a transaction it is known: nothing
+/// was committed, the server rolls back a transaction whose connection is gone. Such an
+/// attempt is reported as `Rejected` (not applied), so the policy may retry it without
+/// being declared idempotent.
+struct Failed<E> {
+    error: E,
+    not_committed: bool,
+}
+
+impl<E: Classify> Classify for Failed<E> {
+    fn class(&self) -> ErrorClass {
+        self.error.class()
+    }
+
+    fn delivery(&self) -> Delivery {
+        match self.error.delivery() {
+            Delivery::Unknown if self.not_committed => Delivery::Rejected,
+            delivery => delivery,
+        }
+    }
+}
+
+impl<E: From<Rejected>> From<Rejected> for Failed<E> {
+    fn from(rejected: Rejected) -> Self {
+        // A policy timeout may have cut the attempt short in the middle of COMMIT.
+        Failed {
+            error: E::from(rejected),
+            not_committed: false,
+        }
+    }
+}
+
+async fn attempt<DB, T, E, F>(pool: &Pool<SqlxManager<DB>>, body: &mut F) -> Result<T, Failed<E>>
 where
     DB: Backend,
     E: Classify + From<Error>,
     F: for<'c> FnMut(&'c mut <DB as Database>::Connection) -> BoxFuture<'c, Result<T, E>>,
 {
-    let mut conn = pool
-        .get()
-        .await
-        .map_err(|error| E::from(Error::Pool(error)))?;
+    let mut conn = pool.get().await.map_err(|error| Failed {
+        error: E::from(Error::Pool(error)),
+        not_committed: true,
+    })?;
     conn.begin_operation();
     let outcome = run_once(&mut conn, body).await;
     conn.finish(&outcome);
     outcome
 }
 
-async fn run_once<DB, T, E, F>(conn: &mut Pooled<SqlxManager<DB>>, body: &mut F) -> Result<T, E>
+async fn run_once<DB, T, E, F>(
+    conn: &mut Pooled<SqlxManager<DB>>,
+    body: &mut F,
+) -> Result<T, Failed<E>>
 where
     DB: Backend,
     E: Classify + From<Error>,
@@ -81,14 +121,21 @@ where
 {
     let begun = DB::TransactionManager::begin(conn.raw_mut(), None).await;
     conn.observe(&begun);
-    begun.map_err(|error| E::from(Error::Sqlx(error)))?;
+    let not_committed = |error: E| Failed {
+        error,
+        not_committed: true,
+    };
+    begun.map_err(|error| not_committed(E::from(Error::Sqlx(error))))?;
     match body(conn.raw_mut()).await {
         Ok(value) => {
             let committed = DB::TransactionManager::commit(conn.raw_mut()).await;
             conn.observe(&committed);
             match committed {
                 Ok(()) => Ok(value),
-                Err(error) => Err(E::from(commit_error(error))),
+                Err(error) => Err(Failed {
+                    error: E::from(commit_error(error)),
+                    not_committed: false,
+                }),
             }
         }
         Err(error) => {
@@ -100,7 +147,7 @@ where
                     conn.mark_broken();
                 }
             }
-            Err(error)
+            Err(not_committed(error))
         }
     }
 }

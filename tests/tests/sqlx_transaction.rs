@@ -474,3 +474,66 @@ async fn sqlite_busy_writers_are_retried() {
         attempts.load(Ordering::Relaxed)
     );
 }
+
+/// The backend is killed in the middle of the body, before `COMMIT`: nothing was applied,
+/// so the transaction is re-run even by a policy that is not idempotent.
+#[tokio::test]
+async fn pg_connection_lost_before_commit_is_retried_without_idempotent() {
+    let Some(db) = db::postgres("pg_lost_before_commit").await else {
+        return;
+    };
+    let pool = Config::from_url(&db.url)
+        .unwrap()
+        .build_pool::<Postgres>("lost")
+        .unwrap();
+    pool.get()
+        .await
+        .unwrap()
+        .execute("CREATE TABLE events (id bigint PRIMARY KEY)")
+        .await
+        .unwrap();
+    let policy = Resilience::builder("lost")
+        .retries(3)
+        .base(Duration::from_millis(1))
+        .build();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let admin = pool.clone();
+    transaction(&pool, &policy, |conn| {
+        let attempts = Arc::clone(&attempts);
+        let admin = admin.clone();
+        Box::pin(async move {
+            let attempt = attempts.fetch_add(1, Ordering::Relaxed);
+            sqlx::query("INSERT INTO events VALUES (7)")
+                .execute(&mut *conn)
+                .await?;
+            if attempt == 0 {
+                let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let mut other = admin.get().await?;
+                sqlx::query("SELECT pg_terminate_backend($1, 5000)")
+                    .bind(pid)
+                    .execute(&mut **other)
+                    .await?;
+                // The next statement finds the connection dead.
+                sqlx::query("SELECT 1").execute(&mut *conn).await?;
+            }
+            Ok::<_, Error>(())
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(attempts.load(Ordering::Relaxed), 2);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&mut **pool.get().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(
+        pool.metrics().closed_broken,
+        1,
+        "the dead connection was discarded"
+    );
+    pool.close().await;
+    db.cleanup().await;
+}
