@@ -9,7 +9,8 @@ use std::{hint::black_box, ops::ControlFlow, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pool_core::{
-    __private::CallSite, BreakerConfig, Classify, ErrorClass, Rejected, Resilience, breakers,
+    __private::CallSite, BreakerConfig, BreakerState, Classify, ErrorClass, Rejected, Resilience,
+    SlidingWindow, breakers,
 };
 
 #[derive(Debug)]
@@ -34,6 +35,31 @@ impl From<Rejected> for BenchError {
 #[inline(never)]
 async fn inner(id: u64) -> Result<u64, BenchError> {
     Ok(black_box(id) + 1)
+}
+
+/// A call that is pending once before it completes, as any real I/O is.
+#[inline(never)]
+async fn inner_yield(id: u64) -> Result<u64, BenchError> {
+    tokio::task::yield_now().await;
+    Ok(black_box(id) + 1)
+}
+
+/// Retry + breaker + timeout around a call that is pending once: the timer is armed.
+async fn resilient_yield(id: u64) -> Result<u64, BenchError> {
+    static SITE: CallSite = CallSite::new(|| {
+        Resilience::builder("bench::resilient_yield")
+            .retries(3)
+            .timeout(Duration::from_secs(2))
+            .breaker("bench-db")
+            .build()
+    });
+    let mut attempts = SITE.get().begin();
+    loop {
+        match attempts.run(inner_yield(id)).await {
+            ControlFlow::Break(r) => break r,
+            ControlFlow::Continue(()) => {}
+        }
+    }
 }
 
 /// What `#[resilient(retries = 3, timeout = "2s", breaker = "bench-db")]` expands to.
@@ -71,7 +97,7 @@ async fn resilient_no_timeout(id: u64) -> Result<u64, BenchError> {
     }
 }
 
-/// Retry + timeout + breaker, on a breaker forced open.
+/// Retry + timeout + breaker, on an open breaker.
 async fn rejected(id: u64) -> Result<u64, BenchError> {
     static SITE: CallSite = CallSite::new(|| {
         Resilience::builder("bench::rejected")
@@ -97,10 +123,25 @@ fn policies(c: &mut Criterion) {
     breakers()
         .define("bench-db", BreakerConfig::default())
         .unwrap();
-    breakers()
-        .define("bench-open", BreakerConfig::default())
-        .unwrap()
-        .force_open();
+    // Tripped the ordinary way (one failure in a one-call window), open for an hour: a
+    // rejection reads the clock to see whether the wait in open has passed.
+    let open = breakers()
+        .define(
+            "bench-open",
+            BreakerConfig {
+                minimum_calls: 1,
+                sliding_window: SlidingWindow::Count(1),
+                wait_in_open: Duration::from_secs(3600),
+                ..BreakerConfig::default()
+            },
+        )
+        .unwrap();
+    rt.block_on(async {
+        open.try_acquire()
+            .unwrap()
+            .failure(Duration::from_millis(1));
+    });
+    assert_eq!(open.state(), BreakerState::Open);
 
     let mut group = c.benchmark_group("policies");
     group.bench_function("bare_call", |b| {
@@ -122,6 +163,14 @@ fn policies(c: &mut Criterion) {
     group.bench_function("retry_breaker_ok", |b| {
         b.to_async(&rt)
             .iter(|| async { black_box(resilient_no_timeout(1).await) })
+    });
+    group.bench_function("bare_call_pending_once", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(inner_yield(1).await) })
+    });
+    group.bench_function("retry_breaker_timeout_pending_once", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(resilient_yield(1).await) })
     });
     group.bench_function("open_breaker_rejection", |b| {
         b.to_async(&rt).iter(|| async {

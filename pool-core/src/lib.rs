@@ -17,6 +17,7 @@ pub mod policy;
 mod pool;
 mod private;
 mod rejected;
+mod shutdown;
 
 pub use classify::{Classify, Delivery, ErrorClass};
 pub use error::{ConfigError, PoolError, TimeoutPhase};
@@ -32,6 +33,7 @@ pub use pool::{
     Pooled, StartError, Status, Validation,
 };
 pub use rejected::Rejected;
+pub use shutdown::{ClosedPool, InFlight, Shutdown, ShutdownReport, Trigger};
 
 #[doc(hidden)]
 pub mod __private {

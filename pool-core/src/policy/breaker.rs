@@ -66,7 +66,8 @@ pub struct BreakerConfig {
     pub wait_in_open: Duration,
     /// Each re-opening without closing in between multiplies the wait by this. At least 1.
     pub open_backoff_multiplier: f64,
-    /// The longest wait in open, however often it re-opened. At least `wait_in_open`.
+    /// The longest wait in open, however often it re-opened. At least `wait_in_open` when
+    /// `open_backoff_multiplier` is above 1 (otherwise unused).
     pub max_wait_in_open: Duration,
     /// How long half-open may wait for its probes before opening again. Greater than zero.
     pub max_wait_in_half_open: Duration,
@@ -138,7 +139,7 @@ impl BreakerConfig {
                 format!("must be at least 1, got {}", self.open_backoff_multiplier),
             ));
         }
-        if self.max_wait_in_open < self.wait_in_open {
+        if self.open_backoff_multiplier > 1.0 && self.max_wait_in_open < self.wait_in_open {
             return Err(ConfigError::new(
                 "max_wait_in_open",
                 format!(
@@ -834,24 +835,26 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn hung_probe_cannot_hold_half_open_for_ever() {
-        let b = CircuitBreaker::new("hung", config(SlidingWindow::Count(4))).unwrap();
-        for _ in 0..4 {
-            fail(&b);
+        for window in [SlidingWindow::Count(4), SlidingWindow::Time(10)] {
+            let b = CircuitBreaker::new("hung", config(window)).unwrap();
+            for _ in 0..4 {
+                fail(&b);
+            }
+            advance(Duration::from_secs(10)).await;
+            let hung1 = b.try_acquire().unwrap();
+            let hung2 = b.try_acquire().unwrap();
+            assert!(is_rejected(&b));
+            advance(Duration::from_secs(30)).await;
+            assert!(is_rejected(&b));
+            assert_eq!(
+                b.state(),
+                BreakerState::Open,
+                "{window:?}: max wait in half-open passed"
+            );
+            hung1.success(MS);
+            hung2.success(MS);
+            assert_eq!(b.state(), BreakerState::Open, "late probes do not close it");
         }
-        advance(Duration::from_secs(10)).await;
-        let hung1 = b.try_acquire().unwrap();
-        let hung2 = b.try_acquire().unwrap();
-        assert!(is_rejected(&b));
-        advance(Duration::from_secs(30)).await;
-        assert!(is_rejected(&b));
-        assert_eq!(
-            b.state(),
-            BreakerState::Open,
-            "max wait in half-open passed"
-        );
-        hung1.success(MS);
-        hung2.success(MS);
-        assert_eq!(b.state(), BreakerState::Open, "late probes do not close it");
     }
 
     #[tokio::test(start_paused = true)]
@@ -873,23 +876,45 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn force_open_disable_and_reset() {
-        let b = CircuitBreaker::new("manual", config(SlidingWindow::Count(4))).unwrap();
-        b.force_open();
-        assert_eq!(b.state(), BreakerState::ForcedOpen);
-        advance(Duration::from_secs(3600)).await;
-        assert!(is_rejected(&b), "forced open never turns half-open");
-        b.disable();
-        for _ in 0..10 {
+        for window in [SlidingWindow::Count(4), SlidingWindow::Time(10)] {
+            let b = CircuitBreaker::new("manual", config(window)).unwrap();
+            let mut events = b.subscribe();
+            b.force_open();
+            assert_eq!(b.state(), BreakerState::ForcedOpen);
+            advance(Duration::from_secs(3600)).await;
+            assert!(is_rejected(&b), "forced open never turns half-open");
+            b.disable();
+            for _ in 0..10 {
+                fail(&b);
+            }
+            assert_eq!(
+                b.state(),
+                BreakerState::Disabled,
+                "disabled records nothing"
+            );
+            b.reset();
+            assert_eq!(b.state(), BreakerState::Closed);
+            assert_eq!(b.snapshot().calls, 0);
+            // Reset also closes a breaker that opened by itself, with an empty window.
+            for _ in 0..4 {
+                fail(&b);
+            }
+            assert_eq!(b.state(), BreakerState::Open);
+            b.reset();
+            assert_eq!(b.state(), BreakerState::Closed);
             fail(&b);
+            assert_eq!(
+                b.state(),
+                BreakerState::Closed,
+                "{window:?}: window emptied"
+            );
+            let mut seen = Vec::new();
+            while let Ok(e) = events.try_recv() {
+                seen.push(e.to);
+            }
+            use BreakerState::*;
+            assert_eq!(seen, vec![ForcedOpen, Disabled, Closed, Open, Closed]);
         }
-        assert_eq!(
-            b.state(),
-            BreakerState::Disabled,
-            "disabled records nothing"
-        );
-        b.reset();
-        assert_eq!(b.state(), BreakerState::Closed);
-        assert_eq!(b.snapshot().calls, 0);
     }
 
     #[test]
@@ -924,7 +949,10 @@ mod tests {
             "open_backoff_multiplier"
         );
         assert_eq!(
-            bad(|c| c.max_wait_in_open = Duration::from_secs(1)),
+            bad(|c| {
+                c.open_backoff_multiplier = 2.0;
+                c.max_wait_in_open = Duration::from_secs(1);
+            }),
             "max_wait_in_open"
         );
         assert!(BreakerConfig::default().validate().is_ok());

@@ -3,7 +3,33 @@
 //!
 //! One documented order, outermost first: **Retry( CircuitBreaker( Bulkhead( Timeout(
 //! call ))))**, composed per call site by [`Resilience`] (which `#[resilient]` expands to).
-//! See [`resilience`](Resilience) for the retry rules and [`CircuitBreaker`] for the states.
+//! See [`CircuitBreaker`] for the breaker's states and [`BreakerConfig`] for its defaults
+//! (resilience4j's, and where they differ for a database).
+//!
+//! # Retry rules
+//!
+//! Each attempt asks the breaker, then takes a bulkhead place, then runs under the per-attempt
+//! timeout (bounded by the total deadline); its outcome is recorded in the breaker, and the
+//! retry decision is made from its [`Classify`](crate::Classify) answers:
+//!
+//! | failure | retried? |
+//! |---|---|
+//! | `Permanent` | never (and not a breaker failure) |
+//! | `Delivery::NotSent` (no connection could be had) | yes |
+//! | `Delivery::Rejected` (the server answered: deadlock, serialization) | yes |
+//! | `Delivery::Unknown` (lost mid-statement, timed out) | only with [`idempotent(true)`](ResilienceBuilder::idempotent) |
+//! | a rejection by the breaker, the bulkhead or the deadline | never: the call ends at once |
+//! | a timed-out attempt ([`Rejected::Timeout`](crate::Rejected::Timeout), ambiguous) | only with `idempotent(true)` |
+//!
+//! Retrying an ambiguous failure can apply a write twice, so `idempotent` is `false` by
+//! default: declare reads and idempotent writes (upserts, writes keyed by a client id)
+//! idempotent to have their ambiguous failures retried.
+//!
+//! A retry also needs the user predicate (if any) to agree, attempts left, time left before
+//! the deadline for the backoff delay, and a token from the retry budget (if any). When one
+//! is missing, the last failure is returned as it is (an exhausted budget returns the
+//! failure, not [`Rejected::BudgetExhausted`](crate::Rejected::BudgetExhausted), as tower
+//! does; it is counted as `pool_rejections_total{reason="budget_exhausted"}` and logged).
 //!
 //! # Metrics
 //!

@@ -2,17 +2,37 @@
 //! it held (a pooled connection mid-statement) is dropped with it; the pool discards such a
 //! connection rather than reusing it in an unknown state.
 
-use std::future::Future;
+use std::{future::Future, task::Poll};
 
 use tokio::time::Instant;
 
 /// Runs `fut` until `deadline` (if any). `None` means time ran out and `fut` was dropped.
+///
+/// The timer is armed only if `fut` is not ready on its first poll: a tokio `Sleep` costs a
+/// runtime-handle lookup to create and the timer driver's lock to drop, even when it never
+/// fired, and an attempt that completes at once cannot have timed out.
 #[inline]
 pub(crate) async fn run_until<F: Future>(fut: F, deadline: Option<Instant>) -> Option<F::Output> {
-    match deadline {
-        None => Some(fut.await),
-        Some(at) => tokio::time::timeout_at(at, fut).await.ok(),
+    let Some(at) = deadline else {
+        return Some(fut.await);
+    };
+    let mut fut = std::pin::pin!(fut);
+    if let Poll::Ready(out) = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        return Some(out);
     }
+    let mut sleep = std::pin::pin!(tokio::time::sleep_until(at));
+    // `fut` was polled just above, in this same poll of the task: it is not polled again
+    // until woken, only the timer is armed.
+    let mut just_polled = true;
+    std::future::poll_fn(|cx| {
+        if !std::mem::replace(&mut just_polled, false)
+            && let Poll::Ready(out) = fut.as_mut().poll(cx)
+        {
+            return Poll::Ready(Some(out));
+        }
+        sleep.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -43,5 +63,18 @@ mod tests {
             Some(7),
             "a ready future wins"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pending_future_that_finishes_in_time_is_not_cut() {
+        let start = Instant::now();
+        let fut = async {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            5
+        };
+        let out = run_until(fut, Some(start + Duration::from_secs(1))).await;
+        assert_eq!(out, Some(5));
+        assert_eq!(start.elapsed(), Duration::from_millis(500));
     }
 }

@@ -45,6 +45,8 @@ pub(crate) struct Live<C> {
 struct Idle<C> {
     live: Live<C>,
     since: Instant,
+    /// Never handed out yet: just opened, so there is nothing to validate.
+    fresh: bool,
 }
 
 #[derive(Debug)]
@@ -315,6 +317,7 @@ impl<M: Manager> Inner<M> {
             return Ok(None);
         }
         let needs_check = match self.config.validation {
+            _ if idle.fresh => false,
             Validation::Never => false,
             Validation::Always => true,
             Validation::IdleLongerThan(limit) => now.duration_since(idle.since) > limit,
@@ -439,6 +442,10 @@ impl<M: Manager> Inner<M> {
             }
             failures = failures.saturating_add(1);
             tokio::time::sleep(self.connect_backoff(failures)).await;
+            // The waiters may have given up while this task slept.
+            if !self.connection_still_wanted() {
+                break None;
+            }
         };
         match connection {
             Some(conn) => {
@@ -452,7 +459,7 @@ impl<M: Manager> Inner<M> {
                     self.connecting.fetch_sub(1, Ordering::SeqCst);
                     self.close_now(live, CloseReason::Pool);
                 } else {
-                    self.push_idle(live, Instant::now());
+                    self.push_idle(live, Instant::now(), true);
                     self.connecting.fetch_sub(1, Ordering::SeqCst);
                     self.available.notify_waiters();
                 }
@@ -549,7 +556,7 @@ impl<M: Manager> Inner<M> {
                 conn,
                 expires_at: self.lifetime_deadline(),
             };
-            self.push_idle(live, Instant::now());
+            self.push_idle(live, Instant::now(), true);
         }
         Ok(())
     }
@@ -568,14 +575,14 @@ impl<M: Manager> Inner<M> {
         if live.expired(now) {
             return self.close_now(live, CloseReason::Lifetime);
         }
-        self.push_idle(live, now);
+        self.push_idle(live, now, false);
         if self.wanting.load(Ordering::SeqCst) > 0 {
             self.available.notify_waiters();
         }
     }
 
-    fn push_idle(&self, live: Live<M::Connection>, since: Instant) {
-        lock(&self.idle).push(Idle { live, since });
+    fn push_idle(&self, live: Live<M::Connection>, since: Instant, fresh: bool) {
+        lock(&self.idle).push(Idle { live, since, fresh });
     }
 
     /// Gives back the slot a `Pooled` held (or pays down a shrinking resize).
@@ -611,7 +618,7 @@ impl<M: Manager> Inner<M> {
 
     // ---- background -----------------------------------------------------------------
 
-    fn start_background(self: &Arc<Self>) {
+    pub(crate) fn start_background(self: &Arc<Self>) {
         if self.background_started.load(Ordering::Relaxed)
             || self.background_started.swap(true, Ordering::AcqRel)
         {

@@ -44,13 +44,17 @@ impl<M: Manager> Pool<M> {
     }
 
     pub(crate) fn from_builder(builder: PoolBuilder<M>) -> Self {
-        Pool {
-            inner: Arc::new(Inner::new(
-                builder.manager,
-                builder.max_size,
-                builder.config,
-            )),
+        let inner = Arc::new(Inner::new(
+            builder.manager,
+            builder.max_size,
+            builder.config,
+        ));
+        // Built inside a runtime, the background task (min_idle, reaping) starts now;
+        // otherwise it starts with the first `get()`.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            inner.start_background();
         }
+        Pool { inner }
     }
 
     /// Checks a connection out, waiting (FIFO) up to the acquire timeout.
@@ -124,7 +128,12 @@ impl<M: Manager> Pool<M> {
     /// connections are closed, and checked-out ones are waited for up to the close
     /// timeout (then closed when they come back). Idempotent.
     pub async fn close(&self) -> CloseReport {
-        let (closed_idle, still_open) = self.inner.close(self.inner.config.close_timeout).await;
+        self.close_within(self.inner.config.close_timeout).await
+    }
+
+    /// Like [`close`](Self::close), waiting at most `wait` for checked-out connections.
+    pub async fn close_within(&self, wait: Duration) -> CloseReport {
+        let (closed_idle, still_open) = self.inner.close(wait).await;
         CloseReport {
             closed_idle,
             still_open,

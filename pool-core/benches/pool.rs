@@ -1,0 +1,233 @@
+//! Checkout + return of a no-op connection: pool-core against deadpool and bb8 on the
+//! same workload in the same run.
+//!
+//! A pool of 16, on a 2-worker Tokio runtime, with 1, 16, 64 and 256 tasks sharing a
+//! fixed number of checkouts. Each pool runs with its default options (deadpool
+//! recycles and bb8 tests on checkout: that is what their users get).
+//!
+//! `cargo bench -p pool-core --bench pool` prints criterion's figures, then a table of
+//! throughput ratios measured back to back.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+use std::{
+    convert::Infallible,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use pool_core::{Classify, ErrorClass, Manager, Pool};
+
+const POOL_SIZE: usize = 16;
+const CONCURRENCY: [usize; 4] = [1, 16, 64, 256];
+
+#[derive(Debug, thiserror::Error)]
+#[error("unreachable")]
+struct NoError(Infallible);
+
+impl Classify for NoError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Permanent
+    }
+}
+
+struct Noop;
+
+impl Manager for Noop {
+    type Connection = u64;
+    type Error = NoError;
+    async fn connect(&self) -> Result<u64, NoError> {
+        Ok(0)
+    }
+    async fn check(&self, _: &mut u64) -> Result<(), NoError> {
+        Ok(())
+    }
+    fn has_broken(&self, _: &mut u64) -> bool {
+        false
+    }
+}
+
+struct DeadpoolNoop;
+
+impl deadpool::managed::Manager for DeadpoolNoop {
+    type Type = u64;
+    type Error = Infallible;
+    async fn create(&self) -> Result<u64, Infallible> {
+        Ok(0)
+    }
+    async fn recycle(
+        &self,
+        _: &mut u64,
+        _: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<Infallible> {
+        Ok(())
+    }
+}
+
+struct Bb8Noop;
+
+impl bb8::ManageConnection for Bb8Noop {
+    type Connection = u64;
+    type Error = Infallible;
+    async fn connect(&self) -> Result<u64, Infallible> {
+        Ok(0)
+    }
+    async fn is_valid(&self, _: &mut u64) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn has_broken(&self, _: &mut u64) -> bool {
+        false
+    }
+}
+
+#[derive(Clone)]
+enum Subject {
+    Ours(Pool<Noop>),
+    Deadpool(deadpool::managed::Pool<DeadpoolNoop>),
+    Bb8(bb8::Pool<Bb8Noop>),
+}
+
+impl Subject {
+    fn name(&self) -> &'static str {
+        match self {
+            Subject::Ours(_) => "pool-core",
+            Subject::Deadpool(_) => "deadpool",
+            Subject::Bb8(_) => "bb8",
+        }
+    }
+
+    async fn checkout(&self) {
+        match self {
+            Subject::Ours(pool) => {
+                let conn = pool.get().await.ok();
+                std::hint::black_box(&conn);
+            }
+            Subject::Deadpool(pool) => {
+                let conn = pool.get().await.ok();
+                std::hint::black_box(&conn);
+            }
+            Subject::Bb8(pool) => {
+                let conn = pool.get().await.ok();
+                std::hint::black_box(&conn);
+            }
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn subjects(rt: &tokio::runtime::Runtime) -> Vec<Subject> {
+    rt.block_on(async {
+        let ours = Pool::builder(Noop).max_size(POOL_SIZE).build().unwrap();
+        let deadpool = deadpool::managed::Pool::builder(DeadpoolNoop)
+            .max_size(POOL_SIZE)
+            .build()
+            .unwrap();
+        let bb8 = bb8::Pool::builder()
+            .max_size(POOL_SIZE as u32)
+            .build(Bb8Noop)
+            .await
+            .unwrap();
+        let subjects = vec![
+            Subject::Ours(ours),
+            Subject::Deadpool(deadpool),
+            Subject::Bb8(bb8),
+        ];
+        // Open every connection first so all three measure reuse, not connects.
+        for subject in &subjects {
+            run(subject, POOL_SIZE, POOL_SIZE as u64 * 100).await;
+        }
+        subjects
+    })
+}
+
+/// `total` checkouts shared by `tasks` tasks; returns the wall time.
+async fn run(subject: &Subject, tasks: usize, total: u64) -> Duration {
+    let per_task = (total / tasks as u64).max(1);
+    let barrier = Arc::new(tokio::sync::Barrier::new(tasks + 1));
+    let mut handles = Vec::with_capacity(tasks);
+    for _ in 0..tasks {
+        let subject = subject.clone();
+        let barrier = barrier.clone();
+        handles.push(tokio::spawn(async move {
+            barrier.wait().await;
+            for _ in 0..per_task {
+                subject.checkout().await;
+            }
+        }));
+    }
+    barrier.wait().await;
+    let started = Instant::now();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    started.elapsed()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = runtime();
+    let subjects = subjects(&rt);
+    for tasks in CONCURRENCY {
+        let mut group = c.benchmark_group(format!("checkout/{tasks}_tasks"));
+        group.throughput(Throughput::Elements(1));
+        group.measurement_time(Duration::from_secs(3));
+        group.warm_up_time(Duration::from_millis(500));
+        for subject in &subjects {
+            group.bench_function(BenchmarkId::from_parameter(subject.name()), |b| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let subject = subject.clone();
+                    async move {
+                        let iters = iters.max(tasks as u64);
+                        run(&subject, tasks, iters).await
+                    }
+                })
+            });
+        }
+        group.finish();
+    }
+    ratios(&rt, &subjects);
+}
+
+/// Back-to-back throughput, interleaved over several rounds, median per subject.
+fn ratios(rt: &tokio::runtime::Runtime, subjects: &[Subject]) {
+    const ROUNDS: usize = 7;
+    const CHECKOUTS: u64 = 200_000;
+    println!(
+        "\nthroughput (checkouts/s, median of {ROUNDS} rounds of {CHECKOUTS}), pool of {POOL_SIZE}, 2 workers"
+    );
+    println!("| tasks | pool-core | deadpool | bb8 | vs deadpool | vs bb8 |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for tasks in CONCURRENCY {
+        let mut rates = vec![Vec::new(); subjects.len()];
+        for _ in 0..ROUNDS {
+            for (index, subject) in subjects.iter().enumerate() {
+                let elapsed = rt.block_on(run(subject, tasks, CHECKOUTS));
+                rates[index].push(CHECKOUTS as f64 / elapsed.as_secs_f64());
+            }
+        }
+        let median: Vec<f64> = rates
+            .iter_mut()
+            .map(|r| {
+                r.sort_by(f64::total_cmp);
+                r[r.len() / 2]
+            })
+            .collect();
+        println!(
+            "| {tasks} | {:.0} | {:.0} | {:.0} | {:.2}x | {:.2}x |",
+            median[0],
+            median[1],
+            median[2],
+            median[0] / median[1],
+            median[0] / median[2]
+        );
+    }
+}
+
+criterion::criterion_group!(benches, bench);
+criterion::criterion_main!(benches);

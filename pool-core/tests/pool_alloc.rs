@@ -1,0 +1,76 @@
+//! The checkout path allocates nothing once the pool is warm.
+#![allow(unsafe_code)] // a counting global allocator
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod support;
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    sync::atomic::{AtomicU64, Ordering::SeqCst},
+};
+
+use pool_core::Pool;
+use support::TestManager;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Only the test's own thread is counted: the harness allocates on its threads.
+    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(|counting| counting.get()) {
+            ALLOCATIONS.fetch_add(1, SeqCst);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn checkout_and_return_allocate_nothing() {
+    COUNTING.with(|counting| counting.set(true));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (manager, _) = TestManager::new();
+        let pool = Pool::builder(manager)
+            .max_size(4)
+            .leak_threshold(Some(std::time::Duration::from_secs(60)))
+            .build()
+            .unwrap();
+        // Warm: open the connections and let the leak registry reach its size.
+        let warm: Vec<_> = futures_join(&pool).await;
+        drop(warm);
+
+        let before = ALLOCATIONS.load(SeqCst);
+        for _ in 0..10_000 {
+            let conn = pool.get().await.unwrap();
+            std::hint::black_box(&conn);
+        }
+        let allocations = ALLOCATIONS.load(SeqCst) - before;
+        assert_eq!(
+            allocations, 0,
+            "{allocations} allocations in 10 000 checkouts"
+        );
+    });
+}
+
+async fn futures_join(pool: &Pool<TestManager>) -> Vec<pool_core::Pooled<TestManager>> {
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(pool.get().await.unwrap());
+    }
+    held
+}

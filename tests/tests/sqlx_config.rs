@@ -1,0 +1,317 @@
+//! `Config::from_url`: pool parameters, their errors, presets, session settings on the
+//! real servers, and passwords kept out of every output.
+
+use std::time::Duration;
+
+use pool_sqlx::{
+    BackendKind, Classify, Config, ErrorClass, PoolError, Preset, SqlxManager, health,
+    sqlx::{self, MySql, Postgres, Sqlite},
+};
+use tests::db::{self, Server, admin_execute};
+
+#[test]
+fn pool_parameters_are_read_and_stripped() {
+    let config = Config::from_url(
+        "postgres://app:pw@db.example:5433/orders?sslmode=disable&connection_limit=20\
+         &pool_timeout=5&connect_timeout=500ms&statement_timeout=2m&idle_timeout=0\
+         &max_lifetime=1h&pgbouncer=true&application_name=orders-api",
+    )
+    .unwrap();
+    assert_eq!(config.kind, BackendKind::Postgres);
+    assert_eq!(config.connection_limit, Some(20));
+    assert_eq!(config.pool_timeout, Some(Duration::from_secs(5)));
+    assert_eq!(config.connect_timeout, Some(Duration::from_millis(500)));
+    assert_eq!(config.statement_timeout, Some(Duration::from_secs(120)));
+    assert_eq!(config.idle_timeout, Some(Duration::ZERO));
+    assert_eq!(config.max_lifetime, Some(Duration::from_secs(3600)));
+    assert!(config.pgbouncer);
+    assert_eq!(config.application_name.as_deref(), Some("orders-api"));
+    // Only what sqlx understands is left for it.
+    assert_eq!(config.sqlx_url().query(), Some("sslmode=disable"));
+    assert_eq!(config.sqlx_url().password(), Some("pw"));
+
+    let plain = Config::from_url("mariadb://root@localhost/db").unwrap();
+    assert_eq!(plain.kind, BackendKind::MySql);
+    assert_eq!(plain.sqlx_url().scheme(), "mysql");
+    assert_eq!(plain.sqlx_url().query(), None);
+    assert_eq!(
+        Config::from_url("sqlite::memory:").unwrap().kind,
+        BackendKind::Sqlite
+    );
+}
+
+#[test]
+fn a_bad_value_names_its_parameter() {
+    let cases = [
+        ("connection_limit=abc", "connection_limit"),
+        ("connection_limit=0", "connection_limit"),
+        ("pool_timeout=soon", "pool_timeout"),
+        ("connect_timeout=5 parsecs", "connect_timeout"),
+        ("statement_timeout=-1", "statement_timeout"),
+        ("idle_timeout=1.5", "idle_timeout"),
+        ("max_lifetime=99999999999999999999h", "max_lifetime"),
+        ("pgbouncer=maybe", "pgbouncer"),
+        ("application_name=", "application_name"),
+    ];
+    for (query, parameter) in cases {
+        let url = format!("postgres://app:topsecret@h/db?{query}");
+        let error = Config::from_url(&url).unwrap_err();
+        assert_eq!(error.setting, parameter, "{query}");
+        assert!(error.to_string().contains(parameter), "{error}");
+        assert!(!error.to_string().contains("topsecret"));
+        let error = pool_sqlx::Error::from(error);
+        assert_eq!(error.class(), ErrorClass::Permanent);
+    }
+    let error = Config::from_url("redis://h/0").unwrap_err();
+    assert_eq!(error.setting, "url");
+    let error = Config::from_url("not a url at all :pw@").unwrap_err();
+    assert_eq!(error.setting, "url");
+    // A URL for one backend used for another.
+    let config = Config::from_url("postgres://h/db").unwrap();
+    let error = config.manager::<MySql>().unwrap_err();
+    assert!(
+        matches!(error, pool_sqlx::Error::Config(ref e) if e.setting == "url"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn pool_settings_and_presets_reach_the_pool() {
+    let config =
+        Config::from_url("postgres://app:pw@127.0.0.1:1/db?connection_limit=3&pool_timeout=7")
+            .unwrap();
+    let pool = config.build_pool::<Postgres>("orders").unwrap();
+    assert_eq!(pool.status().max_size, 3);
+    assert_eq!(pool.acquire_timeout(), Duration::from_secs(7));
+    assert_eq!(pool.name(), "orders");
+    // application_name defaults to the pool's name.
+    assert_eq!(
+        pool.manager()
+            .session_settings()
+            .application_name
+            .as_deref(),
+        Some("orders")
+    );
+
+    let serverless = Config::from_url("postgres://h/db")
+        .unwrap()
+        .with_preset(Preset::Serverless)
+        .build_pool::<Postgres>("fn")
+        .unwrap();
+    assert_eq!(serverless.status().max_size, 1);
+    assert_eq!(serverless.min_idle(), 0);
+    // URL parameters override the preset.
+    let overridden = Config::from_url("postgres://h/db?connection_limit=2")
+        .unwrap()
+        .with_preset(Preset::Test)
+        .build_pool::<Postgres>("t")
+        .unwrap();
+    assert_eq!(overridden.status().max_size, 2);
+    assert_eq!(overridden.acquire_timeout(), Duration::from_secs(5));
+    // 0 means no limit (a long one: pool-core wants a finite duration).
+    let unlimited = Config::from_url("postgres://h/db?pool_timeout=0")
+        .unwrap()
+        .build_pool::<Postgres>("u")
+        .unwrap();
+    assert!(unlimited.acquire_timeout() > Duration::from_secs(86_400));
+}
+
+#[tokio::test]
+async fn passwords_never_show() {
+    const SECRET: &str = "s3cr3t-Pa55";
+    let url = format!(
+        "postgres://app:{SECRET}@127.0.0.1:1/db?connection_limit=1&pool_timeout=1&connect_timeout=1&sslpassword={SECRET}"
+    );
+    let config = Config::from_url(&url).unwrap();
+    let manager = config.manager::<Postgres>().unwrap();
+    let pool = config
+        .pool_builder::<Postgres>("secret-test")
+        .unwrap()
+        .acquire_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let error = pool
+        .get()
+        .await
+        .map(|_| ())
+        .map_err(pool_sqlx::Error::from)
+        .unwrap_err();
+    let report = health(&pool, Duration::from_millis(300)).await;
+    assert!(!report.ok);
+    let outputs = [
+        format!("{config:?}"),
+        format!("{config}"),
+        config.redacted_url(),
+        format!("{manager:?}"),
+        manager.description().to_owned(),
+        format!("{pool:?}"),
+        format!("{error}"),
+        format!("{error:?}"),
+        serde_json::to_string(&report).unwrap(),
+    ];
+    for output in outputs {
+        assert!(!output.contains(SECRET), "password leaked: {output}");
+    }
+    assert!(format!("{config}").contains("app:***@127.0.0.1:1/db"));
+}
+
+#[tokio::test]
+async fn postgres_session_settings_are_applied() {
+    let Some(db) = db::postgres("pg_session").await else {
+        return;
+    };
+    let config =
+        Config::from_url(&db.url_with("statement_timeout=150ms&connection_limit=2")).unwrap();
+    let pool = config
+        .pool_builder::<Postgres>("orders")
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let (name, timeout): (String, String) = sqlx::query_as(
+        "SELECT current_setting('application_name'), current_setting('statement_timeout')",
+    )
+    .fetch_one(&mut **conn)
+    .await
+    .unwrap();
+    assert_eq!(name, "orders");
+    assert_eq!(timeout, "150ms");
+    // The statement timeout is live: the server cancels a long statement.
+    let error = sqlx::query("SELECT pg_sleep(5)")
+        .execute(&mut **conn)
+        .await
+        .unwrap_err();
+    assert_eq!(pool_sqlx::classify::classify(&error), ErrorClass::Timeout);
+    drop(conn);
+
+    // Behind PgBouncer the timeout is set with SET after connect; an explicit name wins.
+    let config = Config::from_url(
+        &db.url_with("pgbouncer=true&statement_timeout=2s&application_name=billing"),
+    )
+    .unwrap();
+    let pool = config.build_pool::<Postgres>("ignored").unwrap();
+    assert!(pool.manager().session_settings().pgbouncer);
+    let mut conn = pool.get().await.unwrap();
+    let (name, timeout): (String, String) = sqlx::query_as(
+        "SELECT current_setting('application_name'), current_setting('statement_timeout')",
+    )
+    .fetch_one(&mut **conn)
+    .await
+    .unwrap();
+    assert_eq!((name.as_str(), timeout.as_str()), ("billing", "2s"));
+    drop(conn);
+    pool.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn mysql_statement_timeout_and_hook_are_applied() {
+    let Some(db) = db::mysql("my_session").await else {
+        return;
+    };
+    let config = Config::from_url(&db.url_with("statement_timeout=1500ms")).unwrap();
+    let manager = config
+        .manager::<MySql>()
+        .unwrap()
+        .on_connect(std::sync::Arc::new(|conn| {
+            Box::pin(async move {
+                sqlx::query("SET @hooked = 42").execute(conn).await?;
+                Ok(())
+            })
+        }));
+    let pool = pool_sqlx::Pool::builder(manager).build().unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let (limit, hooked): (f64, i64) = sqlx::query_as("SELECT @@max_statement_time, @hooked")
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap();
+    assert!((limit - 1.5).abs() < 1e-9, "{limit}");
+    assert_eq!(hooked, 42);
+    drop(conn);
+    pool.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn mysql_wrong_password_through_the_pool_is_permanent_and_hidden() {
+    let Some(db) = db::mysql("my_pool_pw").await else {
+        return;
+    };
+    let user = format!("{}_u", db.name);
+    admin_execute(
+        Server::MySql,
+        db.admin_url(),
+        &format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'the-right-one'"),
+    )
+    .await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(Some("Wr0ng-Passw0rd")).unwrap();
+    let pool = Config::from_url(url.as_str())
+        .unwrap()
+        .build_pool::<MySql>("pw")
+        .unwrap();
+    let error = pool.get().await.map(|_| ()).unwrap_err();
+    // Reported at once, not waited out: a wrong password is permanent.
+    assert!(matches!(error, PoolError::Connect(_)), "{error:?}");
+    assert_eq!(error.class(), ErrorClass::Permanent);
+    let error = pool_sqlx::Error::from(error);
+    assert_eq!(error.class(), ErrorClass::Permanent);
+    let report = health(&pool, Duration::from_secs(1)).await;
+    for output in [
+        format!("{error}"),
+        format!("{error:?}"),
+        serde_json::to_string(&report).unwrap(),
+    ] {
+        assert!(!output.contains("Wr0ng-Passw0rd"), "{output}");
+    }
+    admin_execute(
+        Server::MySql,
+        db.admin_url(),
+        &format!("DROP USER '{user}'@'%'"),
+    )
+    .await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_busy_timeout_is_applied() {
+    let (_dir, url) = db::sqlite("busy_timeout");
+    let manager = SqlxManager::<Sqlite>::from_url(&url)
+        .unwrap()
+        .busy_timeout(Duration::from_millis(1234));
+    let pool = pool_sqlx::Pool::builder(manager).build().unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap();
+    assert_eq!(timeout, 1234);
+}
+
+/// Without a URL a local run skips loudly; under `CI=true` the same test fails.
+/// (Runs this test binary again as a child process with the variables changed.)
+#[test]
+fn a_missing_url_is_skipped_loudly_locally_and_fails_on_ci() {
+    const NAME: &str = "a_missing_url_is_skipped_loudly_locally_and_fails_on_ci";
+    if std::env::var_os("POOL_SQLX_PROBE").is_some() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        assert!(runtime.block_on(db::postgres("probe")).is_none());
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let run = |ci: &str| {
+        std::process::Command::new(&exe)
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env("POOL_SQLX_PROBE", "1")
+            .env_remove("TEST_POSTGRES_URL")
+            .env("CI", ci)
+            .output()
+            .unwrap()
+    };
+    let local = run("false");
+    assert!(local.status.success());
+    assert!(String::from_utf8_lossy(&local.stderr).contains("SKIPPED probe: TEST_POSTGRES_URL"));
+    let ci = run("true");
+    assert!(!ci.status.success(), "CI=true must fail without a URL");
+}
