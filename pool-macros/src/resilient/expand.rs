@@ -73,8 +73,8 @@ pub(crate) fn call_site(args: &ResilientArgs, krate: &TokenStream, sig: &Signatu
             };
         }
         Some(Breaker::Path(path)) => {
-            // Spanned on the user's path, so a missing static is reported there.
-            let reference = quote_spanned_path(path);
+            // The path keeps its own spans, so a missing static is reported on it.
+            let reference = breaker_reference(path);
             builder.extend(quote!(.breaker_ref(#reference)));
         }
         None => {}
@@ -92,7 +92,7 @@ pub(crate) fn call_site(args: &ResilientArgs, krate: &TokenStream, sig: &Signatu
     }
 }
 
-fn quote_spanned_path(path: &syn::Path) -> TokenStream {
+fn breaker_reference(path: &syn::Path) -> TokenStream {
     let mut tokens = quote!(&);
     path.to_tokens(&mut tokens);
     tokens
