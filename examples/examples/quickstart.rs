@@ -1,78 +1,355 @@
-//! Quickstart: a pool over a small in-memory manager, checked out under contention.
+//! Quickstart: a small repository of `#[resilient]` + `#[pooled]` functions, a declared
+//! circuit breaker, real queries, then a real fault, and what the library did about it.
 //!
-//! (The SQLite-backed version with `#[resilient]`/`#[pooled]` replaces this once
-//! `pool-sqlx` lands.)
+//! ```sh
+//! cargo run --example quickstart                       # embedded SQLite, a temp file
+//! DATABASE_URL=postgres://postgres@127.0.0.1/test cargo run --example quickstart
+//! DATABASE_URL=mysql://root@127.0.0.1/test cargo run --example quickstart
+//! ```
+//!
+//! On SQLite the fault is a second writer holding the database lock; on a server it is
+//! the backend of a pooled connection killed from outside (`pg_terminate_backend`, `KILL`).
 
 use std::{
-    convert::Infallible,
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
-use pool_sqlx::{Classify, ErrorClass, Manager, Pool};
+use pool_sqlx::{
+    BackendKind, BreakerConfig, BreakerState, Config, Error, Pool, SlidingWindow, SqlxManager,
+    breakers, health,
+    sqlx::{self, Connection, MySql, Postgres, Sqlite},
+};
 
-/// Hands out numbered "connections".
-struct Counter(AtomicU64);
+/// Attempts made by the repository functions (retries included), to show what retries did.
+static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 
-#[derive(Debug, thiserror::Error)]
-#[error("never happens")]
-struct Never(Infallible);
+/// The repository, written once per backend: same functions, that backend's connection
+/// type and placeholder syntax.
+macro_rules! repository {
+    ($module:ident, $connection:ty, $first:literal, $backend_id:literal) => {
+        // Each backend's run uses the functions it needs.
+        #[allow(dead_code)]
+        mod $module {
+            use super::*;
+            use pool_sqlx::{pooled, resilient};
 
-impl Classify for Never {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::Permanent
-    }
+            /// Creates the table (idempotent: `IF NOT EXISTS`).
+            #[pooled]
+            pub(crate) async fn create_schema(conn: &mut $connection) -> Result<(), Error> {
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS quickstart_visits \
+                     (name VARCHAR(64) PRIMARY KEY, visits INTEGER NOT NULL)",
+                )
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query("DELETE FROM quickstart_visits")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            /// Adds a user: retried on transient errors, through the "db" breaker.
+            #[resilient(retries = 6, base = "25ms", max_delay = "200ms", breaker = "db")]
+            #[pooled]
+            pub(crate) async fn add_user(
+                conn: &mut $connection,
+                name: String,
+            ) -> Result<(), Error> {
+                ATTEMPTS.fetch_add(1, Ordering::Relaxed);
+                sqlx::query(concat!(
+                    "INSERT INTO quickstart_visits (name, visits) VALUES (",
+                    $first,
+                    ", 0)"
+                ))
+                .bind(name)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// Counts a visit and returns the new count. A single-statement increment with
+            /// a read after it: safe to re-run only because the demo says so (`idempotent`
+            /// would be wrong for a real counter; see the README on retried writes).
+            #[resilient(
+                retries = 6,
+                base = "25ms",
+                max_delay = "200ms",
+                breaker = "db",
+                idempotent
+            )]
+            #[pooled]
+            pub(crate) async fn visit(conn: &mut $connection, name: String) -> Result<i64, Error> {
+                ATTEMPTS.fetch_add(1, Ordering::Relaxed);
+                sqlx::query(concat!(
+                    "UPDATE quickstart_visits SET visits = visits + 1 WHERE name = ",
+                    $first
+                ))
+                .bind(&name)
+                .execute(&mut *conn)
+                .await?;
+                let visits: i32 = sqlx::query_scalar(concat!(
+                    "SELECT visits FROM quickstart_visits WHERE name = ",
+                    $first
+                ))
+                .bind(&name)
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok(i64::from(visits))
+            }
+
+            /// The server-side id of the connection this call ran on.
+            #[pooled]
+            pub(crate) async fn backend_id(conn: &mut $connection) -> Result<i64, Error> {
+                let id: i64 = sqlx::query_scalar($backend_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(id)
+            }
+        }
+    };
 }
 
-impl Manager for Counter {
-    type Connection = u64;
-    type Error = Never;
-
-    async fn connect(&self) -> Result<u64, Never> {
-        Ok(self.0.fetch_add(1, Ordering::Relaxed))
-    }
-
-    async fn check(&self, _conn: &mut u64) -> Result<(), Never> {
-        Ok(())
-    }
-
-    fn has_broken(&self, _conn: &mut u64) -> bool {
-        false
-    }
-}
+repository!(sqlite, sqlx::SqliteConnection, "$1", "SELECT 0");
+repository!(
+    postgres,
+    sqlx::PgConnection,
+    "$1",
+    "SELECT pg_backend_pid()::bigint"
+);
+repository!(
+    mysql,
+    sqlx::MySqlConnection,
+    "?",
+    "SELECT CAST(CONNECTION_ID() AS SIGNED)"
+);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let pool = Pool::builder(Counter(AtomicU64::new(1)))
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,pool_core=warn".into()),
+        )
+        .with_target(false)
+        .with_ansi(false)
+        .compact()
+        .init();
+
+    // A breaker that reacts within a demo's patience: the last 20 calls, at least 10
+    // before the failure rate counts, open for 500 ms.
+    let breaker = breakers().define(
+        "db",
+        BreakerConfig {
+            minimum_calls: 10,
+            sliding_window: SlidingWindow::Count(20),
+            wait_in_open: Duration::from_millis(500),
+            permitted_calls_in_half_open: 2,
+            ..BreakerConfig::default()
+        },
+    )?;
+    // Every breaker the attributes name must be declared: checked once, at start-up.
+    breakers().verify()?;
+    let mut events = breaker.subscribe();
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            println!(
+                "  breaker `{}`: {:?} -> {:?}",
+                event.breaker, event.from, event.to
+            );
+        }
+    });
+
+    let temp = std::env::temp_dir().join(format!("quickstart-{}.db", std::process::id()));
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", temp.display()));
+    let config = Config::from_url(&url)?;
+    println!("database: {}", config.redacted_url());
+
+    match config.kind {
+        BackendKind::Sqlite => run_sqlite(&config).await?,
+        BackendKind::Postgres => run_server::<Postgres>(&config, ServerRepo::postgres()).await?,
+        BackendKind::MySql => run_server::<MySql>(&config, ServerRepo::mysql()).await?,
+    }
+    let _ = std::fs::remove_file(&temp);
+    Ok(())
+}
+
+async fn run_sqlite(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    use sqlite::*;
+    // busy_timeout 0: a locked database fails at once (SQLITE_BUSY, a transient error)
+    // and the retry policy, not SQLite, decides how long to keep trying.
+    let manager = config.manager::<Sqlite>()?.busy_timeout(Duration::ZERO);
+    let pool = Pool::builder(manager)
         .name("quickstart")
         .max_size(4)
-        .acquire_timeout(Duration::from_secs(2))
         .build()?;
 
-    let mut tasks = Vec::new();
-    for task in 0..16 {
-        let pool = pool.clone();
-        tasks.push(tokio::spawn(async move {
-            let conn = pool.get().await?;
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            println!("task {task:2} used connection #{}", *conn);
-            Ok::<_, pool_sqlx::PoolError<Never>>(())
-        }));
+    println!("\n1. Normal work");
+    create_schema(&pool).await?;
+    for name in ["ada", "grace", "linus"] {
+        add_user(&pool, name.to_string()).await?;
     }
-    for task in tasks {
-        task.await??;
+    for name in ["ada", "ada", "grace"] {
+        println!(
+            "  visit({name}) = {}",
+            visit(&pool, name.to_string()).await?
+        );
     }
 
+    println!("\n2. A second writer locks the database for 100 ms");
+    let mut writer = sqlx::SqliteConnection::connect(config.sqlx_url().as_str()).await?;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut writer).await?;
+    let holder = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sqlx::query("COMMIT")
+            .execute(&mut writer)
+            .await
+            .map(|_| writer)
+    });
+    let before = ATTEMPTS.load(Ordering::Relaxed);
+    let visits = visit(&pool, "ada".to_string()).await?;
+    let attempts = ATTEMPTS.load(Ordering::Relaxed) - before;
+    println!(
+        "  visit(ada) = {visits} after {attempts} attempts ({} retries on SQLITE_BUSY)",
+        attempts - 1
+    );
+    let mut writer = holder.await??;
+
+    println!("\n3. The lock is held for 2 s: the breaker opens, then recovers");
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut writer).await?;
+    for call in 1..=3 {
+        let started = std::time::Instant::now();
+        match visit(&pool, "grace".to_string()).await {
+            Ok(visits) => println!("  call {call}: ok ({visits})"),
+            Err(error) => println!(
+                "  call {call}: failed after {:?}: {error}",
+                started.elapsed()
+            ),
+        }
+    }
+    sqlx::query("COMMIT").execute(&mut writer).await?;
+    let breaker = breakers()
+        .get("db")
+        .ok_or("the breaker is declared above")?;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for call in 4..=6 {
+        let visits = visit(&pool, "grace".to_string()).await?;
+        println!("  call {call}: ok ({visits})");
+    }
+    let state = breaker.snapshot().state;
+    println!(
+        "  breaker state now: {state:?}{}",
+        if state == BreakerState::Closed {
+            " (recovered)"
+        } else {
+            ""
+        }
+    );
+
+    report(&pool).await?;
+    Ok(())
+}
+
+/// The server repository's functions, chosen by backend.
+struct ServerRepo<DB: pool_sqlx::Backend> {
+    create_schema: fn(&Pool<SqlxManager<DB>>) -> BoxFuture<'_, ()>,
+    add_user: fn(&Pool<SqlxManager<DB>>, String) -> BoxFuture<'_, ()>,
+    visit: fn(&Pool<SqlxManager<DB>>, String) -> BoxFuture<'_, i64>,
+    backend_id: fn(&Pool<SqlxManager<DB>>) -> BoxFuture<'_, i64>,
+    kill: &'static str,
+}
+
+type BoxFuture<'a, T> = pool_sqlx::BoxFuture<'a, Result<T, Error>>;
+
+impl ServerRepo<Postgres> {
+    fn postgres() -> Self {
+        ServerRepo {
+            create_schema: |pool| Box::pin(postgres::create_schema(pool)),
+            add_user: |pool, name| Box::pin(postgres::add_user(pool, name)),
+            visit: |pool, name| Box::pin(postgres::visit(pool, name)),
+            backend_id: |pool| Box::pin(postgres::backend_id(pool)),
+            kill: "SELECT pg_terminate_backend($1::int)",
+        }
+    }
+}
+
+impl ServerRepo<MySql> {
+    fn mysql() -> Self {
+        ServerRepo {
+            create_schema: |pool| Box::pin(mysql::create_schema(pool)),
+            add_user: |pool, name| Box::pin(mysql::add_user(pool, name)),
+            visit: |pool, name| Box::pin(mysql::visit(pool, name)),
+            backend_id: |pool| Box::pin(mysql::backend_id(pool)),
+            kill: "KILL ?",
+        }
+    }
+}
+
+async fn run_server<DB: pool_sqlx::Backend>(
+    config: &Config,
+    repo: ServerRepo<DB>,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    i64: sqlx::Type<DB> + for<'r> sqlx::Encode<'r, DB>,
+    for<'a> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    let pool = config
+        .pool_builder::<DB>("quickstart")?
+        .max_size(1)
+        .build()?;
+
+    println!("\n1. Normal work");
+    (repo.create_schema)(&pool).await?;
+    for name in ["ada", "grace", "linus"] {
+        (repo.add_user)(&pool, name.to_string()).await?;
+    }
+    for name in ["ada", "ada", "grace"] {
+        println!(
+            "  visit({name}) = {}",
+            (repo.visit)(&pool, name.to_string()).await?
+        );
+    }
+
+    println!("\n2. The backend of the pooled connection is killed from outside");
+    let victim = (repo.backend_id)(&pool).await?;
+    let mut admin = DB::Connection::connect(config.sqlx_url().as_str()).await?;
+    sqlx::query(repo.kill)
+        .bind(victim)
+        .execute(&mut admin)
+        .await?;
+    println!("  killed backend {victim}");
+    let before = ATTEMPTS.load(Ordering::Relaxed);
+    let visits = (repo.visit)(&pool, "ada".to_string()).await?;
+    let attempts = ATTEMPTS.load(Ordering::Relaxed) - before;
+    println!(
+        "  visit(ada) = {visits} after {attempts} attempts: the dead connection was \
+         discarded and the call retried on a new one (backend {})",
+        (repo.backend_id)(&pool).await?
+    );
+    report(&pool).await?;
+    Ok(())
+}
+
+async fn report<DB: pool_sqlx::Backend>(
+    pool: &Pool<SqlxManager<DB>>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let status = pool.status();
     let metrics = pool.metrics();
+    println!("\nThe pool");
     println!(
-        "16 tasks shared {} connections (max {}): {} checkouts direct, {} waited",
-        metrics.connections_created,
+        "  {} open ({} idle, {} in use) of {}; {} created, {} discarded as broken",
+        status.size,
+        status.idle,
+        status.in_use,
         status.max_size,
-        metrics.checkouts_direct,
-        metrics.checkouts_waited
+        metrics.connections_created,
+        metrics.closed_broken
     );
-    println!("status: {}", serde_json::to_string(&status)?);
+    println!("\nHealth report");
+    let report = health(pool, Duration::from_secs(2)).await;
+    println!("{}", serde_json::to_string_pretty(&report)?);
     pool.close().await;
     Ok(())
 }
