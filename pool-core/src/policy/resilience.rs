@@ -491,14 +491,15 @@ impl Attempts<'_> {
 
         // Timeout, bounded by the deadline; the attempt is timed from its first suspension
         // (see `timeout`): one that is ready at once reads no clock and arms no timer.
-        let timed = timeout::run_timed(attempt, policy.timeout, deadline_at).await;
+        let mut timing = timeout::Timing::default();
+        let output = timeout::run_timed(attempt, policy.timeout, deadline_at, &mut timing).await;
         drop(place);
-        let elapsed = timed.elapsed;
+        let elapsed = timing.elapsed;
 
-        let result = match timed.output {
+        let result = match output {
             Some(result) => result,
             None => {
-                let rejected = match (timed.by_deadline, policy.deadline, policy.timeout) {
+                let rejected = match (timing.by_deadline, policy.deadline, policy.timeout) {
                     (true, Some(after), _) => Rejected::DeadlineExceeded { after },
                     (_, _, Some(after)) => Rejected::Timeout { after },
                     (_, _, None) => Rejected::Timeout { after: elapsed },

@@ -13,11 +13,9 @@ use std::{future::Future, pin::pin, task::Poll, time::Duration};
 
 use tokio::time::{Instant, Sleep};
 
-/// How one attempt ended, from [`run_timed`].
-#[derive(Debug)]
-pub(crate) struct Timed<T> {
-    /// The attempt's output, or `None` if time ran out and the attempt was dropped.
-    pub(crate) output: Option<T>,
+/// How long one attempt took, from [`run_timed`] (written only if it was pending).
+#[derive(Debug, Default)]
+pub(crate) struct Timing {
     /// From the attempt's first suspension to its end; zero if it completed on its first
     /// poll.
     pub(crate) elapsed: Duration,
@@ -26,13 +24,15 @@ pub(crate) struct Timed<T> {
 }
 
 /// Runs `fut`, cut after `timeout` (counted from its first suspension) or at `deadline`,
-/// whichever comes first, and times it from its first suspension.
+/// whichever comes first, and times it from its first suspension into `timing`. `None`
+/// means time ran out and `fut` was dropped.
 #[inline]
 pub(crate) async fn run_timed<F: Future>(
     fut: F,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
-) -> Timed<F::Output> {
+    timing: &mut Timing,
+) -> Option<F::Output> {
     let mut fut = pin!(fut);
     // Armed (set to `Some`) at the first suspension, if there is a limit.
     let mut sleep = pin!(None::<Sleep>);
@@ -68,11 +68,11 @@ pub(crate) async fn run_timed<F: Future>(
         }
     })
     .await;
-    Timed {
-        output,
-        elapsed: suspended_at.map_or(Duration::ZERO, |at| at.elapsed()),
-        by_deadline,
+    if let Some(at) = suspended_at {
+        timing.elapsed = at.elapsed();
+        timing.by_deadline = by_deadline;
     }
+    output
 }
 
 #[cfg(test)]
@@ -80,6 +80,26 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    struct Timed<T> {
+        output: Option<T>,
+        elapsed: Duration,
+        by_deadline: bool,
+    }
+
+    async fn run<F: Future>(
+        fut: F,
+        timeout: Option<Duration>,
+        deadline: Option<Instant>,
+    ) -> Timed<F::Output> {
+        let mut timing = Timing::default();
+        let output = run_timed(fut, timeout, deadline, &mut timing).await;
+        Timed {
+            output,
+            elapsed: timing.elapsed,
+            by_deadline: timing.by_deadline,
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn timed_out_future_is_dropped() {
@@ -95,12 +115,12 @@ mod tests {
             let _held = flag;
             tokio::time::sleep(Duration::from_secs(10)).await;
         };
-        let timed = run_timed(fut, Some(Duration::from_secs(1)), None).await;
+        let timed = run(fut, Some(Duration::from_secs(1)), None).await;
         assert!(timed.output.is_none());
         assert!(!timed.by_deadline);
         assert_eq!(timed.elapsed, Duration::from_secs(1));
         assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
-        let timed = run_timed(async { 7 }, None, Some(Instant::now())).await;
+        let timed = run(async { 7 }, None, Some(Instant::now())).await;
         assert_eq!(timed.output, Some(7), "a ready future wins");
         assert_eq!(timed.elapsed, Duration::ZERO, "and is not timed");
     }
@@ -113,7 +133,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(500)).await;
             5
         };
-        let timed = run_timed(fut, None, Some(start + Duration::from_secs(1))).await;
+        let timed = run(fut, None, Some(start + Duration::from_secs(1))).await;
         assert_eq!(timed.output, Some(5));
         assert_eq!(timed.elapsed, Duration::from_millis(500));
         assert_eq!(start.elapsed(), Duration::from_millis(500));
@@ -124,13 +144,13 @@ mod tests {
         let hang = || tokio::time::sleep(Duration::from_secs(60));
         let start = Instant::now();
         let deadline = Some(start + Duration::from_secs(2));
-        let timed = run_timed(hang(), Some(Duration::from_secs(1)), deadline).await;
+        let timed = run(hang(), Some(Duration::from_secs(1)), deadline).await;
         assert!(timed.output.is_none() && !timed.by_deadline);
         assert_eq!(start.elapsed(), Duration::from_secs(1));
-        let timed = run_timed(hang(), Some(Duration::from_secs(5)), deadline).await;
+        let timed = run(hang(), Some(Duration::from_secs(5)), deadline).await;
         assert!(timed.output.is_none() && timed.by_deadline);
         assert_eq!(start.elapsed(), Duration::from_secs(2));
-        let timed = run_timed(hang(), Some(Duration::MAX), None).await.elapsed;
+        let timed = run(hang(), Some(Duration::MAX), None).await.elapsed;
         assert_eq!(
             timed,
             Duration::from_secs(60),
