@@ -422,13 +422,19 @@ impl Attempts<'_> {
     /// Runs one attempt. `Break` carries the call's result; `Continue` means the
     /// attempt failed, the backoff delay has been slept, and the caller should run
     /// the next attempt.
+    ///
+    /// This is [`run_if`](Self::run_if)'s future itself, not an `async fn` awaiting it, so
+    /// the attempt's state is not wrapped (and moved) once more.
     #[inline]
-    pub async fn run<T, E, Fut>(&mut self, attempt: Fut) -> ControlFlow<Result<T, E>>
+    pub fn run<T, E, Fut>(
+        &mut self,
+        attempt: Fut,
+    ) -> impl Future<Output = ControlFlow<Result<T, E>>>
     where
         E: Classify + From<Rejected>,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.run_if(attempt, |_| true).await
+        self.run_if(attempt, |_| true)
     }
 
     /// Like [`run`](Self::run), with a user predicate that must also agree before a
