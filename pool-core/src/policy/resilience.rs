@@ -261,6 +261,10 @@ impl ResilienceBuilder {
     }
     /// The time limit of one attempt. The attempt's future is dropped when it runs out and
     /// the attempt fails with [`Rejected::Timeout`] (an ambiguous failure).
+    ///
+    /// The limit counts from the attempt's first suspension (its first `Pending`), not from
+    /// its first poll: an attempt ready on its first poll never starts a timer nor reads the
+    /// clock, and the synchronous work before an attempt first waits is not counted.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -316,6 +320,10 @@ impl ResilienceBuilder {
         self
     }
     /// This site's slow-call threshold (else [`default_slow_call_threshold`]).
+    ///
+    /// An attempt's duration, compared with this threshold and recorded in the breaker's
+    /// slow-call rate, is measured from its first suspension to its end; an attempt ready on
+    /// its first poll did no waiting and counts as taking no time.
     pub fn slow_call_threshold(mut self, threshold: Duration) -> Self {
         self.slow_call_threshold = Some(threshold);
         self
@@ -414,13 +422,19 @@ impl Attempts<'_> {
     /// Runs one attempt. `Break` carries the call's result; `Continue` means the
     /// attempt failed, the backoff delay has been slept, and the caller should run
     /// the next attempt.
+    ///
+    /// This is [`run_if`](Self::run_if)'s future itself, not an `async fn` awaiting it, so
+    /// the attempt's state is not wrapped (and moved) once more.
     #[inline]
-    pub async fn run<T, E, Fut>(&mut self, attempt: Fut) -> ControlFlow<Result<T, E>>
+    pub fn run<T, E, Fut>(
+        &mut self,
+        attempt: Fut,
+    ) -> impl Future<Output = ControlFlow<Result<T, E>>>
     where
         E: Classify + From<Rejected>,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.run_if(attempt, |_| true).await
+        self.run_if(attempt, |_| true)
     }
 
     /// Like [`run`](Self::run), with a user predicate that must also agree before a
@@ -437,20 +451,21 @@ impl Attempts<'_> {
     {
         let policy = self.policy;
         self.attempt += 1;
-        // Pinned once here, so the attempt is not copied again on its way to the timeout.
-        let attempt = std::pin::pin!(attempt);
 
-        // Total deadline: counted from the start of the first attempt.
-        let deadline_at = match policy.deadline {
+        // Total deadline: counted from the start of the first attempt. The only clock read
+        // before the attempt runs, and only when a deadline is set.
+        let (deadline_at, now) = match policy.deadline {
             Some(deadline) => {
                 let now = Instant::now();
-                let at = *self.started.get_or_insert(now) + deadline;
-                if now >= at {
-                    return self.reject(Rejected::DeadlineExceeded { after: deadline });
+                let started = *self.started.get_or_insert(now);
+                match started.checked_add(deadline) {
+                    Some(at) if now >= at => {
+                        return self.reject(Rejected::DeadlineExceeded { after: deadline });
+                    }
+                    at => (at, Some(now)),
                 }
-                Some(at)
             }
-            None => None,
+            None => (None, None),
         };
 
         // Circuit breaker.
@@ -467,7 +482,9 @@ impl Attempts<'_> {
         let place = match &policy.bulkhead {
             None => None,
             Some(bulkhead) => {
-                let limit = deadline_at.map(|at| at.saturating_duration_since(Instant::now()));
+                let limit = deadline_at
+                    .zip(now)
+                    .map(|(at, now)| at.saturating_duration_since(now));
                 match bulkhead.acquire(limit).await {
                     Ok(place) => Some(place),
                     Err(rejected) => {
@@ -478,29 +495,17 @@ impl Attempts<'_> {
             }
         };
 
-        // Timeout, bounded by the deadline.
-        let start = Instant::now();
-        let (limit, by_deadline) = match (policy.timeout, deadline_at) {
-            (None, None) => (None, false),
-            (Some(t), None) => (Some(start + t), false),
-            (None, Some(at)) => (Some(at), true),
-            (Some(t), Some(at)) => {
-                let by_timeout = start + t;
-                if at < by_timeout {
-                    (Some(at), true)
-                } else {
-                    (Some(by_timeout), false)
-                }
-            }
-        };
-        let outcome = timeout::run_until(attempt, limit).await;
-        let elapsed = start.elapsed();
+        // Timeout, bounded by the deadline; the attempt is timed from its first suspension
+        // (see `timeout`): one that is ready at once reads no clock and arms no timer.
+        let mut timing = timeout::Timing::default();
+        let output = timeout::run_timed(attempt, policy.timeout, deadline_at, &mut timing).await;
         drop(place);
+        let elapsed = timing.elapsed;
 
-        let result = match outcome {
+        let result = match output {
             Some(result) => result,
             None => {
-                let rejected = match (by_deadline, policy.deadline, policy.timeout) {
+                let rejected = match (timing.by_deadline, policy.deadline, policy.timeout) {
                     (true, Some(after), _) => Rejected::DeadlineExceeded { after },
                     (_, _, Some(after)) => Rejected::Timeout { after },
                     (_, _, None) => Rejected::Timeout { after: elapsed },
@@ -510,11 +515,14 @@ impl Attempts<'_> {
             }
         };
 
-        let slow_threshold = policy
-            .slow_call_threshold
-            .unwrap_or_else(default_slow_call_threshold);
-        if elapsed > slow_threshold {
-            slow_call(policy, elapsed, slow_threshold);
+        // Zero means the attempt never waited: not slow, whatever the threshold.
+        if !elapsed.is_zero() {
+            let slow_threshold = policy
+                .slow_call_threshold
+                .unwrap_or_else(default_slow_call_threshold);
+            if elapsed > slow_threshold {
+                slow_call(policy, elapsed, slow_threshold);
+            }
         }
 
         match result {

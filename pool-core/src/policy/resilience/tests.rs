@@ -548,3 +548,78 @@ fn slow_calls_and_outcomes_are_counted_by_function() {
         1.0
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn pending_attempts_are_timed_and_slow_calls_open_the_breaker() {
+    let b = Arc::new(
+        CircuitBreaker::new(
+            "slow_rate",
+            BreakerConfig {
+                minimum_calls: 2,
+                sliding_window: SlidingWindow::Count(10),
+                slow_call_duration_threshold: Duration::from_secs(1),
+                slow_call_rate_threshold: 100.0,
+                ..BreakerConfig::default()
+            },
+        )
+        .unwrap(),
+    );
+    let policy = fixed("slow_rate", 0)
+        .timeout(Duration::from_secs(5))
+        .circuit_breaker(Arc::clone(&b))
+        .build();
+    let slow = || async {
+        sleep(Duration::from_secs(2)).await;
+        Ok::<u32, TestError>(1)
+    };
+    // Ready at once: not timed, so not slow.
+    assert_eq!(run(&policy, &[Ok(1)]).await, (Ok(1), 1));
+    assert_eq!(b.snapshot().slow_calls, 0);
+    // Pending for 2 s: slow, though not timed out.
+    let start = Instant::now();
+    assert_eq!(policy.call(slow).await, Ok(1));
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    assert_eq!(b.snapshot().slow_calls, 1);
+    assert_eq!(b.state(), BreakerState::Closed, "1 slow of 2 is under 100%");
+    // A fresh window: two slow calls of two reach the 100% slow-call rate.
+    b.reset();
+    assert_eq!(policy.call(slow).await, Ok(1));
+    assert_eq!(policy.call(slow).await, Ok(1));
+    assert_eq!(b.state(), BreakerState::Open);
+    assert!(matches!(
+        policy.call(slow).await,
+        Err(TestError::Rejected(Rejected::BreakerOpen { .. }))
+    ));
+}
+
+#[test]
+fn a_pending_attempt_over_the_threshold_is_a_slow_call() {
+    let recorder = TestRecorder::default();
+    metrics::with_local_recorder(&recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let policy = fixed("repo::slow_write", 0)
+                .timeout(Duration::from_secs(5))
+                .slow_call_threshold(Duration::from_secs(1))
+                .build();
+            // Ready at once, then pending for 2 s, then pending for 500 ms.
+            assert_eq!(run(&policy, &[Ok(1)]).await, (Ok(1), 1));
+            let timed = |d| async move {
+                sleep(d).await;
+                Ok::<u32, TestError>(1)
+            };
+            assert_eq!(policy.call(|| timed(Duration::from_secs(2))).await, Ok(1));
+            assert_eq!(policy.call(|| timed(500 * MS)).await, Ok(1));
+        });
+    });
+    let f = "function=repo::slow_write";
+    assert_eq!(recorder.get(&format!("pool_slow_calls_total{{{f}}}")), 1);
+    assert_eq!(
+        recorder.get(&format!("pool_calls_total{{{f},outcome=ok}}")),
+        3
+    );
+}
