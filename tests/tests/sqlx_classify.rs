@@ -640,34 +640,22 @@ fn codes_not_producible_on_demand() {
     use pool_sqlx::sqlx::postgres::PgSeverity;
     // 57P03 cannot_connect_now (server starting), 57P02 crash_shutdown, 08006 connection
     // failure, 25P03 idle-in-transaction timeout, any other FATAL.
-    assert_eq!(
-        classify_postgres("57P03", PgSeverity::Fatal),
-        ErrorClass::Transient
-    );
-    assert_eq!(
-        classify_postgres("57P02", PgSeverity::Fatal),
-        ErrorClass::Connection
-    );
-    assert_eq!(
-        classify_postgres("08006", PgSeverity::Error),
-        ErrorClass::Connection
-    );
-    assert_eq!(
-        classify_postgres("25P03", PgSeverity::Fatal),
-        ErrorClass::Connection
-    );
-    assert_eq!(
-        classify_postgres("XX000", PgSeverity::Panic),
-        ErrorClass::Connection
-    );
-    assert_eq!(
-        classify_postgres("28P01", PgSeverity::Fatal),
-        ErrorClass::Permanent
-    );
-    assert_eq!(
-        classify_postgres("XX000", PgSeverity::Error),
-        ErrorClass::Permanent
-    );
+    let postgres = [
+        ("57P03", PgSeverity::Fatal, ErrorClass::Transient),
+        ("57P02", PgSeverity::Fatal, ErrorClass::Connection),
+        ("08006", PgSeverity::Error, ErrorClass::Connection),
+        ("25P03", PgSeverity::Fatal, ErrorClass::Connection),
+        ("XX000", PgSeverity::Panic, ErrorClass::Connection),
+        ("28P01", PgSeverity::Fatal, ErrorClass::Permanent),
+        ("XX000", PgSeverity::Error, ErrorClass::Permanent),
+    ];
+    for (sqlstate, severity, class) in postgres {
+        assert_eq!(
+            classify_postgres(sqlstate, severity),
+            class,
+            "{sqlstate} {severity:?}"
+        );
+    }
     // 1040 (server-wide max_connections: producing it would starve other tests), MySQL 8's
     // 4031 and 3024.
     assert_eq!(classify_mysql(1040), ErrorClass::Transient);

@@ -587,15 +587,18 @@ impl<M: Manager> Inner<M> {
 
     /// Gives back the slot a `Pooled` held (or pays down a shrinking resize).
     pub(crate) fn release_slot(&self) {
-        let paid = self
-            .slot_debt
+        if !self.pay_slot_debt() {
+            self.slots.add_permits(1);
+        }
+    }
+
+    /// Cancels one permit still owed from a shrinking `resize`; `false` if none is owed.
+    fn pay_slot_debt(&self) -> bool {
+        self.slot_debt
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |debt| {
                 debt.checked_sub(1)
             })
-            .is_ok();
-        if !paid {
-            self.slots.add_permits(1);
-        }
+            .is_ok()
     }
 
     /// Closes a connection synchronously (drops it) and gives its room back.
@@ -697,16 +700,7 @@ impl<M: Manager> Inner<M> {
         if new_max > old_max {
             let mut grow = new_max - old_max;
             // First cancel permits still owed from an earlier shrink.
-            while grow > 0 {
-                let paid = self
-                    .slot_debt
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |debt| {
-                        debt.checked_sub(1)
-                    })
-                    .is_ok();
-                if !paid {
-                    break;
-                }
+            while grow > 0 && self.pay_slot_debt() {
                 grow -= 1;
             }
             self.slots.add_permits(grow);
