@@ -7,9 +7,11 @@
 //! - [`classify()`](classify::classify) reads a `sqlx::Error`'s SQLSTATE / MySQL error
 //!   number / SQLite code; [`SqlxError`] and [`Error`] implement [`Classify`] with it.
 //! - [`Config::from_url`] reads `connection_limit`, `pool_timeout`, ... from a
-//!   `DATABASE_URL`.
+//!   `DATABASE_URL`; [`Config::from_env`] reads `DATABASE_URL` and the [`Preset`] named by
+//!   `POOL_PRESET`; [`Config::settings`] prints the values in force, password redacted.
 //! - [`transaction`] re-runs a whole transaction after a serialization failure or deadlock.
-//! - [`health`] reports on a pool and its database without the password.
+//! - [`health`] reports on a pool, its breakers and its database without the password:
+//!   `healthy`, `degraded` or `unhealthy` ([`HealthStatus`]), within a time limit.
 //!
 //! # Connection hygiene
 //!
@@ -53,10 +55,13 @@ pub use pool_macros::{pooled, resilient};
 pub use sqlx;
 
 pub use backend::{Backend, Options, Session};
-pub use config::{BackendKind, Config, Preset, parse_duration};
+pub use config::{BackendKind, Config, Preset, Settings, UnknownPreset, parse_duration};
 pub use connection::{Operation, SqlxConnection};
 pub use error::{Error, SqlxError};
-pub use health::{Health, health};
+pub use health::{
+    BreakerHealth, CheckReport, Health, HealthStatus, SERVER_NEARLY_FULL, ServerView, health,
+    health_with,
+};
 pub use manager::{SetupHook, SqlxManager};
 pub use transaction::{BoxFuture, transaction};
 
