@@ -54,14 +54,22 @@ pub struct Metrics {
 /// (buckets are a quarter of a power of two wide, so within 19 % of the truth).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct LatencyQuantiles {
-    /// Median.
+    /// Median (serialised as `p50_ms`, milliseconds).
+    #[serde(rename = "p50_ms", serialize_with = "as_millis")]
     pub p50: Duration,
-    /// 95th percentile.
+    /// 95th percentile (`p95_ms`).
+    #[serde(rename = "p95_ms", serialize_with = "as_millis")]
     pub p95: Duration,
-    /// 99th percentile.
+    /// 99th percentile (`p99_ms`).
+    #[serde(rename = "p99_ms", serialize_with = "as_millis")]
     pub p99: Duration,
     /// The number of checkouts measured.
     pub count: u64,
+}
+
+/// Durations in JSON as fractional milliseconds, the unit dashboards read.
+fn as_millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64() * 1000.0)
 }
 
 /// Why a connection was closed, for counters and metrics labels.
