@@ -11,8 +11,8 @@ use std::{
     time::Duration,
 };
 
-use pool_sqlx::resilient;
-use tests::memory::TestError;
+use pool_sqlx::{Pool, pooled, resilient};
+use tests::memory::{MemoryConnection, MemoryManager, TestError};
 
 #[resilient(slow_call = "50ms", metrics = "slow-call-test-tight")]
 async fn tight(wait: Duration) -> Result<(), TestError> {
@@ -24,6 +24,13 @@ async fn tight(wait: Duration) -> Result<(), TestError> {
 async fn default_threshold(wait: Duration) -> Result<(), TestError> {
     tokio::time::sleep(wait).await;
     Ok(())
+}
+
+/// `#[pooled]` alone times its call against the process-wide threshold (1 s).
+#[pooled]
+async fn pooled_wait(conn: &mut MemoryConnection, wait: Duration) -> Result<u64, TestError> {
+    tokio::time::sleep(wait).await;
+    Ok(conn.id)
 }
 
 /// Counts every counter by `name{label=value,...}`.
@@ -110,6 +117,27 @@ fn a_function_s_own_slow_call_threshold_overrides_the_default() {
             default_threshold(Duration::from_secs(2)).await.unwrap();
             assert_eq!(counters.slow_calls("slow-call-test-default"), 1);
             assert_eq!(counters.slow_calls("slow-call-test-tight"), 1);
+        });
+    });
+}
+
+#[test]
+fn a_slow_pooled_call_is_reported_under_its_function() {
+    let counters = Counters::default();
+    metrics::with_local_recorder(&counters, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let pool = Pool::builder(MemoryManager::new()).build().unwrap();
+            let function = "macros_slow_call::pooled_wait";
+            pooled_wait(&pool, Duration::from_millis(500)).await.unwrap();
+            assert_eq!(counters.slow_calls(function), 0);
+            pooled_wait(&pool, Duration::from_secs(2)).await.unwrap();
+            assert_eq!(counters.slow_calls(function), 1);
+            assert_eq!(pool.status().in_use, 0, "the connection went back");
         });
     });
 }

@@ -4,7 +4,10 @@ use std::{
     fmt,
     ops::{Deref, DerefMut},
     sync::Arc,
+    time::Duration,
 };
+
+use tokio::time::Instant;
 
 use super::inner::{Inner, Live};
 use crate::{Classify, ErrorClass, Manager};
@@ -18,6 +21,8 @@ pub struct Pooled<M: Manager> {
     inner: Arc<Inner<M>>,
     leak_key: Option<usize>,
     discard_on_drop: bool,
+    /// Set by [`begin_call`](Self::begin_call): when the call started, and its name.
+    call: Option<(Instant, &'static str)>,
 }
 
 impl<M: Manager> Pooled<M> {
@@ -31,6 +36,7 @@ impl<M: Manager> Pooled<M> {
             inner,
             leak_key,
             discard_on_drop: false,
+            call: None,
         }
     }
 
@@ -47,12 +53,28 @@ impl<M: Manager> Pooled<M> {
         self.discard_on_drop = true;
     }
 
-    /// Ends the operation begun by [`begin_operation`](Self::begin_operation): returns
-    /// the connection to the pool, unless `outcome` is a `Connection`-class error,
-    /// which means the connection is dead.
+    /// Like [`begin_operation`](Self::begin_operation), for the call named `function`
+    /// (what `#[pooled]` generates): [`finish`](Self::finish) also warns, and counts in
+    /// `pool_slow_calls_total{function}`, when the call took longer than the process-wide
+    /// slow-call threshold (1 s unless `set_default_slow_call_threshold` says otherwise).
+    pub fn begin_call(&mut self, function: &'static str) {
+        self.discard_on_drop = true;
+        self.call = Some((Instant::now(), function));
+    }
+
+    /// Ends the operation begun by [`begin_operation`](Self::begin_operation) or
+    /// [`begin_call`](Self::begin_call): returns the connection to the pool, unless
+    /// `outcome` is a `Connection`-class error, which means the connection is dead.
     pub fn finish<T, E: Classify>(mut self, outcome: &Result<T, E>) {
         self.discard_on_drop =
             matches!(outcome, Err(error) if error.class() == ErrorClass::Connection);
+        if let Some((started, function)) = self.call.take() {
+            let elapsed = started.elapsed();
+            let threshold = crate::policy::default_slow_call_threshold();
+            if elapsed > threshold {
+                slow_call(function, elapsed, threshold);
+            }
+        }
     }
 
     fn live(&self) -> &Live<M::Connection> {
@@ -69,6 +91,18 @@ impl<M: Manager> Pooled<M> {
             None => unreachable!("a Pooled connection is used after it was returned"),
         }
     }
+}
+
+#[cold]
+fn slow_call(function: &'static str, elapsed: Duration, threshold: Duration) {
+    metrics::counter!("pool_slow_calls_total", "function" => function).increment(1);
+    tracing::warn!(
+        target: "pool_core::slow",
+        function,
+        elapsed = ?elapsed,
+        threshold = ?threshold,
+        "slow call: {function} took {elapsed:?}"
+    );
 }
 
 impl<M: Manager> Deref for Pooled<M> {

@@ -25,6 +25,7 @@ pub(crate) fn checkout(
     sig: &Signature,
     output: &Type,
     user: TokenStream,
+    timed: bool,
 ) -> syn::Result<Checkout> {
     let (index, conn) = connection_argument(sig)?;
     let conn_pat = &conn.pat;
@@ -110,10 +111,18 @@ pub(crate) fn checkout(
             transaction(krate, span, &body, carry)
         }
     };
+    // Alone, `#[pooled]` times the call for the slow-call warning; under `#[resilient]`
+    // the attempt loop already does.
+    let begin = if timed {
+        let name = sig.ident.to_string();
+        quote!(__pool_conn.begin_call(::core::concat!(::core::module_path!(), "::", #name));)
+    } else {
+        quote!(__pool_conn.begin_operation();)
+    };
     let stmts = quote! {
         #pool_binding
         let mut __pool_conn = #pool.get().await?;
-        __pool_conn.begin_operation();
+        #begin
         #run
         __pool_conn.finish(&__pool_result);
         __pool_result

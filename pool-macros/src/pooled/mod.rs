@@ -21,7 +21,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         ));
     };
     let user = body::user_stmts(&target.output, block);
-    let checkout = expand::checkout(&args, &krate, &target.sig, &target.output, user)?;
+    let checkout = expand::checkout(&args, &krate, &target.sig, &target.output, user, true)?;
     Ok(target.emit(&checkout.sig, checkout.stmts))
 }
 

@@ -51,6 +51,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
                         &target.sig,
                         &target.output,
                         user,
+                        false,
                     )?;
                     (checkout.sig, checkout.stmts)
                 }
