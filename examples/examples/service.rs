@@ -321,11 +321,8 @@ async fn slow(
 
 async fn health_report(State(app): State<App>) -> Response {
     let report = app.db.health().await;
-    let status = if report.ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status =
+        StatusCode::from_u16(report.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, Json(report)).into_response()
 }
 

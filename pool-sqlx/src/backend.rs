@@ -5,7 +5,7 @@ use std::{future::Future, time::Duration};
 
 use sqlx_core::transaction::TransactionManager as _;
 
-use crate::BackendKind;
+use crate::{BackendKind, ServerView};
 use sqlx::{
     Connection, Database, Executor, MySql, Postgres, Row, Sqlite,
     mysql::{MySqlConnectOptions, MySqlConnection},
@@ -51,6 +51,16 @@ pub trait Backend: Database {
     fn check(
         conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_;
+
+    /// The server's view of its connections ([`ServerView`]), or `None` where the backend
+    /// has none (SQLite).
+    fn server_view<'c>(
+        conn: &'c mut Self::Connection,
+        session: &'c Session,
+    ) -> impl Future<Output = Result<Option<ServerView>, sqlx::Error>> + Send + 'c {
+        let _ = (conn, session);
+        std::future::ready(Ok(None))
+    }
 
     /// How many transactions (and savepoints) sqlx knows are open on `conn`.
     fn transaction_depth(conn: &Self::Connection) -> usize {
@@ -103,6 +113,31 @@ impl Backend for Postgres {
             Err(dirty())
         }
     }
+
+    async fn server_view(
+        conn: &mut PgConnection,
+        session: &Session,
+    ) -> Result<Option<ServerView>, sqlx::Error> {
+        let (pool, server, max): (i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE application_name = $1), \
+                    count(*) FILTER (WHERE backend_type = 'client backend'), \
+                    current_setting('max_connections')::int8 \
+             FROM pg_stat_activity",
+        )
+        .bind(session.application_name.as_deref())
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Some(ServerView {
+            application_name: session.application_name.clone(),
+            pool_connections: session.application_name.as_ref().map(|_| count(pool)),
+            server_connections: count(server),
+            max_connections: count(max),
+        }))
+    }
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }
 
 impl Backend for MySql {
@@ -144,6 +179,30 @@ impl Backend for MySql {
         } else {
             Err(dirty())
         }
+    }
+
+    async fn server_view(
+        conn: &mut MySqlConnection,
+        _session: &Session,
+    ) -> Result<Option<ServerView>, sqlx::Error> {
+        // SHOW's columns are strings; the text protocol keeps it portable across
+        // MySQL and MariaDB versions.
+        let row = sqlx::raw_sql("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+            .fetch_one(&mut *conn)
+            .await?;
+        let threads: String = row.try_get(1)?;
+        let max: i64 = sqlx::query_scalar("SELECT CAST(@@max_connections AS SIGNED)")
+            .fetch_one(&mut *conn)
+            .await?;
+        let threads = threads.trim().parse::<u64>().map_err(|error| {
+            sqlx::Error::Decode(format!("Threads_connected `{threads}`: {error}").into())
+        })?;
+        Ok(Some(ServerView {
+            application_name: None,
+            pool_connections: None,
+            server_connections: threads,
+            max_connections: count(max),
+        }))
     }
 }
 

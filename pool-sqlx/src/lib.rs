@@ -9,7 +9,8 @@
 //! - [`Config::from_url`] reads `connection_limit`, `pool_timeout`, ... from a
 //!   `DATABASE_URL`.
 //! - [`transaction`] re-runs a whole transaction after a serialization failure or deadlock.
-//! - [`health`] reports on a pool and its database without the password.
+//! - [`health`] reports on a pool, its breakers and its database without the password:
+//!   `healthy`, `degraded` or `unhealthy` ([`HealthStatus`]), within a time limit.
 //!
 //! # Connection hygiene
 //!
@@ -56,7 +57,10 @@ pub use backend::{Backend, Options, Session};
 pub use config::{BackendKind, Config, Preset, parse_duration};
 pub use connection::{Operation, SqlxConnection};
 pub use error::{Error, SqlxError};
-pub use health::{Health, health};
+pub use health::{
+    BreakerHealth, CheckReport, Health, HealthStatus, SERVER_NEARLY_FULL, ServerView, health,
+    health_with,
+};
 pub use manager::{SetupHook, SqlxManager};
 pub use transaction::{BoxFuture, transaction};
 

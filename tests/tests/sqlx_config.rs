@@ -137,7 +137,8 @@ async fn passwords_never_show() {
         .map_err(pool_sqlx::Error::from)
         .unwrap_err();
     let report = health(&pool, Duration::from_millis(300)).await;
-    assert!(!report.ok);
+    assert!(!report.check.ok);
+    assert_eq!(report.status, pool_sqlx::HealthStatus::Unhealthy);
     let outputs = [
         format!("{config:?}"),
         format!("{config}"),
