@@ -449,19 +449,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into_future(),
     );
 
-    let report = tokio::select! {
-        report = shutdown.run_until_signal(DRAIN_DEADLINE) => report,
-        // The server never stops by itself; if it does, it failed.
+    let drain = shutdown.run_until_signal(DRAIN_DEADLINE);
+    tokio::pin!(drain);
+    let (report, server_stopped) = tokio::select! {
+        report = &mut drain => (report, false),
         served = &mut server => {
             served??;
-            return Err("the server stopped before any shutdown signal".into());
+            // The server stops by itself only once the shutdown has begun (it closes
+            // its connections as their responses go out); the drain goes on.
+            if !shutdown.is_shutting_down() {
+                return Err("the server stopped before any shutdown signal".into());
+            }
+            (drain.await, true)
         }
     };
-    // The handlers have returned; let the server write their responses and close the
-    // connections (bounded: a client that never reads does not hold the exit).
-    match tokio::time::timeout(Duration::from_secs(5), server).await {
-        Ok(served) => served??,
-        Err(_) => eprintln!("connections still open 5 s after the drain; exiting anyway"),
+    if !server_stopped {
+        // The handlers have returned; let the server write their responses and close
+        // the connections (bounded: a client that never reads does not hold the exit).
+        match tokio::time::timeout(Duration::from_secs(5), server).await {
+            Ok(served) => served??,
+            Err(_) => eprintln!("connections still open 5 s after the drain; exiting anyway"),
+        }
     }
     print_report(&report);
     let _ = std::fs::remove_file(&temp);
