@@ -385,7 +385,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .compact()
         .init();
-    let listen = listen_address()?;
+    let listen = match listen_address() {
+        Ok(listen) => listen,
+        Err(usage) => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
 
     // First the recorder: pools, breakers and `#[resilient]` call sites register their
     // metric handles when they are created, and a handle registered before the
