@@ -32,7 +32,21 @@ impl BackendKind {
 }
 
 /// Starting points for a pool's settings; URL parameters override them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Chosen in code ([`Config::with_preset`]) or from the `POOL_PRESET` environment
+/// variable ([`Preset::from_env`], [`Config::from_env`]); [`Config::settings`] shows the
+/// values in force.
+///
+/// | preset | `max_size` | `acquire_timeout` | `connect_timeout` | validation | `idle_timeout` | `max_lifetime` |
+/// |---|---|---|---|---|---|---|
+/// | `production` | 10 | 30 s | 10 s | if idle > 500 ms | 10 min | 30 min |
+/// | `development` | 5 | 5 s | 10 s | every checkout | 10 min | 30 min |
+/// | `test` | 4 | 5 s | 5 s | if idle > 500 ms | 1 min | 30 min |
+/// | `serverless` | 1 | 5 s | 10 s | if idle > 500 ms | 30 s | 5 min |
+///
+/// Every preset is lazy (`min_idle` 0): nothing is opened until the first checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// The pool-core defaults: 10 connections, 30 s acquire timeout, HikariCP timings.
     Production,
@@ -41,32 +55,240 @@ pub enum Preset {
     /// For test suites: 4 connections, 5 s acquire timeout, 5 s connect timeout,
     /// 1 min idle timeout.
     Test,
-    /// One lazily opened connection, closed after 30 s idle (functions that freeze).
+    /// One lazily opened connection, a 5 s acquire timeout, closed after 30 s idle
+    /// (functions that freeze), replaced after 5 min.
     Serverless,
 }
 
+/// A `POOL_PRESET` (or [`Preset::from_str`](std::str::FromStr)) value that names no
+/// preset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{variable} is `{value}`; expected one of: production, development, test, serverless (any case)"
+)]
+#[non_exhaustive]
+pub struct UnknownPreset {
+    /// Where the value came from: `POOL_PRESET`, or `preset` when parsed directly.
+    pub variable: &'static str,
+    /// The value given.
+    pub value: String,
+}
+
+impl From<UnknownPreset> for ConfigError {
+    fn from(error: UnknownPreset) -> Self {
+        ConfigError::new(error.variable, error.to_string())
+    }
+}
+
+impl From<UnknownPreset> for Error {
+    fn from(error: UnknownPreset) -> Self {
+        Error::Config(error.into())
+    }
+}
+
 impl Preset {
-    fn apply<DB: Backend>(
-        self,
-        builder: PoolBuilder<SqlxManager<DB>>,
-    ) -> PoolBuilder<SqlxManager<DB>> {
+    /// The environment variable [`Preset::from_env`] reads.
+    pub const VARIABLE: &'static str = "POOL_PRESET";
+
+    /// Every preset, in the order the error message lists them.
+    pub const ALL: [Preset; 4] = [
+        Preset::Production,
+        Preset::Development,
+        Preset::Test,
+        Preset::Serverless,
+    ];
+
+    /// `production`, `development`, `test` or `serverless`.
+    pub fn name(self) -> &'static str {
         match self {
-            Preset::Production => builder,
-            Preset::Development => builder
-                .max_size(5)
-                .acquire_timeout(Duration::from_secs(5))
-                .validation(Validation::Always),
-            Preset::Test => builder
-                .max_size(4)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect_timeout(Duration::from_secs(5))
-                .idle_timeout(Some(Duration::from_secs(60))),
-            Preset::Serverless => builder
-                .max_size(1)
-                .min_idle(0)
-                .idle_timeout(Some(Duration::from_secs(30)))
-                .max_lifetime(Some(Duration::from_secs(300))),
+            Preset::Production => "production",
+            Preset::Development => "development",
+            Preset::Test => "test",
+            Preset::Serverless => "serverless",
         }
+    }
+
+    /// Reads `POOL_PRESET`: `Ok(None)` when it is unset or empty, the preset it names
+    /// (case-insensitive, surrounding spaces ignored), or an [`UnknownPreset`] naming the
+    /// variable and listing the choices.
+    pub fn from_env() -> Result<Option<Preset>, UnknownPreset> {
+        match std::env::var(Self::VARIABLE) {
+            Ok(value) => Self::from_env_value(Some(&value)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(value)) => Err(UnknownPreset {
+                variable: Self::VARIABLE,
+                value: value.to_string_lossy().into_owned(),
+            }),
+        }
+    }
+
+    /// What [`from_env`](Self::from_env) makes of `value` (the variable's content, or
+    /// `None` when unset), without touching the environment.
+    pub fn from_env_value(value: Option<&str>) -> Result<Option<Preset>, UnknownPreset> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(value) => Self::parse_named(value, Self::VARIABLE).map(Some),
+        }
+    }
+
+    fn parse_named(value: &str, variable: &'static str) -> Result<Preset, UnknownPreset> {
+        Self::ALL
+            .into_iter()
+            .find(|preset| preset.name().eq_ignore_ascii_case(value.trim()))
+            .ok_or_else(|| UnknownPreset {
+                variable,
+                value: value.to_owned(),
+            })
+    }
+
+    /// The settings this preset starts from (before URL parameters).
+    fn settings(self) -> PoolSettings {
+        let production = PoolSettings {
+            max_size: 10,
+            min_idle: 0,
+            acquire_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            validation: Validation::IdleLongerThan(Duration::from_millis(500)),
+            idle_timeout: Some(Duration::from_secs(600)),
+            max_lifetime: Some(Duration::from_secs(1800)),
+        };
+        match self {
+            Preset::Production => production,
+            Preset::Development => PoolSettings {
+                max_size: 5,
+                acquire_timeout: Duration::from_secs(5),
+                validation: Validation::Always,
+                ..production
+            },
+            Preset::Test => PoolSettings {
+                max_size: 4,
+                acquire_timeout: Duration::from_secs(5),
+                connect_timeout: Duration::from_secs(5),
+                idle_timeout: Some(Duration::from_secs(60)),
+                ..production
+            },
+            Preset::Serverless => PoolSettings {
+                max_size: 1,
+                min_idle: 0,
+                acquire_timeout: Duration::from_secs(5),
+                idle_timeout: Some(Duration::from_secs(30)),
+                max_lifetime: Some(Duration::from_secs(300)),
+                ..production
+            },
+        }
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = UnknownPreset;
+
+    /// Case-insensitive: `Serverless`, `SERVERLESS` and `serverless` are the same.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::parse_named(value, "preset")
+    }
+}
+
+impl fmt::Display for Preset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PoolSettings {
+    max_size: usize,
+    min_idle: usize,
+    acquire_timeout: Duration,
+    connect_timeout: Duration,
+    validation: Validation,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+}
+
+/// The settings a [`Config`] gives a pool: its preset with the URL's parameters applied.
+/// `Display` lists them one per line, the URL without its password; safe to log.
+///
+/// ```
+/// let config = pool_sqlx::Config::from_url("postgres://app:pw@db/app?connection_limit=20")?
+///     .with_preset(pool_sqlx::Preset::Serverless);
+/// let settings = config.settings();
+/// assert_eq!(settings.max_size, 20);
+/// let shown = settings.to_string();
+/// assert!(shown.contains("preset: serverless"));
+/// assert!(shown.contains("postgres://app:***@db/app"));
+/// # Ok::<(), pool_sqlx::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Settings {
+    /// The preset the URL's parameters override.
+    pub preset: Preset,
+    /// The backend.
+    pub backend: BackendKind,
+    /// The URL handed to sqlx, password replaced by `***`.
+    pub url: String,
+    /// Most connections.
+    pub max_size: usize,
+    /// Connections kept open when idle.
+    pub min_idle: usize,
+    /// How long a checkout may wait (a URL's `0` shows as a year: no limit).
+    pub acquire_timeout: Duration,
+    /// How long one connect may take.
+    pub connect_timeout: Duration,
+    /// When idle connections are checked before being handed out.
+    pub validation: Validation,
+    /// Idle connections are closed after this long; `None`: never.
+    pub idle_timeout: Option<Duration>,
+    /// Connections are replaced after this long; `None`: never.
+    pub max_lifetime: Option<Duration>,
+    /// Server-side statement time limit; `None`: none.
+    pub statement_timeout: Option<Duration>,
+    /// Behind PgBouncer in transaction mode.
+    pub pgbouncer: bool,
+    /// PostgreSQL `application_name`; `None`: the pool's name.
+    pub application_name: Option<String>,
+}
+
+impl fmt::Display for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn limit(d: Duration) -> String {
+            if d >= FOREVER {
+                "none".to_owned()
+            } else {
+                format!("{d:?}")
+            }
+        }
+        fn never(d: Option<Duration>, none: &str) -> String {
+            d.map_or_else(|| none.to_owned(), |d| format!("{d:?}"))
+        }
+        let validation = match self.validation {
+            Validation::Never => "never".to_owned(),
+            Validation::Always => "every checkout".to_owned(),
+            Validation::IdleLongerThan(d) => format!("if idle longer than {d:?}"),
+        };
+        writeln!(f, "preset: {}", self.preset)?;
+        writeln!(f, "backend: {}", self.backend.name())?;
+        writeln!(f, "url: {}", self.url)?;
+        writeln!(f, "max_size: {}", self.max_size)?;
+        writeln!(f, "min_idle: {}", self.min_idle)?;
+        writeln!(f, "acquire_timeout: {}", limit(self.acquire_timeout))?;
+        writeln!(f, "connect_timeout: {}", limit(self.connect_timeout))?;
+        writeln!(f, "validation: {validation}")?;
+        writeln!(f, "idle_timeout: {}", never(self.idle_timeout, "never"))?;
+        writeln!(f, "max_lifetime: {}", never(self.max_lifetime, "never"))?;
+        writeln!(
+            f,
+            "statement_timeout: {}",
+            never(self.statement_timeout, "none")
+        )?;
+        writeln!(f, "pgbouncer: {}", self.pgbouncer)?;
+        write!(
+            f,
+            "application_name: {}",
+            self.application_name
+                .as_deref()
+                .unwrap_or("(the pool's name)")
+        )
     }
 }
 
@@ -181,6 +403,22 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration of a process: the URL in `DATABASE_URL` (required) and the preset
+    /// in `POOL_PRESET` ([`Preset::from_env`]; production when unset).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let url = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => url,
+            Ok(_) | Err(std::env::VarError::NotPresent) => {
+                return Err(ConfigError::new("DATABASE_URL", "is not set"));
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(ConfigError::new("DATABASE_URL", "is not valid UTF-8"));
+            }
+        };
+        let preset = Preset::from_env()?.unwrap_or(Preset::Production);
+        Ok(Config::from_url(&url)?.with_preset(preset))
+    }
+
     fn set(&mut self, name: &'static str, value: &str) -> Result<(), ConfigError> {
         match name {
             "connection_limit" => {
@@ -289,23 +527,60 @@ impl Config {
         if self.application_name.is_none() {
             manager = manager.application_name(name);
         }
-        let mut builder = self.preset.apply(Pool::builder(manager).name(name));
+        let settings = self.pool_settings();
+        let builder = Pool::builder(manager)
+            .name(name)
+            .max_size(settings.max_size)
+            .min_idle(settings.min_idle)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_timeout(settings.connect_timeout)
+            .validation(settings.validation)
+            .idle_timeout(settings.idle_timeout)
+            .max_lifetime(settings.max_lifetime);
+        Ok(builder)
+    }
+
+    /// The preset's settings with the URL's parameters applied.
+    fn pool_settings(&self) -> PoolSettings {
+        let mut settings = self.preset.settings();
+        let unlimited = |timeout: Duration| if timeout.is_zero() { FOREVER } else { timeout };
         if let Some(limit) = self.connection_limit {
-            builder = builder.max_size(limit);
+            settings.max_size = limit;
         }
         if let Some(timeout) = self.pool_timeout {
-            builder = builder.acquire_timeout(if timeout.is_zero() { FOREVER } else { timeout });
+            settings.acquire_timeout = unlimited(timeout);
         }
         if let Some(timeout) = self.connect_timeout {
-            builder = builder.connect_timeout(if timeout.is_zero() { FOREVER } else { timeout });
+            settings.connect_timeout = unlimited(timeout);
         }
         if let Some(timeout) = self.idle_timeout {
-            builder = builder.idle_timeout((!timeout.is_zero()).then_some(timeout));
+            settings.idle_timeout = (!timeout.is_zero()).then_some(timeout);
         }
         if let Some(lifetime) = self.max_lifetime {
-            builder = builder.max_lifetime((!lifetime.is_zero()).then_some(lifetime));
+            settings.max_lifetime = (!lifetime.is_zero()).then_some(lifetime);
         }
-        Ok(builder)
+        settings
+    }
+
+    /// The settings a pool built from this configuration gets (the preset with the URL's
+    /// parameters applied), printable and safe to log: `println!("{}", config.settings())`.
+    pub fn settings(&self) -> Settings {
+        let pool = self.pool_settings();
+        Settings {
+            preset: self.preset,
+            backend: self.kind,
+            url: self.redacted_url(),
+            max_size: pool.max_size,
+            min_idle: pool.min_idle,
+            acquire_timeout: pool.acquire_timeout,
+            connect_timeout: pool.connect_timeout,
+            validation: pool.validation,
+            idle_timeout: pool.idle_timeout,
+            max_lifetime: pool.max_lifetime,
+            statement_timeout: self.effective_statement_timeout(),
+            pgbouncer: self.pgbouncer,
+            application_name: self.application_name.clone(),
+        }
     }
 
     /// Builds a lazy pool named `name` (see [`pool_builder`](Self::pool_builder)).

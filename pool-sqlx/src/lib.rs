@@ -54,7 +54,7 @@ pub use pool_macros::{pooled, resilient};
 pub use sqlx;
 
 pub use backend::{Backend, Options, Session};
-pub use config::{BackendKind, Config, Preset, parse_duration};
+pub use config::{BackendKind, Config, Preset, Settings, UnknownPreset, parse_duration};
 pub use connection::{Operation, SqlxConnection};
 pub use error::{Error, SqlxError};
 pub use health::{

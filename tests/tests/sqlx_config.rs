@@ -316,3 +316,155 @@ fn a_missing_url_is_skipped_loudly_locally_and_fails_on_ci() {
     let ci = run("true");
     assert!(!ci.status.success(), "CI=true must fail without a URL");
 }
+
+#[test]
+fn preset_names_parse_case_insensitively_and_unknown_ones_list_the_choices() {
+    for (value, preset) in [
+        ("production", Preset::Production),
+        ("DEVELOPMENT", Preset::Development),
+        ("Test", Preset::Test),
+        (" serverless\n", Preset::Serverless),
+    ] {
+        assert_eq!(
+            Preset::from_env_value(Some(value)),
+            Ok(Some(preset)),
+            "{value}"
+        );
+        assert_eq!(value.trim().parse::<Preset>(), Ok(preset));
+        assert_eq!(preset.name().parse::<Preset>(), Ok(preset));
+        assert_eq!(preset.to_string(), preset.name());
+    }
+    // Unset or empty: no preset chosen.
+    assert_eq!(Preset::from_env_value(None), Ok(None));
+    assert_eq!(Preset::from_env_value(Some("  ")), Ok(None));
+
+    let error = Preset::from_env_value(Some("prod")).unwrap_err();
+    assert_eq!(error.variable, "POOL_PRESET");
+    assert_eq!(error.value, "prod");
+    let message = error.to_string();
+    assert!(message.contains("POOL_PRESET"), "{message}");
+    assert!(message.contains("`prod`"), "{message}");
+    for choice in ["production", "development", "test", "serverless"] {
+        assert!(message.contains(choice), "{message}");
+    }
+    let config_error = pool_sqlx::ConfigError::from(error.clone());
+    assert_eq!(config_error.setting, "POOL_PRESET");
+    let error = pool_sqlx::Error::from(error);
+    assert_eq!(error.class(), ErrorClass::Permanent);
+    assert_eq!("staging".parse::<Preset>().unwrap_err().variable, "preset");
+}
+
+#[tokio::test]
+async fn settings_show_the_preset_with_the_url_applied_and_match_the_pool() {
+    let url = "postgres://app:s3cret@db.example/orders?pool_timeout=0&idle_timeout=0";
+    for preset in Preset::ALL {
+        let config = Config::from_url(url).unwrap().with_preset(preset);
+        let settings = config.settings();
+        let pool = config.build_pool::<Postgres>("orders").unwrap();
+        assert_eq!(settings.preset, preset);
+        assert_eq!(settings.max_size, pool.status().max_size, "{preset}");
+        assert_eq!(settings.min_idle, pool.min_idle(), "{preset}");
+        assert_eq!(settings.acquire_timeout, pool.acquire_timeout(), "{preset}");
+        // URL parameters win over every preset.
+        assert!(settings.acquire_timeout > Duration::from_secs(86_400));
+        assert_eq!(settings.idle_timeout, None);
+        let shown = settings.to_string();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("url: postgres://app:***@db.example/orders"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!("preset: {}", preset.name())),
+            "{shown}"
+        );
+        assert!(shown.contains("acquire_timeout: none"), "{shown}");
+        assert!(shown.contains("idle_timeout: never"), "{shown}");
+    }
+    // The presets' own figures.
+    let settings = |preset| {
+        Config::from_url("postgres://h/db")
+            .unwrap()
+            .with_preset(preset)
+            .settings()
+    };
+    let production = settings(Preset::Production);
+    assert_eq!(production.max_size, 10);
+    assert_eq!(production.acquire_timeout, Duration::from_secs(30));
+    assert_eq!(production.idle_timeout, Some(Duration::from_secs(600)));
+    // Production is pool-core's defaults.
+    let default_pool =
+        pool_sqlx::Pool::builder(SqlxManager::<Postgres>::from_url("postgres://h/db").unwrap())
+            .build()
+            .unwrap();
+    assert_eq!(production.max_size, default_pool.status().max_size);
+    assert_eq!(production.acquire_timeout, default_pool.acquire_timeout());
+    assert_eq!(production.min_idle, default_pool.min_idle());
+    let development = settings(Preset::Development);
+    assert_eq!(development.max_size, 5);
+    assert_eq!(development.validation, pool_sqlx::Validation::Always);
+    let test = settings(Preset::Test);
+    assert_eq!(
+        (test.max_size, test.connect_timeout),
+        (4, Duration::from_secs(5))
+    );
+    let serverless = settings(Preset::Serverless);
+    assert_eq!(serverless.max_size, 1);
+    assert_eq!(serverless.min_idle, 0);
+    assert_eq!(serverless.acquire_timeout, Duration::from_secs(5));
+    assert_eq!(serverless.idle_timeout, Some(Duration::from_secs(30)));
+    let shown = serverless.to_string();
+    assert!(shown.contains("max_size: 1"), "{shown}");
+    assert!(shown.contains("acquire_timeout: 5s"), "{shown}");
+    assert!(shown.contains("idle_timeout: 30s"), "{shown}");
+}
+
+/// `Config::from_env` reads `DATABASE_URL` and `POOL_PRESET`. The environment is changed
+/// only in child processes (this test binary run again), never in this one.
+#[test]
+fn config_from_env_reads_database_url_and_pool_preset() {
+    const NAME: &str = "config_from_env_reads_database_url_and_pool_preset";
+    if let Ok(expect) = std::env::var("POOL_SQLX_ENV_PROBE") {
+        match (expect.as_str(), Config::from_env()) {
+            ("serverless", Ok(config)) => {
+                assert_eq!(config.preset, Preset::Serverless);
+                assert_eq!(config.settings().max_size, 1);
+                assert_eq!(config.kind, BackendKind::Postgres);
+            }
+            ("production", Ok(config)) => assert_eq!(config.preset, Preset::Production),
+            ("unknown", Err(error)) => {
+                assert_eq!(error.setting, "POOL_PRESET");
+                assert!(error.to_string().contains("serverless"), "{error}");
+            }
+            ("no-url", Err(error)) => assert_eq!(error.setting, "DATABASE_URL"),
+            (expect, other) => panic!("{expect}: {other:?}"),
+        }
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let run = |expect: &str, url: Option<&str>, preset: Option<&str>| {
+        let mut command = std::process::Command::new(&exe);
+        command
+            .args(["--exact", NAME, "--test-threads=1"])
+            .env("POOL_SQLX_ENV_PROBE", expect)
+            .env_remove("DATABASE_URL")
+            .env_remove("POOL_PRESET");
+        if let Some(url) = url {
+            command.env("DATABASE_URL", url);
+        }
+        if let Some(preset) = preset {
+            command.env("POOL_PRESET", preset);
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{expect}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    };
+    let url = Some("postgres://app:pw@h/db");
+    run("serverless", url, Some("ServerLess"));
+    run("production", url, None);
+    run("unknown", url, Some("lambda"));
+    run("no-url", None, Some("test"));
+}

@@ -2,7 +2,13 @@
 //! connections; unhealthy within the time limit against a server that never answers;
 //! degraded with a forced-open breaker; no password in the JSON.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use pool_sqlx::{
     BreakerConfig, BreakerRegistry, BreakerState, Config, Health, HealthStatus, Pool, Preset,
@@ -168,6 +174,96 @@ async fn a_server_that_never_answers_is_unhealthy_within_the_timeout() {
     let json = serde_json::to_string(&report).unwrap();
     assert!(!json.contains(SECRET), "{json}");
     assert!(json.contains("app:***@127.0.0.1"), "{json}");
+}
+
+/// A loopback proxy to `upstream` that stops forwarding (holding its sockets open) once
+/// the returned flag is set.
+async fn stalling_proxy(upstream: std::net::SocketAddr) -> (u16, Arc<AtomicBool>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn pump(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        stalled: Arc<AtomicBool>,
+    ) {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n) = from.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            if stalled.load(Ordering::SeqCst) {
+                // Swallow everything from now on: the other side hears nothing.
+                std::future::pending::<()>().await;
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stalled = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stalled);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            tokio::spawn(pump(client_read, server_write, Arc::clone(&flag)));
+            tokio::spawn(pump(server_read, client_write, Arc::clone(&flag)));
+        }
+    });
+    (port, stalled)
+}
+
+#[tokio::test]
+async fn a_connection_that_stops_answering_is_unhealthy_within_the_timeout() {
+    let Some(db) = db::postgres("pg_health_stall").await else {
+        return;
+    };
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let upstream = (
+        url.host_str().unwrap().to_owned(),
+        url.port().unwrap_or(5432),
+    );
+    let upstream = tokio::net::lookup_host(upstream)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let (port, stalled) = stalling_proxy(upstream).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(port)).unwrap();
+    let pool = Config::from_url(url.as_str())
+        .unwrap()
+        .pool_builder::<Postgres>("stall")
+        .unwrap()
+        .max_size(1)
+        .validation(pool_sqlx::Validation::Always)
+        .build()
+        .unwrap();
+    let report = health(&pool, Duration::from_secs(5)).await;
+    assert_eq!(report.status, HealthStatus::Healthy, "{report:#?}");
+    assert_eq!(report.metrics.connections_created, 1);
+
+    // The open connection's server goes quiet: the ping gets no answer.
+    stalled.store(true, Ordering::SeqCst);
+    let limit = Duration::from_millis(300);
+    let started = Instant::now();
+    let report = health(&pool, limit).await;
+    let took = started.elapsed();
+    assert!(took >= limit && took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(report.status, HealthStatus::Unhealthy);
+    assert_eq!(report.http_status(), 503);
+    assert!(
+        report.check.error.as_deref().unwrap().contains("timeout"),
+        "{report:#?}"
+    );
+    // The connection cut off mid-ping was closed, not handed to the next caller.
+    assert_eq!(report.connections.size, 0, "{report:#?}");
+    pool.close().await;
+    db.cleanup().await;
 }
 
 #[tokio::test]
