@@ -165,7 +165,18 @@ fn invocations() -> Result<usize, UsageError> {
 struct UsageError;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // Display, not Debug: the message is what a user needs.
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -190,7 +201,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => format!("sqlite://{}?mode=rwc", temp.display()),
     };
     let config = Config::from_url(&url)?.with_preset(Preset::Serverless);
-    println!("database: {}", config.redacted_url());
+    println!("settings (password redacted):");
+    for line in config.settings().to_string().lines() {
+        println!("  {line}");
+    }
     let pool = match config.kind {
         BackendKind::Sqlite => {
             sqlite::init(&config)?;
@@ -207,8 +221,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let status = (pool.status)().ok_or("the pool was just initialised")?;
     println!(
-        "cold start: process-wide pool `db` ready (preset Serverless: at most {} \
-         connection, opened lazily, closed after 30 s idle); {} open",
+        "cold start: process-wide pool `db` ready: at most {} connection, {} open",
         status.max_size, status.size
     );
 

@@ -34,7 +34,7 @@ use axum::{
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use pool_sqlx::{
-    BackendKind, BreakerConfig, Config, Error, MySqlPool, PgPool, Shutdown, ShutdownReport,
+    BackendKind, BreakerConfig, Config, Error, MySqlPool, PgPool, Preset, Shutdown, ShutdownReport,
     SqlitePool, breakers,
     sqlx::{MySql, Postgres, Sqlite},
 };
@@ -375,7 +375,18 @@ fn listen_address() -> Result<String, UsageError> {
 struct UsageError(&'static str);
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // Display, not Debug: the message is what a user needs.
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -415,8 +426,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(url) => url,
         Err(_) => format!("sqlite://{}?mode=rwc", temp.display()),
     };
-    let config = Config::from_url(&url)?;
-    println!("database: {}", config.redacted_url());
+    // POOL_PRESET=development|production|test|serverless picks the starting point.
+    let preset = Preset::from_env()?.unwrap_or(Preset::Production);
+    let config = Config::from_url(&url)?.with_preset(preset);
+    println!("database: {} (preset {preset})", config.redacted_url());
     let db = Db::connect(&config, "service")?;
     db.create_schema().await?;
 
