@@ -18,6 +18,7 @@ mod pool;
 mod private;
 mod rejected;
 mod shutdown;
+mod sizing;
 
 pub use classify::{Classify, Delivery, ErrorClass};
 pub use error::{ConfigError, PoolError, TimeoutPhase};
@@ -34,6 +35,7 @@ pub use pool::{
 };
 pub use rejected::Rejected;
 pub use shutdown::{ClosedPool, InFlight, Shutdown, ShutdownReport, Trigger};
+pub use sizing::{Sizing, size_for_instances};
 
 #[doc(hidden)]
 pub mod __private {

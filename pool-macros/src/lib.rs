@@ -32,6 +32,7 @@
 //! | `jitter` | `"none"`, `"full"`, `"equal"` | randomness applied to each delay | `"full"` |
 //! | `timeout` | duration | time limit of one attempt (`Rejected::Timeout`) | none |
 //! | `deadline` | duration | time limit of the whole call, delays included (`Rejected::DeadlineExceeded`) | none |
+//! | `slow_call` | duration | a call slower than this logs a `pool_core::slow` warning naming the function and the time taken, and counts in `pool_slow_calls_total` | the global default, 1 s (`set_default_slow_call_threshold`) |
 //! | `breaker` | `"name"` or a path | the circuit breaker: declared by name (`breakers().define`, `breaker!`), or a `static NAME: DeclaredBreaker` (checked by the compiler) | none |
 //! | `bulkhead` | integer `1..=1000000` | most calls of this function in flight at once (`Rejected::BulkheadFull`) | none |
 //! | `idempotent` | flag, or `true`/`false` | the work may be retried even when a failure leaves unknown whether it was applied (a lost connection, a timeout) | `false` |

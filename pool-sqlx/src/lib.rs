@@ -7,7 +7,8 @@
 //! - [`classify()`](classify::classify) reads a `sqlx::Error`'s SQLSTATE / MySQL error
 //!   number / SQLite code; [`SqlxError`] and [`Error`] implement [`Classify`] with it.
 //! - [`Config::from_url`] reads `connection_limit`, `pool_timeout`, ... from a
-//!   `DATABASE_URL`.
+//!   `DATABASE_URL`; [`Config::from_env`] reads `DATABASE_URL` and the [`Preset`] named by
+//!   `POOL_PRESET`; [`Config::settings`] prints the values in force, password redacted.
 //! - [`transaction`] re-runs a whole transaction after a serialization failure or deadlock.
 //! - [`health`] reports on a pool, its breakers and its database without the password:
 //!   `healthy`, `degraded` or `unhealthy` ([`HealthStatus`]), within a time limit.

@@ -15,6 +15,7 @@ const KEYS: &[&str] = &[
     "jitter",
     "timeout",
     "deadline",
+    "slow_call",
     "breaker",
     "bulkhead",
     "idempotent",
@@ -45,6 +46,7 @@ pub(crate) struct ResilientArgs {
     pub(crate) jitter: Option<&'static str>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Duration>,
+    pub(crate) slow_call: Option<Duration>,
     pub(crate) breaker: Option<Breaker>,
     pub(crate) bulkhead: Option<usize>,
     pub(crate) idempotent: Option<bool>,
@@ -84,6 +86,10 @@ impl ResilientArgs {
             .transpose()?;
         let deadline = args
             .get("deadline")
+            .map(|arg| arg.duration().map(|(d, _)| d))
+            .transpose()?;
+        let slow_call = args
+            .get("slow_call")
             .map(|arg| arg.duration().map(|(d, _)| d))
             .transpose()?;
         let breaker = args
@@ -175,6 +181,7 @@ impl ResilientArgs {
             jitter,
             timeout,
             deadline,
+            slow_call,
             breaker,
             bulkhead,
             idempotent,

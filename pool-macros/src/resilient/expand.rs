@@ -57,6 +57,10 @@ pub(crate) fn call_site(args: &ResilientArgs, krate: &TokenStream, sig: &Signatu
         let deadline = nanos(deadline);
         builder.extend(quote!(.deadline(#deadline)));
     }
+    if let Some(slow_call) = args.slow_call {
+        let slow_call = nanos(slow_call);
+        builder.extend(quote!(.slow_call_threshold(#slow_call)));
+    }
     let mut registration = TokenStream::new();
     match &args.breaker {
         Some(Breaker::Name(breaker)) => {
