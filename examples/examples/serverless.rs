@@ -195,10 +195,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // Cold start: configuration and the process-wide pool, once per container.
-    let temp = std::env::temp_dir().join(format!("serverless-{}.db", std::process::id()));
+    // The SQLite file, removed when `run` returns, whichever way.
+    let temp = TempFile(std::env::temp_dir().join(format!("serverless-{}.db", std::process::id())));
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) => url,
-        Err(_) => format!("sqlite://{}?mode=rwc", temp.display()),
+        Err(_) => format!("sqlite://{}?mode=rwc", temp.0.display()),
     };
     let config = Config::from_url(&url)?.with_preset(Preset::Serverless);
     println!("settings (password redacted):");
@@ -278,10 +279,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if created != 1 {
         println!("  (expected 1 connection: the connection was lost and reopened)");
     }
-    let _ = std::fs::remove_file(&temp);
     Ok(())
 }
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+/// A file removed on drop (with SQLite's `-journal`/`-wal`/`-shm` companions).
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            // Best effort: the file may never have been created.
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }

@@ -421,10 +421,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     breakers().define("db", BreakerConfig::default())?;
     breakers().verify()?;
 
-    let temp = std::env::temp_dir().join(format!("service-{}.db", std::process::id()));
+    // The SQLite file, removed when `run` returns, whichever way.
+    let temp = TempFile(std::env::temp_dir().join(format!("service-{}.db", std::process::id())));
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) => url,
-        Err(_) => format!("sqlite://{}?mode=rwc", temp.display()),
+        Err(_) => format!("sqlite://{}?mode=rwc", temp.0.display()),
     };
     // POOL_PRESET=development|production|test|serverless picks the starting point.
     let preset = Preset::from_env()?.unwrap_or(Preset::Production);
@@ -491,7 +492,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     print_report(&report);
-    let _ = std::fs::remove_file(&temp);
     Ok(())
 }
 
@@ -509,5 +509,19 @@ fn print_report(report: &ShutdownReport) {
             "  pool `{}` closed: {} idle connection(s) closed, {} still open",
             pool.name, pool.report.closed_idle, pool.report.still_open
         );
+    }
+}
+
+/// A file removed on drop (with SQLite's `-journal`/`-wal`/`-shm` companions).
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            // Best effort: the file may never have been created.
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
