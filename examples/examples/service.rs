@@ -1,0 +1,527 @@
+//! Service: an axum HTTP service on a pool, with a health endpoint, Prometheus metrics
+//! and graceful shutdown.
+//!
+//! ```sh
+//! cargo run --example service                                   # SQLite, a temp file
+//! cargo run --example service -- --listen 127.0.0.1:0           # any free port
+//! DATABASE_URL=postgres://postgres@127.0.0.1/test cargo run --example service
+//! DATABASE_URL=mysql://root@127.0.0.1/test cargo run --example service
+//! ```
+//!
+//! | route | what it does |
+//! |---|---|
+//! | `POST /visits/{name}` | counts a visit, returns `{"name": …, "visits": n}` |
+//! | `GET /visits/{name}` | reads the count (0 for a name never seen) |
+//! | `GET /slow?ms=N` | holds a pooled connection for N ms (at most 10 s), then answers |
+//! | `GET /health` | the health report as JSON: 200 when healthy, 503 otherwise |
+//! | `GET /metrics` | Prometheus text: the pool's, the policies' and the breaker's metrics |
+//!
+//! The address comes from `--listen ADDR`, else `LISTEN`, else `127.0.0.1:3000`; the
+//! bound address is printed as `listening on http://ADDR`. On SIGTERM or SIGINT the
+//! service stops accepting connections, answers 503 to requests that still arrive,
+//! lets the requests in flight finish (30 s at most; a second signal cuts it short),
+//! closes the pool, prints what the shutdown did and exits 0.
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use pool_sqlx::{
+    BackendKind, BreakerConfig, Config, Error, MySqlPool, PgPool, Preset, Shutdown, ShutdownReport,
+    SqlitePool, breakers,
+    sqlx::{MySql, Postgres, Sqlite},
+};
+use serde::{Deserialize, Serialize};
+
+/// Where the service listens unless told otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+/// How long `/health` waits for a connection and its ping.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the shutdown waits for requests in flight.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+/// The longest `/slow` holds a connection.
+const MAX_HOLD: Duration = Duration::from_secs(10);
+/// The longest name `/visits/{name}` takes (the column is `VARCHAR(64)`).
+const MAX_NAME: usize = 64;
+
+/// The repository, written once per backend: same functions, that backend's connection
+/// type and SQL.
+macro_rules! repository {
+    ($module:ident, $connection:ty, $upsert:literal, $select:literal) => {
+        mod $module {
+            use std::time::Duration;
+
+            use pool_sqlx::{Error, pooled, resilient, sqlx};
+
+            /// Creates the table (idempotent: `IF NOT EXISTS`).
+            #[resilient(retries = 3, base = "50ms", max_delay = "1s")]
+            #[pooled]
+            pub(crate) async fn create_schema(conn: &mut $connection) -> Result<(), Error> {
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS service_visits \
+                     (name VARCHAR(64) PRIMARY KEY, visits BIGINT NOT NULL)",
+                )
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// Counts a visit and returns the new count: an upsert and a read in one
+            /// transaction. Retried only on failures that say the server did not apply
+            /// it (serialization failure, deadlock, a busy SQLite file): not idempotent.
+            #[resilient(
+                retries = 3,
+                base = "25ms",
+                max_delay = "500ms",
+                timeout = "5s",
+                breaker = "db"
+            )]
+            #[pooled(transaction)]
+            pub(crate) async fn visit(conn: &mut $connection, name: String) -> Result<i64, Error> {
+                sqlx::query($upsert).bind(&name).execute(&mut *conn).await?;
+                let visits: i64 = sqlx::query_scalar($select)
+                    .bind(&name)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(visits)
+            }
+
+            /// The count of visits (0 for a name never seen). A read: safe to repeat.
+            #[resilient(
+                retries = 3,
+                base = "25ms",
+                max_delay = "500ms",
+                timeout = "5s",
+                breaker = "db",
+                idempotent
+            )]
+            #[pooled]
+            pub(crate) async fn visits(conn: &mut $connection, name: String) -> Result<i64, Error> {
+                let visits: Option<i64> = sqlx::query_scalar($select)
+                    .bind(&name)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                Ok(visits.unwrap_or(0))
+            }
+
+            /// Runs a query, then keeps the connection checked out for `hold`: a slow
+            /// request, to watch the pool and the shutdown with one in flight.
+            #[pooled]
+            pub(crate) async fn hold(conn: &mut $connection, hold: Duration) -> Result<(), Error> {
+                sqlx::query("SELECT 1").execute(&mut *conn).await?;
+                tokio::time::sleep(hold).await;
+                Ok(())
+            }
+        }
+    };
+}
+
+repository!(
+    sqlite,
+    sqlx::SqliteConnection,
+    "INSERT INTO service_visits (name, visits) VALUES ($1, 1) \
+     ON CONFLICT (name) DO UPDATE SET visits = service_visits.visits + 1",
+    "SELECT visits FROM service_visits WHERE name = $1"
+);
+repository!(
+    postgres,
+    sqlx::PgConnection,
+    "INSERT INTO service_visits (name, visits) VALUES ($1, 1) \
+     ON CONFLICT (name) DO UPDATE SET visits = service_visits.visits + 1",
+    "SELECT visits FROM service_visits WHERE name = $1"
+);
+repository!(
+    mysql,
+    sqlx::MySqlConnection,
+    "INSERT INTO service_visits (name, visits) VALUES (?, 1) \
+     ON DUPLICATE KEY UPDATE visits = visits + 1",
+    "SELECT visits FROM service_visits WHERE name = ?"
+);
+
+/// The pool, whichever backend `DATABASE_URL` names.
+#[derive(Clone)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+/// Runs `$body` with `$pool` bound to the pool and `repo` to that backend's repository.
+macro_rules! with_repo {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => {
+                #[allow(unused_imports)] // not every body calls the repository
+                use sqlite as repo;
+                $body
+            }
+            Db::Postgres($pool) => {
+                #[allow(unused_imports)] // not every body calls the repository
+                use postgres as repo;
+                $body
+            }
+            Db::MySql($pool) => {
+                #[allow(unused_imports)] // not every body calls the repository
+                use mysql as repo;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    fn connect(config: &Config, name: &str) -> Result<Self, Error> {
+        Ok(match config.kind {
+            BackendKind::Sqlite => Db::Sqlite(config.build_pool::<Sqlite>(name)?),
+            BackendKind::Postgres => Db::Postgres(config.build_pool::<Postgres>(name)?),
+            BackendKind::MySql => Db::MySql(config.build_pool::<MySql>(name)?),
+        })
+    }
+
+    fn register(&self, shutdown: &Shutdown) {
+        with_repo!(self, |pool| shutdown.register(pool))
+    }
+
+    async fn create_schema(&self) -> Result<(), Error> {
+        with_repo!(self, |pool| repo::create_schema(pool).await)
+    }
+
+    async fn visit(&self, name: String) -> Result<i64, Error> {
+        with_repo!(self, |pool| repo::visit(pool, name).await)
+    }
+
+    async fn visits(&self, name: String) -> Result<i64, Error> {
+        with_repo!(self, |pool| repo::visits(pool, name).await)
+    }
+
+    async fn hold(&self, hold: Duration) -> Result<(), Error> {
+        with_repo!(self, |pool| repo::hold(pool, hold).await)
+    }
+
+    async fn health(&self) -> pool_sqlx::Health {
+        with_repo!(self, |pool| pool_sqlx::health(pool, HEALTH_TIMEOUT).await)
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+struct App {
+    db: Db,
+    shutdown: Shutdown,
+    metrics: PrometheusHandle,
+}
+
+/// A failed request: a status and a message, sent as `{"error": "…"}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        // A policy refusal (breaker open, timeout) or no connection to be had is the
+        // database being unavailable, not this request being wrong.
+        let status = match &error {
+            Error::Rejected(_) | Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        tracing::warn!(%error, "request failed");
+        ApiError {
+            status,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body {
+            error: String,
+        }
+        (
+            self.status,
+            Json(Body {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+#[derive(Serialize)]
+struct Visits {
+    name: String,
+    visits: i64,
+}
+
+fn checked_name(name: String) -> Result<String, ApiError> {
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(ApiError::bad_request(format!(
+            "a name is 1 to {MAX_NAME} bytes long"
+        )));
+    }
+    Ok(name)
+}
+
+async fn post_visit(
+    State(app): State<App>,
+    Path(name): Path<String>,
+) -> Result<Json<Visits>, ApiError> {
+    let name = checked_name(name)?;
+    let visits = app.db.visit(name.clone()).await?;
+    Ok(Json(Visits { name, visits }))
+}
+
+async fn get_visits(
+    State(app): State<App>,
+    Path(name): Path<String>,
+) -> Result<Json<Visits>, ApiError> {
+    let name = checked_name(name)?;
+    let visits = app.db.visits(name.clone()).await?;
+    Ok(Json(Visits { name, visits }))
+}
+
+#[derive(Deserialize)]
+struct SlowParams {
+    ms: u64,
+}
+
+async fn slow(
+    State(app): State<App>,
+    Query(SlowParams { ms }): Query<SlowParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let hold = Duration::from_millis(ms);
+    if hold > MAX_HOLD {
+        return Err(ApiError::bad_request(format!(
+            "ms is at most {}",
+            MAX_HOLD.as_millis()
+        )));
+    }
+    app.db.hold(hold).await?;
+    Ok(Json(serde_json::json!({ "held_ms": ms })))
+}
+
+async fn health_report(State(app): State<App>) -> Response {
+    let report = app.db.health().await;
+    let status =
+        StatusCode::from_u16(report.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(report)).into_response()
+}
+
+async fn metrics_text(State(app): State<App>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts every request as in flight for the shutdown; once it has begun, answers 503
+/// and asks the client to close the connection.
+async fn track_in_flight(State(app): State<App>, request: Request, next: Next) -> Response {
+    let Some(_in_flight) = app.shutdown.track() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONNECTION, HeaderValue::from_static("close"))],
+            "shutting down\n",
+        )
+            .into_response();
+    };
+    next.run(request).await
+}
+
+/// `--listen ADDR` / `--listen=ADDR`, else `LISTEN`, else the default.
+fn listen_address() -> Result<String, UsageError> {
+    let mut args = std::env::args().skip(1);
+    let mut listen = None;
+    while let Some(arg) = args.next() {
+        if arg == "--listen" {
+            listen = Some(args.next().ok_or(UsageError("--listen needs an address"))?);
+        } else if let Some(address) = arg.strip_prefix("--listen=") {
+            listen = Some(address.to_owned());
+        } else {
+            return Err(UsageError("usage: service [--listen ADDR]"));
+        }
+    }
+    Ok(listen
+        .or_else(|| std::env::var("LISTEN").ok())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()))
+}
+
+/// A command line the service does not understand.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(&'static str);
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // Display, not Debug: the message is what a user needs.
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .compact()
+        .init();
+    let listen = match listen_address() {
+        Ok(listen) => listen,
+        Err(usage) => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
+
+    // First the recorder: pools, breakers and `#[resilient]` call sites register their
+    // metric handles when they are created, and a handle registered before the
+    // recorder exists stays a no-op.
+    let metrics = PrometheusBuilder::new().install_recorder()?;
+    let upkeep = metrics.clone();
+    tokio::spawn(async move {
+        // Histograms drain their samples on upkeep; without it they only grow.
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+
+    breakers().define("db", BreakerConfig::default())?;
+    breakers().verify()?;
+
+    // The SQLite file, removed when `run` returns, whichever way.
+    let temp = TempFile(std::env::temp_dir().join(format!("service-{}.db", std::process::id())));
+    let url = match std::env::var("DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => format!("sqlite://{}?mode=rwc", temp.0.display()),
+    };
+    // POOL_PRESET=development|production|test|serverless picks the starting point.
+    let preset = Preset::from_env()?.unwrap_or(Preset::Production);
+    let config = Config::from_url(&url)?.with_preset(preset);
+    println!("database: {} (preset {preset})", config.redacted_url());
+    let db = Db::connect(&config, "service")?;
+    db.create_schema().await?;
+
+    let shutdown = Shutdown::new();
+    db.register(&shutdown);
+    let app = App {
+        db,
+        shutdown: shutdown.clone(),
+        metrics,
+    };
+    let router = Router::new()
+        .route("/visits/{name}", get(get_visits).post(post_visit))
+        .route("/slow", get(slow))
+        .route("/health", get(health_report))
+        .route("/metrics", get(metrics_text))
+        .layer(middleware::from_fn_with_state(app.clone(), track_in_flight))
+        .with_state(app);
+
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    let address: SocketAddr = listener.local_addr()?;
+    println!("listening on http://{address}");
+
+    let stop_accepting = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.triggered().await;
+            println!(
+                "shutting down: {} request(s) in flight",
+                shutdown.in_flight()
+            );
+        }
+    };
+    let mut server = tokio::spawn(
+        axum::serve(listener, router)
+            .with_graceful_shutdown(stop_accepting)
+            .into_future(),
+    );
+
+    let drain = shutdown.run_until_signal(DRAIN_DEADLINE);
+    tokio::pin!(drain);
+    let (report, server_stopped) = tokio::select! {
+        report = &mut drain => (report, false),
+        served = &mut server => {
+            served??;
+            // The server stops by itself only once the shutdown has begun (it closes
+            // its connections as their responses go out); the drain goes on.
+            if !shutdown.is_shutting_down() {
+                return Err("the server stopped before any shutdown signal".into());
+            }
+            (drain.await, true)
+        }
+    };
+    if !server_stopped {
+        // The handlers have returned; let the server write their responses and close
+        // the connections (bounded: a client that never reads does not hold the exit).
+        match tokio::time::timeout(Duration::from_secs(5), server).await {
+            Ok(served) => served??,
+            Err(_) => eprintln!("connections still open 5 s after the drain; exiting anyway"),
+        }
+    }
+    print_report(&report);
+    Ok(())
+}
+
+fn print_report(report: &ShutdownReport) {
+    println!(
+        "shutdown ({}) took {:?}: {} request(s) in flight at the start, {} abandoned{}",
+        format!("{:?}", report.trigger).to_lowercase(),
+        report.elapsed,
+        report.in_flight_at_start,
+        report.abandoned,
+        if report.forced { " (forced)" } else { "" }
+    );
+    for pool in &report.pools {
+        println!(
+            "  pool `{}` closed: {} idle connection(s) closed, {} still open",
+            pool.name, pool.report.closed_idle, pool.report.still_open
+        );
+    }
+}
+
+/// A file removed on drop (with SQLite's `-journal`/`-wal`/`-shm` companions).
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            // Best effort: the file may never have been created.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

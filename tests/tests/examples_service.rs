@@ -1,0 +1,269 @@
+//! The `service` example as a process: started on a free loopback port, its endpoints
+//! called, then SIGTERM sent while a request is in flight.
+//!
+//! How the binary is found: `tests/Cargo.toml` declares the example's source
+//! (`examples/examples/service.rs`) as a `[[bin]]` of this package too, so cargo builds
+//! it before running this test and hands over its path in `CARGO_BIN_EXE_service`. No
+//! cargo runs from inside the test (the running `cargo test` may hold the build lock),
+//! and the binary is never a stale one left from an earlier build.
+//!
+//! The client is a few lines of HTTP/1.1 over `tokio::net::TcpStream`
+//! (`Connection: close`, body read to the end): enough for this server, no extra
+//! dependency to compile. Every wait is bounded; the child is killed if the test fails.
+#![cfg(unix)]
+
+use std::{process::Stdio, time::Duration};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    net::TcpStream,
+    process::{Child, Command},
+    sync::mpsc,
+    time::{Instant, timeout},
+};
+
+/// Bound on every single wait of this test.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// One HTTP response.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+/// Sends `method path` with `Connection: close` and reads the whole response.
+async fn request(address: &str, method: &str, path: &str) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(address).await?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| invalid(&format!("no complete response: {raw:?}")))?;
+    let (status_line, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| invalid(&format!("bad status line: {status_line:?}")))?;
+    Ok(Response {
+        status,
+        headers: headers.to_ascii_lowercase(),
+        body: body.to_owned(),
+    })
+}
+
+/// The child's stdout, line by line.
+struct Output {
+    lines: mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+}
+
+impl Output {
+    /// Waits (bounded) for a line containing `needle` and returns it.
+    async fn wait_for(&mut self, needle: &str) -> String {
+        let until = Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(until, self.lines.recv()).await {
+                Ok(Some(line)) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Ok(None) => panic!("stdout closed before {needle:?}; it said {:?}", self.seen),
+                Err(_) => panic!(
+                    "no {needle:?} on stdout within {WAIT:?}; it said {:?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Everything until stdout closes (bounded).
+    async fn rest(&mut self) -> Vec<String> {
+        let until = Instant::now() + WAIT;
+        while let Ok(Some(line)) = tokio::time::timeout_at(until, self.lines.recv()).await {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+}
+
+fn start_service() -> (Child, Output) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_service"))
+        .args(["--listen", "127.0.0.1:0"])
+        // SQLite in a temp file, whatever the environment says.
+        .env_remove("DATABASE_URL")
+        .env_remove("LISTEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        // A failing test unwinds through the `Child`: it takes the process with it.
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the service binary starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (sender, lines) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (
+        child,
+        Output {
+            lines,
+            seen: Vec::new(),
+        },
+    )
+}
+
+fn json(response: &Response) -> serde_json::Value {
+    serde_json::from_str(&response.body)
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {:?}", response.body))
+}
+
+#[tokio::test]
+async fn service_serves_health_metrics_and_visits_then_drains_on_sigterm() {
+    let (mut child, mut stdout) = start_service();
+    let listening = stdout.wait_for("listening on http://").await;
+    let address = listening
+        .rsplit("http://")
+        .next()
+        .expect("an address after http://")
+        .trim()
+        .to_owned();
+    assert!(
+        address.starts_with("127.0.0.1:") && !address.ends_with(":0"),
+        "the bound address, not the requested one: {address}"
+    );
+
+    // /health: 200 and the report, healthy.
+    let health = timeout(WAIT, request(&address, "GET", "/health"))
+        .await
+        .expect("/health answers in time")
+        .expect("/health answers");
+    assert_eq!(health.status, 200, "{health:?}");
+    assert!(health.headers.contains("content-type: application/json"));
+    let report = json(&health);
+    assert_eq!(report["status"], "healthy", "{report}");
+    assert_eq!(report["backend"], "sqlite", "{report}");
+    assert_eq!(report["check"]["ok"], true, "{report}");
+
+    // The repository: two visits counted, then read back; an unknown name is 0.
+    for expected in 1..=2 {
+        let visit = timeout(WAIT, request(&address, "POST", "/visits/ada"))
+            .await
+            .expect("POST /visits answers in time")
+            .expect("POST /visits answers");
+        assert_eq!(visit.status, 200, "{visit:?}");
+        assert_eq!(json(&visit)["visits"], expected);
+    }
+    let read = request(&address, "GET", "/visits/ada").await.unwrap();
+    assert_eq!(
+        (read.status, json(&read)["visits"].clone()),
+        (200, 2.into())
+    );
+    let unknown = request(&address, "GET", "/visits/nobody").await.unwrap();
+    assert_eq!(json(&unknown)["visits"], 0);
+
+    // /metrics: Prometheus text with the pool's and the policies' documented names,
+    // counting what was just done.
+    let metrics = timeout(WAIT, request(&address, "GET", "/metrics"))
+        .await
+        .expect("/metrics answers in time")
+        .expect("/metrics answers");
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.headers.contains("content-type: text/plain"));
+    for expected in [
+        "# TYPE pool_checkouts_total counter",
+        "pool_connections_created_total{pool=\"service\"}",
+        "pool_calls_total{function=\"service::sqlite::visit\",outcome=\"ok\"} 2",
+        "pool_breaker_state{breaker=\"db\"} 0",
+    ] {
+        assert!(
+            metrics.body.contains(expected),
+            "/metrics lacks {expected:?}:\n{}",
+            metrics.body
+        );
+    }
+
+    // A slow request holds a connection for 1.5 s; once the pool shows it checked out,
+    // SIGTERM.
+    let slow = tokio::spawn({
+        let address = address.clone();
+        async move { request(&address, "GET", "/slow?ms=1500").await }
+    });
+    let until = Instant::now() + WAIT;
+    loop {
+        let report = json(&request(&address, "GET", "/health").await.unwrap());
+        if report["connections"]["in_use"].as_u64() >= Some(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "/slow never checked a connection out"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = child.id().expect("the service is running").to_string();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+    let started = stdout.wait_for("shutting down").await;
+    assert!(
+        started.contains("1 request(s) in flight"),
+        "the slow request is in flight: {started}"
+    );
+
+    // Shutdown has begun: a new request is refused, either at the door (the listener
+    // is closed, or the connection is dropped unanswered) or with a 503.
+    match timeout(WAIT, request(&address, "GET", "/visits/ada"))
+        .await
+        .expect("a request during shutdown ends in time")
+    {
+        Err(refused) => eprintln!("request during shutdown: refused ({refused})"),
+        Ok(response) => {
+            eprintln!("request during shutdown: {}", response.status);
+            assert_eq!(response.status, 503, "{response:?}");
+        }
+    }
+
+    // The request in flight completes.
+    let slow = timeout(WAIT, slow)
+        .await
+        .expect("/slow ends in time")
+        .expect("the /slow task does not panic")
+        .expect("/slow gets an answer");
+    assert_eq!(slow.status, 200, "{slow:?}");
+    assert_eq!(json(&slow)["held_ms"], 1500);
+
+    // The process exits 0 and reports the drain.
+    let exit = timeout(WAIT, child.wait())
+        .await
+        .expect("the service exits in time")
+        .expect("the exit status is readable");
+    assert!(exit.success(), "exit status {exit}");
+    let said = stdout.rest().await.join("\n");
+    assert!(
+        said.contains("shutdown (sigterm)")
+            && said.contains("1 request(s) in flight at the start, 0 abandoned"),
+        "{said}"
+    );
+    assert!(said.contains("pool `service` closed"), "{said}");
+}
