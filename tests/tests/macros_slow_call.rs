@@ -133,7 +133,9 @@ fn a_slow_pooled_call_is_reported_under_its_function() {
         runtime.block_on(async {
             let pool = Pool::builder(MemoryManager::new()).build().unwrap();
             let function = "macros_slow_call::pooled_wait";
-            pooled_wait(&pool, Duration::from_millis(500)).await.unwrap();
+            pooled_wait(&pool, Duration::from_millis(500))
+                .await
+                .unwrap();
             assert_eq!(counters.slow_calls(function), 0);
             pooled_wait(&pool, Duration::from_secs(2)).await.unwrap();
             assert_eq!(counters.slow_calls(function), 1);
