@@ -194,37 +194,46 @@ fn bench(c: &mut Criterion) {
     ratios(&rt, &subjects);
 }
 
-/// Back-to-back throughput, interleaved over several rounds, median per subject.
+/// Paired rounds: in each round the three pools run the same workload back to back, so
+/// each round's ratio compares like with like; the table gives the median throughput and
+/// the median and interquartile range of the per-round ratios.
 fn ratios(rt: &tokio::runtime::Runtime, subjects: &[Subject]) {
-    const ROUNDS: usize = 7;
+    const ROUNDS: usize = 21;
     const CHECKOUTS: u64 = 200_000;
     println!(
-        "\nthroughput (checkouts/s, median of {ROUNDS} rounds of {CHECKOUTS}), pool of {POOL_SIZE}, 2 workers"
+        "\nthroughput (checkouts/s, median of {ROUNDS} paired rounds of {CHECKOUTS}), pool of {POOL_SIZE}, 2 workers"
     );
-    println!("| tasks | pool-core | deadpool | bb8 | vs deadpool | vs bb8 |");
+    println!("| tasks | pool-core | deadpool | bb8 | vs deadpool (median [IQR]) | vs bb8 (median [IQR]) |");
     println!("|---:|---:|---:|---:|---:|---:|");
+    let median = |values: &mut Vec<f64>| -> (f64, f64, f64) {
+        values.sort_by(f64::total_cmp);
+        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+        (at(0.25), at(0.5), at(0.75))
+    };
     for tasks in CONCURRENCY {
         let mut rates = vec![Vec::new(); subjects.len()];
-        for _ in 0..ROUNDS {
-            for (index, subject) in subjects.iter().enumerate() {
-                let elapsed = rt.block_on(run(subject, tasks, CHECKOUTS));
-                rates[index].push(CHECKOUTS as f64 / elapsed.as_secs_f64());
+        let mut vs_deadpool = Vec::new();
+        let mut vs_bb8 = Vec::new();
+        for round in 0..ROUNDS {
+            let mut round_rates = [0.0; 3];
+            // Rotate who goes first so no pool always runs on a warmer or colder machine.
+            for offset in 0..subjects.len() {
+                let index = (round + offset) % subjects.len();
+                let elapsed = rt.block_on(run(&subjects[index], tasks, CHECKOUTS));
+                round_rates[index] = CHECKOUTS as f64 / elapsed.as_secs_f64();
             }
+            for (index, rate) in round_rates.iter().enumerate() {
+                rates[index].push(*rate);
+            }
+            vs_deadpool.push(round_rates[0] / round_rates[1]);
+            vs_bb8.push(round_rates[0] / round_rates[2]);
         }
-        let median: Vec<f64> = rates
-            .iter_mut()
-            .map(|r| {
-                r.sort_by(f64::total_cmp);
-                r[r.len() / 2]
-            })
-            .collect();
+        let throughput: Vec<f64> = rates.iter_mut().map(|r| median(r).1).collect();
+        let (d25, d50, d75) = median(&mut vs_deadpool);
+        let (b25, b50, b75) = median(&mut vs_bb8);
         println!(
-            "| {tasks} | {:.0} | {:.0} | {:.0} | {:.2}x | {:.2}x |",
-            median[0],
-            median[1],
-            median[2],
-            median[0] / median[1],
-            median[0] / median[2]
+            "| {tasks} | {:.0} | {:.0} | {:.0} | {d50:.2}x [{d25:.2}–{d75:.2}] | {b50:.2}x [{b25:.2}–{b75:.2}] |",
+            throughput[0], throughput[1], throughput[2]
         );
     }
 }
