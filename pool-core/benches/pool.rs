@@ -203,7 +203,9 @@ fn ratios(rt: &tokio::runtime::Runtime, subjects: &[Subject]) {
     println!(
         "\nthroughput (checkouts/s, median of {ROUNDS} paired rounds of {CHECKOUTS}), pool of {POOL_SIZE}, 2 workers"
     );
-    println!("| tasks | pool-core | deadpool | bb8 | vs deadpool (median [IQR]) | vs bb8 (median [IQR]) |");
+    println!(
+        "| tasks | pool-core | deadpool | bb8 | vs deadpool (median [IQR]) | vs bb8 (median [IQR]) |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|");
     let median = |values: &mut Vec<f64>| -> (f64, f64, f64) {
         values.sort_by(f64::total_cmp);
