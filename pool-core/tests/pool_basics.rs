@@ -300,6 +300,47 @@ async fn close_gives_up_waiting_at_its_deadline() {
     assert_eq!(pool.status().size, 0);
 }
 
+/// A connection returned while nobody waits keeps its slot (the next checkout takes both
+/// at once); the slots must still add up to `max_size`, never more.
+#[tokio::test(start_paused = true)]
+async fn slots_parked_with_idle_connections_are_never_counted_twice() {
+    let (pool, _) = pool(2);
+    let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    drop((a, b));
+    let (x, y) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    assert!(matches!(
+        pool.get().await,
+        Err(PoolError::Timeout {
+            phase: TimeoutPhase::WaitingForSlot,
+            ..
+        })
+    ));
+    // With a caller waiting, a return hands its slot to that caller.
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(drop) }
+    });
+    settle().await;
+    assert_eq!(pool.status().waiting, 1);
+    drop(x);
+    waiter.await.unwrap().unwrap();
+    drop(y);
+    let all = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    assert_eq!(pool.status().in_use, 2);
+    drop(all);
+
+    // Shrinking takes parked slots with the idle connections it closes.
+    pool.resize(1).unwrap();
+    assert_eq!(pool.status().size, 1);
+    let only = pool.get().await.unwrap();
+    assert!(pool.get().await.is_err(), "a slot survived the shrink");
+    drop(only);
+    pool.resize(2).unwrap();
+    let both = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    assert_eq!(pool.status().in_use, 2);
+    drop(both);
+}
+
 #[tokio::test(start_paused = true)]
 async fn resize_grows_and_shrinks_at_run_time() {
     let (pool, state) = pool(2);

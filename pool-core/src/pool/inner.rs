@@ -1,8 +1,12 @@
 //! The shared state of a pool and the checkout, return, connect and reap paths.
 //!
 //! Accounting, in one place:
-//! - `slots` (a FIFO semaphore of `max_size` permits) is the right to hold a
-//!   connection; every checkout holds one permit until its `Pooled` drops.
+//! - A slot is the right to hold a connection: `max_size` of them, minus what a
+//!   shrinking resize still owes. Every checkout holds one until its `Pooled` drops.
+//!   Free slots live in `slots` (a FIFO semaphore) or are *parked* with idle
+//!   connections: a connection returned while nobody waits keeps its slot, so the next
+//!   checkout takes both with one lock and never touches the semaphore. While callers
+//!   wait, returns release slots to the semaphore instead, which serves them in order.
 //! - `size` counts connections open *or being opened*; it is reserved with a
 //!   compare-and-swap below `max_size` before any connect starts, so the limit holds
 //!   under any interleaving.
@@ -47,6 +51,24 @@ struct Idle<C> {
     since: Instant,
     /// Never handed out yet: just opened, so there is nothing to validate.
     fresh: bool,
+}
+
+/// The idle connections, and how many free slots are parked with them.
+#[derive(Debug)]
+struct IdleStack<C> {
+    conns: Vec<Idle<C>>,
+    /// Free slots held here rather than in the semaphore; never more than `conns.len()`.
+    parked: usize,
+}
+
+impl<C> IdleStack<C> {
+    /// Slots parked beyond what the stack can back, after connections left it: the
+    /// caller releases them to the semaphore once the lock is dropped.
+    fn unpark_excess(&mut self) -> usize {
+        let excess = self.parked.saturating_sub(self.conns.len());
+        self.parked -= excess;
+        excess
+    }
 }
 
 #[derive(Debug)]
@@ -130,7 +152,7 @@ pub(crate) struct Inner<M: Manager> {
     slots: Semaphore,
     /// Permits to swallow instead of releasing, after a shrinking `resize`.
     slot_debt: AtomicUsize,
-    idle: Mutex<Vec<Idle<M::Connection>>>,
+    idle: Mutex<IdleStack<M::Connection>>,
     size: AtomicUsize,
     connecting: AtomicUsize,
     /// Slot holders waiting for a new connection.
@@ -167,7 +189,10 @@ impl<M: Manager> Inner<M> {
             max_size: AtomicUsize::new(max_size),
             slots: Semaphore::new(max_size),
             slot_debt: AtomicUsize::new(0),
-            idle: Mutex::new(Vec::with_capacity(max_size)),
+            idle: Mutex::new(IdleStack {
+                conns: Vec::with_capacity(max_size),
+                parked: 0,
+            }),
             size: AtomicUsize::new(0),
             connecting: AtomicUsize::new(0),
             wanting: AtomicUsize::new(0),
@@ -193,7 +218,7 @@ impl<M: Manager> Inner<M> {
     pub(crate) fn status(&self) -> Status {
         let idle = lock(&self.idle);
         let size = self.size.load(Ordering::SeqCst);
-        let idle_count = idle.len();
+        let idle_count = idle.conns.len();
         drop(idle);
         Status {
             max_size: self.max_size(),
@@ -211,14 +236,23 @@ impl<M: Manager> Inner<M> {
         caller: &'static Location<'static>,
     ) -> Result<Pooled<M>, PoolError<M::Error>> {
         self.start_background();
-        let mut clock = Clock::new(self.config.acquire_timeout);
-        match self.slots.try_acquire() {
-            Ok(permit) => permit.forget(),
-            Err(TryAcquireError::Closed) => return Err(PoolError::Closed),
-            Err(TryAcquireError::NoPermits) => self.wait_for_slot(&mut clock).await?,
+        if self.is_closed() {
+            return Err(PoolError::Closed);
         }
+        let mut clock = Clock::new(self.config.acquire_timeout);
+        let first = match self.take_parked() {
+            Some(idle) => Some(idle),
+            None => match self.slots.try_acquire() {
+                Ok(permit) => {
+                    permit.forget();
+                    None
+                }
+                Err(TryAcquireError::Closed) => return Err(PoolError::Closed),
+                Err(TryAcquireError::NoPermits) => self.wait_for_slot(&mut clock).await?,
+            },
+        };
         let slot = SlotGuard(self);
-        let live = self.connection_for_slot(&mut clock).await?;
+        let live = self.connection_for_slot(first, &mut clock).await?;
         std::mem::forget(slot);
         match clock.elapsed() {
             None => {
@@ -255,13 +289,23 @@ impl<M: Manager> Inner<M> {
         }
     }
 
-    async fn wait_for_slot(&self, clock: &mut Clock) -> Result<(), PoolError<M::Error>> {
+    /// Waits for a free slot; returns it, with an idle connection when it was parked
+    /// with one.
+    async fn wait_for_slot(
+        &self,
+        clock: &mut Clock,
+    ) -> Result<Option<Idle<M::Connection>>, PoolError<M::Error>> {
         let _waiting = Gauge::enter(&self.waiting);
+        // A return that looked before we counted ourselves may have parked its slot:
+        // look again now that returns see us (both look under the idle lock).
+        if let Some(idle) = self.take_parked() {
+            return Ok(Some(idle));
+        }
         let deadline = clock.deadline();
         match tokio::time::timeout_at(deadline, self.slots.acquire()).await {
             Ok(Ok(permit)) => {
                 permit.forget();
-                Ok(())
+                Ok(None)
             }
             Ok(Err(_closed)) => Err(PoolError::Closed),
             Err(_elapsed) => Err(self.timed_out(TimeoutPhase::WaitingForSlot, clock)),
@@ -287,10 +331,11 @@ impl<M: Manager> Inner<M> {
 
     async fn connection_for_slot(
         self: &Arc<Self>,
+        mut first: Option<Idle<M::Connection>>,
         clock: &mut Clock,
     ) -> Result<Live<M::Connection>, PoolError<M::Error>> {
         loop {
-            let idle = match self.pop_idle() {
+            let idle = match first.take().or_else(|| self.pop_idle()) {
                 Some(idle) => idle,
                 None => self.wait_for_new_connection(clock).await?,
             };
@@ -300,8 +345,25 @@ impl<M: Manager> Inner<M> {
         }
     }
 
+    /// Takes a free slot parked with an idle connection, and the connection.
+    fn take_parked(&self) -> Option<Idle<M::Connection>> {
+        let mut idle = lock(&self.idle);
+        if idle.parked == 0 {
+            return None;
+        }
+        idle.parked -= 1;
+        idle.conns.pop()
+    }
+
+    /// Takes an idle connection for a caller that already holds a slot.
     fn pop_idle(&self) -> Option<Idle<M::Connection>> {
-        lock(&self.idle).pop()
+        let (popped, excess) = {
+            let mut idle = lock(&self.idle);
+            let popped = idle.conns.pop();
+            (popped, idle.unpark_excess())
+        };
+        self.release_slots(excess);
+        popped
     }
 
     /// Returns the connection if it may be handed out, `None` if it was closed
@@ -563,32 +625,65 @@ impl<M: Manager> Inner<M> {
 
     // ---- return ---------------------------------------------------------------------
 
-    /// Takes a connection back from a `Pooled`. Runs inside `Drop`: no I/O, no await.
-    pub(crate) fn put_back(&self, mut live: Live<M::Connection>, discard: bool) {
-        if discard || self.manager.has_broken(&mut live.conn) {
-            return self.close_now(live, CloseReason::Broken);
-        }
-        if self.is_closed() || self.size.load(Ordering::SeqCst) > self.max_size() {
-            return self.close_now(live, CloseReason::Pool);
+    /// Takes back a connection (if it still has one) and the slot of a `Pooled`. Runs
+    /// inside `Drop`: no I/O, no await.
+    pub(crate) fn put_back(&self, live: Option<Live<M::Connection>>, discard: bool) {
+        let Some(mut live) = live else {
+            return self.release_slot();
+        };
+        let reason = if discard || self.manager.has_broken(&mut live.conn) {
+            Some(CloseReason::Broken)
+        } else if self.is_closed() || self.size.load(Ordering::SeqCst) > self.max_size() {
+            Some(CloseReason::Pool)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.close_now(live, reason);
+            return self.release_slot();
         }
         let now = Instant::now();
         if live.expired(now) {
-            return self.close_now(live, CloseReason::Lifetime);
+            self.close_now(live, CloseReason::Lifetime);
+            return self.release_slot();
         }
-        self.push_idle(live, now, false);
+        let parked = {
+            let mut idle = lock(&self.idle);
+            idle.conns.push(Idle {
+                live,
+                since: now,
+                fresh: false,
+            });
+            // Park the slot only when no caller waits for one (they are served by the
+            // semaphore, in order) and no shrinking resize is owed one.
+            let park = self.waiting.load(Ordering::SeqCst) == 0
+                && self.slot_debt.load(Ordering::SeqCst) == 0;
+            idle.parked += usize::from(park);
+            park
+        };
+        if !parked {
+            self.release_slot();
+        }
         if self.wanting.load(Ordering::SeqCst) > 0 {
             self.available.notify_waiters();
         }
     }
 
+    /// Adds a just-opened connection, which comes without a slot.
     fn push_idle(&self, live: Live<M::Connection>, since: Instant, fresh: bool) {
-        lock(&self.idle).push(Idle { live, since, fresh });
+        lock(&self.idle).conns.push(Idle { live, since, fresh });
     }
 
-    /// Gives back the slot a `Pooled` held (or pays down a shrinking resize).
+    /// Gives back one free slot (or pays down a shrinking resize).
     pub(crate) fn release_slot(&self) {
         if !self.pay_slot_debt() {
             self.slots.add_permits(1);
+        }
+    }
+
+    fn release_slots(&self, count: usize) {
+        for _ in 0..count {
+            self.release_slot();
         }
     }
 
@@ -654,13 +749,13 @@ impl<M: Manager> Inner<M> {
     async fn maintain(self: &Arc<Self>) {
         let now = Instant::now();
         let mut expired = Vec::new();
-        {
+        let excess = {
             let mut idle = lock(&self.idle);
             let size = self.size.load(Ordering::SeqCst);
             // The front of the stack is the least recently used.
             let mut index = 0;
-            while index < idle.len() {
-                let entry = &idle[index];
+            while index < idle.conns.len() {
+                let entry = &idle.conns[index];
                 let reason = if entry.live.expired(now) {
                     Some(CloseReason::Lifetime)
                 } else if self
@@ -674,11 +769,13 @@ impl<M: Manager> Inner<M> {
                     None
                 };
                 match reason {
-                    Some(reason) => expired.push((idle.remove(index).live, reason)),
+                    Some(reason) => expired.push((idle.conns.remove(index).live, reason)),
                     None => index += 1,
                 }
             }
-        }
+            idle.unpark_excess()
+        };
+        self.release_slots(excess);
         for (live, reason) in expired {
             self.manager.close(live.conn).await;
             self.closed_one(reason);
@@ -724,7 +821,11 @@ impl<M: Manager> Inner<M> {
         self.closed.store(true, Ordering::Release);
         self.slots.close();
         self.available.notify_waiters();
-        let idle: Vec<_> = std::mem::take(&mut *lock(&self.idle));
+        let idle = {
+            let mut idle = lock(&self.idle);
+            idle.parked = 0;
+            std::mem::take(&mut idle.conns)
+        };
         let closed_idle = idle.len();
         for entry in idle {
             self.manager.close(entry.live.conn).await;

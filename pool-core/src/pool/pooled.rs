@@ -133,9 +133,6 @@ impl<M: Manager> Drop for Pooled<M> {
         if let (Some(key), Some(leaks)) = (self.leak_key.take(), &self.inner.leaks) {
             leaks.returned(key, &self.inner.config.name);
         }
-        if let Some(live) = self.live.take() {
-            self.inner.put_back(live, self.discard_on_drop);
-        }
-        self.inner.release_slot();
+        self.inner.put_back(self.live.take(), self.discard_on_drop);
     }
 }
