@@ -362,6 +362,16 @@ impl CircuitBreaker {
     /// back).
     #[inline]
     pub fn try_acquire(&self) -> Result<BreakerPermit<'_>, Rejected> {
+        // The closed state inline (the hot path: two loads); every other state out of line.
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.state.load(Ordering::Acquire) == CLOSED {
+            return Ok(self.permit(generation, PermitKind::Closed));
+        }
+        self.try_acquire_not_closed()
+    }
+
+    #[inline(never)]
+    fn try_acquire_not_closed(&self) -> Result<BreakerPermit<'_>, Rejected> {
         // At most: open -> half-open, then take a probe.
         for _ in 0..3 {
             let generation = self.generation.load(Ordering::Acquire);

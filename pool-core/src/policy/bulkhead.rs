@@ -42,19 +42,38 @@ impl Bulkhead {
 
     /// Takes a place, waiting at most `max_wait` (and at most `limit`, when given).
     pub async fn acquire(&self, limit: Option<Duration>) -> Result<SemaphorePermit<'_>, Rejected> {
-        if let Ok(permit) = self.semaphore.try_acquire() {
-            return Ok(permit);
+        match self.try_acquire() {
+            Some(place) => Ok(place),
+            None => self.wait(self.wait_for(limit)).await,
         }
-        let wait = limit.map_or(self.max_wait, |l| l.min(self.max_wait));
+    }
+
+    /// Takes a place if one is free now.
+    pub(crate) fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        self.semaphore.try_acquire().ok()
+    }
+
+    /// How long a call that found no place may wait for one: `max_wait`, capped by `limit`.
+    pub(crate) fn wait_for(&self, limit: Option<Duration>) -> Duration {
+        limit.map_or(self.max_wait, |l| l.min(self.max_wait))
+    }
+
+    /// Waits up to `wait` for a place.
+    pub(crate) async fn wait(&self, wait: Duration) -> Result<SemaphorePermit<'_>, Rejected> {
         if !wait.is_zero()
             && let Ok(Ok(permit)) = tokio::time::timeout(wait, self.semaphore.acquire()).await
         {
             return Ok(permit);
         }
-        Err(Rejected::BulkheadFull {
+        Err(self.rejection())
+    }
+
+    /// What a call that found no place in time is told.
+    pub(crate) fn rejection(&self) -> Rejected {
+        Rejected::BulkheadFull {
             name: Arc::clone(&self.name),
             max_concurrent: self.max_concurrent,
-        })
+        }
     }
 }
 

@@ -31,17 +31,14 @@ use std::{
     time::Duration,
 };
 
-use tokio::time::Instant;
-
 use super::{
     backoff::{Backoff, BackoffSchedule, Jitter},
     breaker::CircuitBreaker,
     budget::RetryBudget,
     bulkhead::Bulkhead,
     registry::{DeclaredBreaker, breakers},
-    timeout,
 };
-use crate::{Classify, ConfigError, Delivery, ErrorClass, Rejected};
+use crate::{Classify, ConfigError, Rejected};
 
 static DEFAULT_SLOW_CALL_NS: AtomicU64 = AtomicU64::new(1_000_000_000);
 
@@ -181,13 +178,7 @@ impl Resilience {
     /// Starts one call: the returned state runs attempts until one ends the call.
     #[inline]
     pub fn begin(&self) -> Attempts<'_> {
-        Attempts {
-            policy: self,
-            attempt: 0,
-            started: None,
-            previous_delay: Duration::ZERO,
-            rng: None,
-        }
+        Attempts::new(self)
     }
 
     /// Runs `op` under this policy; `op` is called once per attempt.
@@ -403,234 +394,6 @@ impl ResilienceBuilder {
     }
 }
 
-/// The state of one call across its attempts.
-#[derive(Debug)]
-pub struct Attempts<'a> {
-    policy: &'a Resilience,
-    attempt: u32,
-    started: Option<Instant>,
-    previous_delay: Duration,
-    rng: Option<fastrand::Rng>,
-}
-
-impl Attempts<'_> {
-    /// Attempts started so far.
-    pub fn attempts(&self) -> u32 {
-        self.attempt
-    }
-
-    /// Runs one attempt. `Break` carries the call's result; `Continue` means the
-    /// attempt failed, the backoff delay has been slept, and the caller should run
-    /// the next attempt.
-    ///
-    /// This is [`run_if`](Self::run_if)'s future itself, not an `async fn` awaiting it, so
-    /// the attempt's state is not wrapped (and moved) once more.
-    #[inline]
-    pub fn run<T, E, Fut>(
-        &mut self,
-        attempt: Fut,
-    ) -> impl Future<Output = ControlFlow<Result<T, E>>>
-    where
-        E: Classify + From<Rejected>,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.run_if(attempt, |_| true)
-    }
-
-    /// Like [`run`](Self::run), with a user predicate that must also agree before a
-    /// failure is retried.
-    pub async fn run_if<T, E, Fut, P>(
-        &mut self,
-        attempt: Fut,
-        retry_if: P,
-    ) -> ControlFlow<Result<T, E>>
-    where
-        E: Classify + From<Rejected>,
-        Fut: Future<Output = Result<T, E>>,
-        P: Fn(&E) -> bool,
-    {
-        let policy = self.policy;
-        self.attempt += 1;
-
-        // Total deadline: counted from the start of the first attempt. The only clock read
-        // before the attempt runs, and only when a deadline is set.
-        let (deadline_at, now) = match policy.deadline {
-            Some(deadline) => {
-                let now = Instant::now();
-                let started = *self.started.get_or_insert(now);
-                match started.checked_add(deadline) {
-                    Some(at) if now >= at => {
-                        return self.reject(Rejected::DeadlineExceeded { after: deadline });
-                    }
-                    at => (at, Some(now)),
-                }
-            }
-            None => (None, None),
-        };
-
-        // Circuit breaker.
-        let permit = match policy.resolve_breaker() {
-            Ok(None) => None,
-            Ok(Some(breaker)) => match breaker.try_acquire() {
-                Ok(permit) => Some(permit),
-                Err(rejected) => return self.reject(rejected),
-            },
-            Err(rejected) => return self.reject(rejected),
-        };
-
-        // Bulkhead.
-        let place = match &policy.bulkhead {
-            None => None,
-            Some(bulkhead) => {
-                let limit = deadline_at
-                    .zip(now)
-                    .map(|(at, now)| at.saturating_duration_since(now));
-                match bulkhead.acquire(limit).await {
-                    Ok(place) => Some(place),
-                    Err(rejected) => {
-                        drop(permit);
-                        return self.reject(rejected);
-                    }
-                }
-            }
-        };
-
-        // Timeout, bounded by the deadline; the attempt is timed from its first suspension
-        // (see `timeout`): one that is ready at once reads no clock and arms no timer.
-        let mut timing = timeout::Timing::default();
-        let output = timeout::run_timed(attempt, policy.timeout, deadline_at, &mut timing).await;
-        drop(place);
-        let elapsed = timing.elapsed;
-
-        let result = match output {
-            Some(result) => result,
-            None => {
-                let rejected = match (timing.by_deadline, policy.deadline, policy.timeout) {
-                    (true, Some(after), _) => Rejected::DeadlineExceeded { after },
-                    (_, _, Some(after)) => Rejected::Timeout { after },
-                    (_, _, None) => Rejected::Timeout { after: elapsed },
-                };
-                policy.metrics.rejection(&rejected).increment(1);
-                Err(E::from(rejected))
-            }
-        };
-
-        // Zero means the attempt never waited: not slow, whatever the threshold.
-        if !elapsed.is_zero() {
-            let slow_threshold = policy
-                .slow_call_threshold
-                .unwrap_or_else(default_slow_call_threshold);
-            if elapsed > slow_threshold {
-                slow_call(policy, elapsed, slow_threshold);
-            }
-        }
-
-        match result {
-            Ok(value) => {
-                if let Some(permit) = permit {
-                    permit.success(elapsed);
-                }
-                if let Some(budget) = &policy.budget {
-                    budget.deposit();
-                }
-                policy.metrics.ok.increment(1);
-                ControlFlow::Break(Ok(value))
-            }
-            Err(error) => {
-                let class = error.class();
-                if let Some(permit) = permit {
-                    if class == ErrorClass::Permanent {
-                        permit.ignore();
-                    } else {
-                        permit.failure(elapsed);
-                    }
-                }
-                match self.retry_delay(&error, &retry_if, deadline_at) {
-                    Some(delay) => {
-                        policy.metrics.retries.increment(1);
-                        tracing::info!(
-                            target: "pool_core::retry",
-                            function = policy.label,
-                            attempt = self.attempt,
-                            class = class.as_str(),
-                            delay = ?delay,
-                            "attempt failed; retrying"
-                        );
-                        drop(error);
-                        tokio::time::sleep(delay).await;
-                        ControlFlow::Continue(())
-                    }
-                    None => {
-                        policy.metrics.error.increment(1);
-                        ControlFlow::Break(Err(error))
-                    }
-                }
-            }
-        }
-    }
-
-    /// The delay before the next attempt, or `None` if the failure must not be retried.
-    fn retry_delay<E: Classify, P: Fn(&E) -> bool>(
-        &mut self,
-        error: &E,
-        retry_if: &P,
-        deadline_at: Option<Instant>,
-    ) -> Option<Duration> {
-        let policy = self.policy;
-        if self.attempt >= policy.max_attempts || error.class() == ErrorClass::Permanent {
-            return None;
-        }
-        if error.delivery() == Delivery::Unknown && !policy.idempotent {
-            return None;
-        }
-        if !retry_if(error) {
-            return None;
-        }
-        let rng = self.rng.get_or_insert_with(|| match policy.seed {
-            Some(seed) => fastrand::Rng::with_seed(seed),
-            None => fastrand::Rng::new(),
-        });
-        let delay = policy
-            .schedule
-            .delay(self.attempt - 1, self.previous_delay, rng);
-        if let Some(at) = deadline_at
-            && Instant::now() + delay >= at
-        {
-            return None;
-        }
-        if let Some(budget) = &policy.budget
-            && !budget.try_withdraw()
-        {
-            policy
-                .metrics
-                .rejection(&Rejected::BudgetExhausted)
-                .increment(1);
-            tracing::warn!(
-                target: "pool_core::retry",
-                function = policy.label,
-                "retry budget exhausted; not retrying"
-            );
-            return None;
-        }
-        self.previous_delay = delay;
-        Some(delay)
-    }
-
-    #[cold]
-    fn reject<T, E: From<Rejected>>(&self, rejected: Rejected) -> ControlFlow<Result<T, E>> {
-        let metrics = &self.policy.metrics;
-        metrics.rejection(&rejected).increment(1);
-        metrics.rejected.increment(1);
-        tracing::debug!(
-            target: "pool_core::retry",
-            function = self.policy.label,
-            reason = rejected.reason(),
-            "call rejected"
-        );
-        ControlFlow::Break(Err(E::from(rejected)))
-    }
-}
-
 #[cold]
 fn slow_call(policy: &Resilience, elapsed: Duration, threshold: Duration) {
     policy.metrics.slow.increment(1);
@@ -645,5 +408,8 @@ fn slow_call(policy: &Resilience, elapsed: Duration, threshold: Duration) {
     );
 }
 
+mod attempt;
 #[cfg(test)]
 mod tests;
+
+pub use attempt::Attempts;

@@ -9,12 +9,17 @@
 //! the synchronous work of its first poll (before it first waits) is not included, which no
 //! timer could have cut short anyway.
 
-use std::{future::Future, pin::pin, task::Poll, time::Duration};
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use tokio::time::{Instant, Sleep};
 
-/// How long one attempt took, from [`run_timed`] (written only if it was pending).
-#[derive(Debug, Default)]
+/// How long one attempt took (written only if it was pending).
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Timing {
     /// From the attempt's first suspension to its end; zero if it completed on its first
     /// poll.
@@ -23,55 +28,95 @@ pub(crate) struct Timing {
     pub(crate) by_deadline: bool,
 }
 
-/// Runs `fut`, cut after `timeout` (counted from its first suspension) or at `deadline`,
-/// whichever comes first, and times it from its first suspension into `timing`. `None`
-/// means time ran out and `fut` was dropped.
-#[inline]
+/// The time limit of one attempt: `timeout` from its first suspension, or `deadline`,
+/// whichever comes first. Polled only when the attempt is pending, so an attempt that is
+/// ready at once never reads the clock.
+#[derive(Debug)]
+pub(crate) struct Limit {
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    suspended_at: Option<Instant>,
+    by_deadline: bool,
+}
+
+impl Limit {
+    #[inline]
+    pub(crate) fn new(timeout: Option<Duration>, deadline: Option<Instant>) -> Self {
+        Limit {
+            timeout,
+            deadline,
+            suspended_at: None,
+            by_deadline: false,
+        }
+    }
+
+    /// Called each time the attempt returns `Pending`: the first call reads the clock and
+    /// arms `timer` (when there is a limit); `Ready` means time ran out.
+    pub(crate) fn poll_expired(
+        &mut self,
+        mut timer: Pin<&mut Option<Sleep>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if self.suspended_at.is_none() {
+            let now = Instant::now();
+            self.suspended_at = Some(now);
+            let by_timeout = self.timeout.and_then(|t| now.checked_add(t));
+            let limit = match (by_timeout, self.deadline) {
+                (None, None) => None,
+                (Some(at), None) => Some(at),
+                (None, Some(at)) => {
+                    self.by_deadline = true;
+                    Some(at)
+                }
+                (Some(t), Some(d)) => {
+                    self.by_deadline = d < t;
+                    Some(t.min(d))
+                }
+            };
+            if let Some(at) = limit {
+                timer.set(Some(tokio::time::sleep_until(at)));
+            }
+        }
+        match timer.as_pin_mut() {
+            Some(sleep) => sleep.poll(cx),
+            None => Poll::Pending,
+        }
+    }
+
+    /// The attempt's timing, once it has ended.
+    #[inline]
+    pub(crate) fn timing(&self) -> Timing {
+        match self.suspended_at {
+            Some(at) => Timing {
+                elapsed: at.elapsed(),
+                by_deadline: self.by_deadline,
+            },
+            None => Timing::default(),
+        }
+    }
+}
+
+/// Runs `fut` under a [`Limit`]: `None` means time ran out and `fut` was dropped.
+#[cfg(test)]
 pub(crate) async fn run_timed<F: Future>(
     fut: F,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     timing: &mut Timing,
 ) -> Option<F::Output> {
+    use std::pin::pin;
+
     let mut fut = pin!(fut);
-    // Armed (set to `Some`) at the first suspension, if there is a limit.
-    let mut sleep = pin!(None::<Sleep>);
-    let mut suspended_at: Option<Instant> = None;
-    let mut by_deadline = false;
+    let mut timer = pin!(None::<Sleep>);
+    let mut limit = Limit::new(timeout, deadline);
     let output = std::future::poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
         }
-        if suspended_at.is_none() {
-            let now = Instant::now();
-            suspended_at = Some(now);
-            let by_timeout = timeout.and_then(|t| now.checked_add(t));
-            let limit = match (by_timeout, deadline) {
-                (None, None) => None,
-                (Some(at), None) => Some(at),
-                (None, Some(at)) => {
-                    by_deadline = true;
-                    Some(at)
-                }
-                (Some(t), Some(d)) => {
-                    by_deadline = d < t;
-                    Some(t.min(d))
-                }
-            };
-            if let Some(at) = limit {
-                sleep.set(Some(tokio::time::sleep_until(at)));
-            }
-        }
-        match sleep.as_mut().as_pin_mut() {
-            Some(sleep) => sleep.poll(cx).map(|()| None),
-            None => Poll::Pending,
-        }
+        limit.poll_expired(timer.as_mut(), cx).map(|()| None)
     })
     .await;
-    if let Some(at) = suspended_at {
-        timing.elapsed = at.elapsed();
-        timing.by_deadline = by_deadline;
-    }
+    *timing = limit.timing();
     output
 }
 

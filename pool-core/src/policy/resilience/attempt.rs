@@ -1,0 +1,453 @@
+//! One call's attempts ([`Attempts`]) and the future that runs one attempt through the
+//! breaker, the bulkhead and the timeout.
+//!
+//! The attempt future is written by hand rather than as an `async fn`: the call's own
+//! future is moved in once and polled in place, and the happy path (gates pass, the call
+//! is ready or wakes up, the outcome is recorded) touches only a few fields. An `async fn`
+//! here laid out every rare path's state (the bulkhead wait, the backoff sleep) beside the
+//! call and moved it all between nested futures on every call.
+
+use std::{
+    future::Future,
+    ops::ControlFlow,
+    pin::Pin,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
+
+use pin_project_lite::pin_project;
+use tokio::{
+    sync::SemaphorePermit,
+    time::{Instant, Sleep},
+};
+
+use super::{Resilience, default_slow_call_threshold, slow_call};
+use crate::{
+    BreakerPermit, Classify, Delivery, ErrorClass, Rejected,
+    policy::timeout::{Limit, Timing},
+};
+
+/// The state of one call across its attempts.
+#[derive(Debug)]
+pub struct Attempts<'p> {
+    policy: &'p Resilience,
+    attempt: u32,
+    started: Option<Instant>,
+    previous_delay: Duration,
+    rng: Option<fastrand::Rng>,
+}
+
+impl<'p> Attempts<'p> {
+    pub(super) fn new(policy: &'p Resilience) -> Self {
+        Attempts {
+            policy,
+            attempt: 0,
+            started: None,
+            previous_delay: Duration::ZERO,
+            rng: None,
+        }
+    }
+
+    /// Attempts started so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Runs one attempt. `Break` carries the call's result; `Continue` means the
+    /// attempt failed, the backoff delay has been slept, and the caller should run
+    /// the next attempt.
+    #[inline]
+    pub fn run<T, E, Fut>(
+        &mut self,
+        attempt: Fut,
+    ) -> impl Future<Output = ControlFlow<Result<T, E>>>
+    where
+        E: Classify + From<Rejected>,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_if(attempt, |_: &E| true)
+    }
+
+    /// Like [`run`](Self::run), with a user predicate that must also agree before a
+    /// failure is retried.
+    #[inline]
+    pub fn run_if<T, E, Fut, P>(
+        &mut self,
+        attempt: Fut,
+        retry_if: P,
+    ) -> impl Future<Output = ControlFlow<Result<T, E>>>
+    where
+        E: Classify + From<Rejected>,
+        Fut: Future<Output = Result<T, E>>,
+        P: Fn(&E) -> bool,
+    {
+        Attempt {
+            attempts: self,
+            retry_if,
+            call: Some(attempt),
+            timer: None,
+            stage: Stage::Gates,
+            bulkhead_wait: None,
+            permit: None,
+            place: None,
+            deadline_at: None,
+            limit: Limit::new(None, None),
+        }
+    }
+
+    /// Counts a new attempt and asks the total deadline whether it may start; returns the
+    /// deadline's instant and the time now (read only when there is a deadline).
+    #[allow(
+        clippy::type_complexity,
+        reason = "two instants, named at the call site"
+    )]
+    #[inline]
+    fn start_attempt(&mut self) -> Result<(Option<Instant>, Option<Instant>), Rejected> {
+        self.attempt += 1;
+        // Total deadline: counted from the start of the first attempt. The only clock read
+        // before the attempt runs, and only when a deadline is set.
+        let Some(deadline) = self.policy.deadline else {
+            return Ok((None, None));
+        };
+        let now = Instant::now();
+        let started = *self.started.get_or_insert(now);
+        match started.checked_add(deadline) {
+            Some(at) if now >= at => Err(Rejected::DeadlineExceeded { after: deadline }),
+            at => Ok((at, Some(now))),
+        }
+    }
+
+    /// Records how an attempt that ran ended, and decides: `Break` ends the call with its
+    /// result, `Continue` carries the delay to sleep before the next attempt.
+    #[inline(always)]
+    fn settle<T, E, P>(
+        &mut self,
+        output: Option<Result<T, E>>,
+        timing: Timing,
+        permit: Option<BreakerPermit<'_>>,
+        retry_if: &P,
+        deadline_at: Option<Instant>,
+    ) -> ControlFlow<Result<T, E>, Duration>
+    where
+        E: Classify + From<Rejected>,
+        P: Fn(&E) -> bool,
+    {
+        let policy = self.policy;
+        let elapsed = timing.elapsed;
+        let result = match output {
+            Some(result) => result,
+            None => {
+                let rejected = match (timing.by_deadline, policy.deadline, policy.timeout) {
+                    (true, Some(after), _) => Rejected::DeadlineExceeded { after },
+                    (_, _, Some(after)) => Rejected::Timeout { after },
+                    (_, _, None) => Rejected::Timeout { after: elapsed },
+                };
+                policy.metrics.rejection(&rejected).increment(1);
+                Err(E::from(rejected))
+            }
+        };
+
+        // Zero means the attempt never waited: not slow, whatever the threshold.
+        if !elapsed.is_zero() {
+            let slow_threshold = policy
+                .slow_call_threshold
+                .unwrap_or_else(default_slow_call_threshold);
+            if elapsed > slow_threshold {
+                slow_call(policy, elapsed, slow_threshold);
+            }
+        }
+
+        match result {
+            Ok(value) => {
+                if let Some(permit) = permit {
+                    permit.success(elapsed);
+                }
+                if let Some(budget) = &policy.budget {
+                    budget.deposit();
+                }
+                policy.metrics.ok.increment(1);
+                ControlFlow::Break(Ok(value))
+            }
+            Err(error) => match self.failed(&error, elapsed, permit, retry_if, deadline_at) {
+                Some(delay) => ControlFlow::Continue(delay),
+                None => ControlFlow::Break(Err(error)),
+            },
+        }
+    }
+
+    /// Records a failed attempt; returns the delay before the next one, or `None` when the
+    /// failure ends the call.
+    fn failed<E, P>(
+        &mut self,
+        error: &E,
+        elapsed: Duration,
+        permit: Option<BreakerPermit<'_>>,
+        retry_if: &P,
+        deadline_at: Option<Instant>,
+    ) -> Option<Duration>
+    where
+        E: Classify,
+        P: Fn(&E) -> bool,
+    {
+        let policy = self.policy;
+        let class = error.class();
+        if let Some(permit) = permit {
+            if class == ErrorClass::Permanent {
+                permit.ignore();
+            } else {
+                permit.failure(elapsed);
+            }
+        }
+        let Some(delay) = self.retry_delay(error, retry_if, deadline_at) else {
+            policy.metrics.error.increment(1);
+            return None;
+        };
+        policy.metrics.retries.increment(1);
+        tracing::info!(
+            target: "pool_core::retry",
+            function = policy.label,
+            attempt = self.attempt,
+            class = class.as_str(),
+            delay = ?delay,
+            "attempt failed; retrying"
+        );
+        Some(delay)
+    }
+
+    /// The delay before the next attempt, or `None` if the failure must not be retried.
+    fn retry_delay<E: Classify, P: Fn(&E) -> bool>(
+        &mut self,
+        error: &E,
+        retry_if: &P,
+        deadline_at: Option<Instant>,
+    ) -> Option<Duration> {
+        let policy = self.policy;
+        if self.attempt >= policy.max_attempts || error.class() == ErrorClass::Permanent {
+            return None;
+        }
+        if error.delivery() == Delivery::Unknown && !policy.idempotent {
+            return None;
+        }
+        if !retry_if(error) {
+            return None;
+        }
+        let rng = self.rng.get_or_insert_with(|| match policy.seed {
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
+        });
+        let delay = policy
+            .schedule
+            .delay(self.attempt - 1, self.previous_delay, rng);
+        if let Some(at) = deadline_at
+            && Instant::now() + delay >= at
+        {
+            return None;
+        }
+        if let Some(budget) = &policy.budget
+            && !budget.try_withdraw()
+        {
+            policy
+                .metrics
+                .rejection(&Rejected::BudgetExhausted)
+                .increment(1);
+            tracing::warn!(
+                target: "pool_core::retry",
+                function = policy.label,
+                "retry budget exhausted; not retrying"
+            );
+            return None;
+        }
+        self.previous_delay = delay;
+        Some(delay)
+    }
+
+    #[cold]
+    fn reject<T, E: From<Rejected>>(&self, rejected: Rejected) -> ControlFlow<Result<T, E>> {
+        let metrics = &self.policy.metrics;
+        metrics.rejection(&rejected).increment(1);
+        metrics.rejected.increment(1);
+        tracing::debug!(
+            target: "pool_core::retry",
+            function = self.policy.label,
+            reason = rejected.reason(),
+            "call rejected"
+        );
+        ControlFlow::Break(Err(E::from(rejected)))
+    }
+}
+
+/// A bulkhead wait in progress (boxed: it exists only while the bulkhead is full).
+type BulkheadWait<'p> =
+    Pin<Box<dyn Future<Output = Result<SemaphorePermit<'p>, Rejected>> + Send + 'p>>;
+
+/// Where an [`Attempt`] is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Not started: the deadline, the breaker and the bulkhead are asked on the first poll.
+    Gates,
+    /// Waiting for a bulkhead place (it was full, and the policy allows a wait).
+    Bulkhead,
+    /// The call runs, under the timer once it has been pending.
+    Calling,
+    /// The call failed and will be retried: the timer holds the backoff delay.
+    BackingOff,
+    /// The output has been returned.
+    Done,
+}
+
+pin_project! {
+    /// One attempt: gates, call, outcome, and the backoff sleep when it is retried.
+    struct Attempt<'s, 'p, Fut, P> {
+        attempts: &'s mut Attempts<'p>,
+        retry_if: P,
+        // The call, dropped (in place) as soon as it ends or is cut by the timer, so a
+        // connection it holds goes back before any backoff sleep.
+        #[pin]
+        call: Option<Fut>,
+        // The attempt's timeout while `Calling`, then the backoff delay while `BackingOff`.
+        #[pin]
+        timer: Option<Sleep>,
+        stage: Stage,
+        // Set only while `Bulkhead`.
+        bulkhead_wait: Option<BulkheadWait<'p>>,
+        permit: Option<BreakerPermit<'p>>,
+        place: Option<SemaphorePermit<'p>>,
+        deadline_at: Option<Instant>,
+        limit: Limit,
+    }
+}
+
+impl<'p, Fut, P, T, E> Future for Attempt<'_, 'p, Fut, P>
+where
+    Fut: Future<Output = Result<T, E>>,
+    E: Classify + From<Rejected>,
+    P: Fn(&E) -> bool,
+{
+    type Output = ControlFlow<Result<T, E>>;
+
+    // Always inlined: each instantiation (one per `#[resilient]` function) is polled from
+    // exactly one place, and returning the output through memory costs more than the call.
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let policy: &'p Resilience = this.attempts.policy;
+        // Ends the attempt before its call ran: the call is dropped unpolled.
+        macro_rules! reject {
+            ($rejected:expr) => {{
+                let rejected = $rejected;
+                this.call.set(None);
+                *this.permit = None;
+                *this.stage = Stage::Done;
+                return Poll::Ready(this.attempts.reject(rejected));
+            }};
+        }
+        loop {
+            match this.stage {
+                Stage::Gates => {
+                    let (deadline_at, now) = match this.attempts.start_attempt() {
+                        Ok(times) => times,
+                        Err(rejected) => reject!(rejected),
+                    };
+                    *this.deadline_at = deadline_at;
+                    match policy.resolve_breaker() {
+                        Ok(None) => {}
+                        Ok(Some(breaker)) => match breaker.try_acquire() {
+                            Ok(permit) => *this.permit = Some(permit),
+                            Err(rejected) => reject!(rejected),
+                        },
+                        Err(rejected) => reject!(rejected),
+                    }
+                    *this.limit = Limit::new(policy.timeout, deadline_at);
+                    *this.stage = Stage::Calling;
+                    if let Some(bulkhead) = &policy.bulkhead {
+                        match bulkhead.try_acquire() {
+                            Some(place) => *this.place = Some(place),
+                            None => {
+                                let limit = deadline_at
+                                    .zip(now)
+                                    .map(|(at, now)| at.saturating_duration_since(now));
+                                let wait = bulkhead.wait_for(limit);
+                                if wait.is_zero() {
+                                    reject!(bulkhead.rejection());
+                                }
+                                *this.bulkhead_wait = Some(Box::pin(bulkhead.wait(wait)));
+                                *this.stage = Stage::Bulkhead;
+                            }
+                        }
+                    }
+                }
+                Stage::Bulkhead => {
+                    let waited = match (this.bulkhead_wait.as_mut(), &policy.bulkhead) {
+                        (Some(wait), _) => ready!(wait.as_mut().poll(cx)),
+                        // Not reached: the wait is set whenever the stage is.
+                        (None, Some(bulkhead)) => Err(bulkhead.rejection()),
+                        (None, None) => {
+                            *this.stage = Stage::Calling;
+                            continue;
+                        }
+                    };
+                    *this.bulkhead_wait = None;
+                    match waited {
+                        Ok(place) => {
+                            *this.place = Some(place);
+                            *this.stage = Stage::Calling;
+                        }
+                        Err(rejected) => reject!(rejected),
+                    }
+                }
+                Stage::Calling => {
+                    let Some(call) = this.call.as_mut().as_pin_mut() else {
+                        // Not reached: the call is only taken when leaving `Calling`.
+                        *this.stage = Stage::Done;
+                        continue;
+                    };
+                    let output = match call.poll(cx) {
+                        Poll::Ready(output) => Some(output),
+                        Poll::Pending => {
+                            ready!(this.limit.poll_expired(this.timer.as_mut(), cx));
+                            None
+                        }
+                    };
+                    this.call.set(None);
+                    this.timer.set(None);
+                    *this.place = None;
+                    let timing = this.limit.timing();
+                    let permit = this.permit.take();
+                    match this.attempts.settle(
+                        output,
+                        timing,
+                        permit,
+                        this.retry_if,
+                        *this.deadline_at,
+                    ) {
+                        ControlFlow::Break(result) => {
+                            *this.stage = Stage::Done;
+                            return Poll::Ready(ControlFlow::Break(result));
+                        }
+                        ControlFlow::Continue(delay) => {
+                            this.timer.set(Some(tokio::time::sleep(delay)));
+                            *this.stage = Stage::BackingOff;
+                        }
+                    }
+                }
+                Stage::BackingOff => {
+                    if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
+                        ready!(sleep.poll(cx));
+                    }
+                    this.timer.set(None);
+                    *this.stage = Stage::Done;
+                    return Poll::Ready(ControlFlow::Continue(()));
+                }
+                Stage::Done => {
+                    #[allow(
+                        clippy::panic,
+                        reason = "polling a finished future is a caller bug, as for an async fn"
+                    )]
+                    {
+                        panic!("an attempt was polled after it completed")
+                    }
+                }
+            }
+        }
+    }
+}
