@@ -33,7 +33,7 @@ pub use pool::{
     AlreadyInitialized, CloseReport, GlobalPool, LatencyQuantiles, Metrics, Pool, PoolBuilder,
     Pooled, StartError, Status, Validation,
 };
-pub use rejected::Rejected;
+pub use rejected::{Rejected, ResilientError};
 pub use shutdown::{ClosedPool, InFlight, Shutdown, ShutdownReport, Trigger};
 pub use sizing::{Sizing, size_for_instances};
 

@@ -93,3 +93,18 @@ impl Classify for Rejected {
         }
     }
 }
+
+/// An error type the resilience policies can run under: classified (so they know what to
+/// retry) and able to carry a [`Rejected`] (so a call the policies stop can end in it).
+///
+/// Implemented for every type that is both; it exists to name the requirement in one
+/// place and to say what is missing when a `#[resilient]` function's error type is not.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the error type of a `#[resilient]` function",
+    label = "needs `Classify` and `From<Rejected>`",
+    note = "a call stopped by a policy (open breaker, timeout, full bulkhead, deadline) ends in a `Rejected`, converted into the function's error type; `Classify` says which failures are retried",
+    note = "`pool_sqlx::Error` implements both: return it, or wrap it in your error type (`#[from]`)"
+)]
+pub trait ResilientError: Classify + From<Rejected> {}
+
+impl<E: Classify + From<Rejected>> ResilientError for E {}

@@ -38,7 +38,7 @@ use super::{
     bulkhead::Bulkhead,
     registry::{DeclaredBreaker, breakers},
 };
-use crate::{Classify, ConfigError, Rejected};
+use crate::{ConfigError, Rejected, ResilientError};
 
 static DEFAULT_SLOW_CALL_NS: AtomicU64 = AtomicU64::new(1_000_000_000);
 
@@ -184,7 +184,7 @@ impl Resilience {
     /// Runs `op` under this policy; `op` is called once per attempt.
     pub async fn call<T, E, F, Fut>(&self, mut op: F) -> Result<T, E>
     where
-        E: Classify + From<Rejected>,
+        E: ResilientError,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {

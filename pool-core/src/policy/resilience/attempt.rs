@@ -23,7 +23,7 @@ use tokio::{
 
 use super::{Resilience, default_slow_call_threshold, slow_call};
 use crate::{
-    BreakerPermit, Classify, Delivery, ErrorClass, Rejected,
+    BreakerPermit, Classify, Delivery, ErrorClass, Rejected, ResilientError,
     policy::timeout::{Limit, Timing},
 };
 
@@ -62,7 +62,7 @@ impl<'p> Attempts<'p> {
         attempt: Fut,
     ) -> impl Future<Output = ControlFlow<Result<T, E>>>
     where
-        E: Classify + From<Rejected>,
+        E: ResilientError,
         Fut: Future<Output = Result<T, E>>,
     {
         self.run_if(attempt, |_: &E| true)
@@ -77,7 +77,7 @@ impl<'p> Attempts<'p> {
         retry_if: P,
     ) -> impl Future<Output = ControlFlow<Result<T, E>>>
     where
-        E: Classify + From<Rejected>,
+        E: ResilientError,
         Fut: Future<Output = Result<T, E>>,
         P: Fn(&E) -> bool,
     {
@@ -129,7 +129,7 @@ impl<'p> Attempts<'p> {
         deadline_at: Option<Instant>,
     ) -> ControlFlow<Result<T, E>, Duration>
     where
-        E: Classify + From<Rejected>,
+        E: ResilientError,
         P: Fn(&E) -> bool,
     {
         let policy = self.policy;
@@ -320,7 +320,7 @@ pin_project! {
 impl<'p, Fut, P, T, E> Future for Attempt<'_, 'p, Fut, P>
 where
     Fut: Future<Output = Result<T, E>>,
-    E: Classify + From<Rejected>,
+    E: ResilientError,
     P: Fn(&E) -> bool,
 {
     type Output = ControlFlow<Result<T, E>>;
