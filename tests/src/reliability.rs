@@ -18,7 +18,7 @@ use std::{
 
 use pool_sqlx::{
     Classify, Error, PoolError,
-    sqlx::{self, Connection, MySqlConnection, PgConnection},
+    sqlx::{self, Connection, MySqlConnection, PgConnection, mysql::MySqlDatabaseError},
 };
 use tokio::{
     task::JoinHandle,
@@ -148,7 +148,11 @@ pub fn error_kind(error: &Error) -> String {
 
 fn sqlx_detail(error: &sqlx::Error) -> String {
     match error {
-        sqlx::Error::Database(db) => format!("db {}", db.code().unwrap_or_default()),
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<MySqlDatabaseError>() {
+            // MySQL/MariaDB: the error number says more than the SQLSTATE (often HY000).
+            Some(my) => format!("db {}", my.number()),
+            None => format!("db {}", db.code().unwrap_or_default()),
+        },
         sqlx::Error::Io(io) => format!("io {:?}", io.kind()),
         sqlx::Error::Protocol(_) => "protocol".to_owned(),
         sqlx::Error::Tls(_) => "tls".to_owned(),
@@ -167,6 +171,9 @@ fn sqlx_detail(error: &sqlx::Error) -> String {
 pub fn count(counts: &mut BTreeMap<String, u64>, key: String) {
     *counts.entry(key).or_insert(0) += 1;
 }
+
+/// `pid, state, wait_event, backend_type` of a PostgreSQL session.
+type PgSessionRow = (i32, Option<String>, Option<String>, Option<String>);
 
 /// An administrative connection that watches and kills one pool's sessions on the server.
 #[derive(Debug)]
@@ -238,15 +245,14 @@ impl Sessions {
     pub async fn describe(&mut self) -> Result<Vec<String>, sqlx::Error> {
         match &mut self.admin {
             Admin::Pg(conn) => {
-                let rows: Vec<(i32, Option<String>, Option<String>, Option<String>)> =
-                    sqlx::query_as(
-                        "SELECT pid, state, wait_event, backend_type FROM pg_stat_activity \
+                let rows: Vec<PgSessionRow> = sqlx::query_as(
+                    "SELECT pid, state, wait_event, backend_type FROM pg_stat_activity \
                          WHERE datname = $1 AND application_name = $2 AND pid <> pg_backend_pid()",
-                    )
-                    .bind(&self.database)
-                    .bind(&self.application_name)
-                    .fetch_all(&mut *conn)
-                    .await?;
+                )
+                .bind(&self.database)
+                .bind(&self.application_name)
+                .fetch_all(&mut *conn)
+                .await?;
                 Ok(rows
                     .into_iter()
                     .map(|(pid, state, wait, kind)| format!("{pid} {state:?} {wait:?} {kind:?}"))
@@ -293,7 +299,7 @@ impl Sessions {
                     // ER_NO_SUCH_THREAD: it ended on its own meanwhile.
                     Err(sqlx::Error::Database(db))
                         if db
-                            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                            .try_downcast_ref::<MySqlDatabaseError>()
                             .is_some_and(|e| e.number() == 1094) =>
                     {
                         Ok(false)
