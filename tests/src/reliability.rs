@@ -310,16 +310,36 @@ impl Sessions {
         }
     }
 
-    /// Terminates every session of the pool; returns how many were terminated.
-    pub async fn kill_all(&mut self) -> Result<usize, sqlx::Error> {
-        let ids = self.ids().await?;
-        let mut killed = 0;
-        for id in ids {
-            if self.kill(id).await? {
-                killed += 1;
+    /// Terminates the sessions `ids` at once, as a server restart would; returns how many
+    /// were terminated. PostgreSQL: one statement signalling every backend without waiting
+    /// for any (`pg_terminate_backend(pid)` over the array); MySQL/MariaDB: one `KILL` after
+    /// the other on one connection (there is no multi-id `KILL`).
+    pub async fn kill_all(&mut self, ids: &[u64]) -> Result<usize, sqlx::Error> {
+        match &mut self.admin {
+            Admin::Pg(conn) => {
+                let pids: Vec<i32> = ids
+                    .iter()
+                    .filter_map(|id| i32::try_from(*id).ok())
+                    .collect();
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) \
+                     FROM unnest($1::int4[]) AS pid",
+                )
+                .bind(pids)
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok(usize::try_from(n).unwrap_or(0))
+            }
+            Admin::My(_) => {
+                let mut killed = 0;
+                for id in ids {
+                    if self.kill(*id).await? {
+                        killed += 1;
+                    }
+                }
+                Ok(killed)
             }
         }
-        Ok(killed)
     }
 
     /// Sessions of the pool sitting idle inside an open transaction: PostgreSQL
@@ -592,4 +612,24 @@ pub async fn wait_for<T>(
     }
     let ok = done(&value);
     (value, ok.then(|| started.elapsed()))
+}
+
+/// How long one bare sqlx connect (and close) to `db`'s test database takes: the reference
+/// for recovery times, which cannot be shorter than one connect.
+pub async fn connect_time(db: &TestDb) -> Duration {
+    let started = Instant::now();
+    match db.server {
+        Server::Postgres => {
+            let conn = PgConnection::connect(&db.url).await.expect("connect");
+            let took = started.elapsed();
+            conn.close().await.ok();
+            took
+        }
+        Server::MySql => {
+            let conn = MySqlConnection::connect(&db.url).await.expect("connect");
+            let took = started.elapsed();
+            conn.close().await.ok();
+            took
+        }
+    }
 }
