@@ -146,6 +146,32 @@ pub fn error_kind(error: &Error) -> String {
     format!("{}:{detail}", error.class().as_str())
 }
 
+/// A stable label for a `sqlx::Error` as an attempt saw it: its class, then what it is
+/// (`connection:db 57P01`, `connection:io UnexpectedEof`, ...).
+pub fn sqlx_error_kind(error: &sqlx::Error) -> String {
+    format!(
+        "{}:{}",
+        pool_sqlx::classify::classify(error).as_str(),
+        sqlx_detail(error)
+    )
+}
+
+/// Counts `error` by [`sqlx_error_kind`] in `counts` (for errors seen inside attempts).
+pub fn note_error<T>(counts: &Mutex<BTreeMap<String, u64>>, result: &Result<T, sqlx::Error>) {
+    if let Err(error) = result {
+        let mut counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
+        count(&mut counts, sqlx_error_kind(error));
+    }
+}
+
+/// A copy of `counts`.
+pub fn snapshot(counts: &Mutex<BTreeMap<String, u64>>) -> BTreeMap<String, u64> {
+    counts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
 fn sqlx_detail(error: &sqlx::Error) -> String {
     match error {
         sqlx::Error::Database(db) => match db.try_downcast_ref::<MySqlDatabaseError>() {

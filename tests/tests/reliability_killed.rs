@@ -18,7 +18,10 @@
 use std::{
     collections::{BTreeMap, HashSet},
     future::Future,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -29,8 +32,8 @@ use pool_sqlx::{
 use tests::{
     db::{self, Server, TestDb},
     reliability::{
-        Figures, KilledIds, Sessions, Stop, count, error_kind, kill_one_every, ms, sample,
-        seconds_from_env, wait_for,
+        Figures, KilledIds, Sessions, Stop, count, error_kind, kill_one_every, ms, note_error,
+        sample, seconds_from_env, snapshot, wait_for,
     },
 };
 use tokio::time::Instant;
@@ -66,6 +69,9 @@ static MY_BREAKER: DeclaredBreaker =
 
 static PG_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 static MY_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+/// The errors attempts failed with (each then retried, or ending the call).
+static PG_ATTEMPT_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+static MY_ATTEMPT_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 
 #[resilient(
     retries = 5,
@@ -85,8 +91,9 @@ async fn pg_insert(conn: &mut PgConnection, key: i64, task: i64) -> Result<u64, 
             .bind(key)
             .bind(task)
             .execute(&mut *conn)
-            .await?;
-    Ok(done.rows_affected())
+            .await;
+    note_error(&PG_ATTEMPT_ERRORS, &done);
+    Ok(done?.rows_affected())
 }
 
 #[resilient(
@@ -106,8 +113,9 @@ async fn my_insert(conn: &mut MySqlConnection, key: i64, task: i64) -> Result<u6
         .bind(key)
         .bind(task)
         .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected())
+        .await;
+    note_error(&MY_ATTEMPT_ERRORS, &done);
+    Ok(done?.rows_affected())
 }
 
 /// Every row of the table, read on a connection of its own (the pool's may have just
@@ -152,6 +160,7 @@ async fn killed_backends<M, F, Fut>(
     pool: Pool<M>,
     insert: F,
     attempts: &'static AtomicU64,
+    attempt_errors: &'static Mutex<BTreeMap<String, u64>>,
     breaker: &'static DeclaredBreaker,
 ) where
     M: Manager,
@@ -313,6 +322,7 @@ async fn killed_backends<M, F, Fut>(
     figures.add("ops_failed", failed.len());
     figures.add_counts("errors", &errors);
     figures.add("attempts", attempts);
+    figures.add_counts("attempt_errors", &snapshot(attempt_errors));
     figures.add("retries", attempts.saturating_sub(calls));
     figures.add("kills_done", kills.done);
     figures.add("kill_ticks", kills.tries);
@@ -407,6 +417,7 @@ async fn pg_killed_backends_lose_no_acknowledged_insert() {
         pool.clone(),
         |pool, key, task| async move { pg_insert(&pool, key, task).await },
         &PG_ATTEMPTS,
+        &PG_ATTEMPT_ERRORS,
         &PG_BREAKER,
     )
     .await;
@@ -436,6 +447,7 @@ async fn mysql_killed_backends_lose_no_acknowledged_insert() {
         pool.clone(),
         |pool, key, task| async move { my_insert(&pool, key, task).await },
         &MY_ATTEMPTS,
+        &MY_ATTEMPT_ERRORS,
         &MY_BREAKER,
     )
     .await;

@@ -17,9 +17,10 @@
 //! always reach a live one; the figures show how many were needed.
 
 use std::{
+    collections::BTreeMap,
     future::Future,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -31,9 +32,15 @@ use pool_sqlx::{
 };
 use tests::{
     db::{self, TestDb},
-    reliability::{Figures, KilledIds, Sessions, connect_time, count, error_kind, ms},
+    reliability::{
+        Figures, KilledIds, Sessions, connect_time, count, error_kind, ms, note_error, snapshot,
+    },
 };
 use tokio::time::Instant;
+
+/// The errors attempts failed with, by kind.
+static PG_ATTEMPT_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+static MY_ATTEMPT_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 
 const N: usize = 8;
 const CALLS: usize = 4 * N;
@@ -52,9 +59,11 @@ const RECOVERY_LIMIT: Duration = Duration::from_secs(10);
 #[pooled]
 async fn pg_read(conn: &mut PgConnection, attempts: &AtomicU64) -> Result<i64, Error> {
     attempts.fetch_add(1, Ordering::Relaxed);
-    Ok(sqlx::query_scalar("SELECT count(*) FROM items")
+    let count = sqlx::query_scalar("SELECT count(*) FROM items")
         .fetch_one(&mut *conn)
-        .await?)
+        .await;
+    note_error(&PG_ATTEMPT_ERRORS, &count);
+    Ok(count?)
 }
 
 #[resilient(
@@ -68,11 +77,11 @@ async fn pg_read(conn: &mut PgConnection, attempts: &AtomicU64) -> Result<i64, E
 #[pooled]
 async fn my_read(conn: &mut MySqlConnection, attempts: &AtomicU64) -> Result<i64, Error> {
     attempts.fetch_add(1, Ordering::Relaxed);
-    Ok(
-        sqlx::query_scalar("SELECT CAST(COUNT(*) AS SIGNED) FROM items")
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+    let count = sqlx::query_scalar("SELECT CAST(COUNT(*) AS SIGNED) FROM items")
+        .fetch_one(&mut *conn)
+        .await;
+    note_error(&MY_ATTEMPT_ERRORS, &count);
+    Ok(count?)
 }
 
 /// Waits (bounded) until the pool holds N idle connections, none in use, and the server
@@ -113,8 +122,13 @@ fn spread(mut values: Vec<Duration>) -> String {
 }
 
 #[allow(clippy::too_many_lines)]
-async fn restart_like_loss<M, F, Fut>(db: &TestDb, backend: &str, pool: Pool<M>, read: F)
-where
+async fn restart_like_loss<M, F, Fut>(
+    db: &TestDb,
+    backend: &str,
+    pool: Pool<M>,
+    read: F,
+    attempt_errors: &Mutex<BTreeMap<String, u64>>,
+) where
     M: Manager,
     F: Fn(Pool<M>, Arc<AtomicU64>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<i64, Error>> + Send + 'static,
@@ -141,6 +155,7 @@ where
     let mut failures = Vec::new();
     for round in 1..=ROUNDS {
         let before = pool.metrics();
+        let errors_before = snapshot(attempt_errors);
 
         // Kill every session of the pool, as a restart would.
         let kill_started = Instant::now();
@@ -167,7 +182,7 @@ where
         let mut first_ok: Option<Instant> = None;
         let mut last_done = killed_at;
         let (mut ok, mut attempts, mut most) = (0, 0, 0);
-        let mut errors = std::collections::BTreeMap::new();
+        let mut errors = BTreeMap::new();
         for handle in handles {
             let (result, at, tries) = tokio::time::timeout(Duration::from_secs(60), handle)
                 .await
@@ -220,6 +235,14 @@ where
             ),
         );
         figures.add_counts(&format!("round{round}.errors"), &errors);
+        let mut attempt_errors_now = snapshot(attempt_errors);
+        for (kind, n) in &errors_before {
+            if let Some(now) = attempt_errors_now.get_mut(kind) {
+                *now -= n;
+            }
+        }
+        attempt_errors_now.retain(|_, n| *n > 0);
+        figures.add_counts(&format!("round{round}.attempt_errors"), &attempt_errors_now);
         if let Some(first) = first {
             to_first.push(first);
         }
@@ -260,9 +283,13 @@ async fn pg_all_connections_killed_at_once_recover_without_intervention() {
         .execute("CREATE TABLE items (k bigint PRIMARY KEY)")
         .await
         .unwrap();
-    restart_like_loss(&db, "postgres", pool.clone(), |pool, attempts| async move {
-        pg_read(&pool, &attempts).await
-    })
+    restart_like_loss(
+        &db,
+        "postgres",
+        pool.clone(),
+        |pool, attempts| async move { pg_read(&pool, &attempts).await },
+        &PG_ATTEMPT_ERRORS,
+    )
     .await;
     pool.close().await;
     db.cleanup().await;
@@ -287,9 +314,13 @@ async fn mysql_all_connections_killed_at_once_recover_without_intervention() {
         .execute("CREATE TABLE items (k BIGINT PRIMARY KEY) ENGINE=InnoDB")
         .await
         .unwrap();
-    restart_like_loss(&db, "mariadb", pool.clone(), |pool, attempts| async move {
-        my_read(&pool, &attempts).await
-    })
+    restart_like_loss(
+        &db,
+        "mariadb",
+        pool.clone(),
+        |pool, attempts| async move { my_read(&pool, &attempts).await },
+        &MY_ATTEMPT_ERRORS,
+    )
     .await;
     pool.close().await;
     db.cleanup().await;
