@@ -659,3 +659,43 @@ pub async fn connect_time(db: &TestDb) -> Duration {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rng_is_seeded_and_bounded() {
+        let (mut a, mut b) = (Rng::new(7), Rng::new(7));
+        let first: Vec<u64> = (0..8).map(|_| a.next_u64()).collect();
+        let again: Vec<u64> = (0..8).map(|_| b.next_u64()).collect();
+        assert_eq!(first, again);
+        assert_ne!(Rng::new(8).next_u64(), first[0]);
+        let mut rng = Rng::new(0);
+        assert!((0..1000).all(|_| rng.below(6) < 6));
+        assert_eq!(rng.below(0), 0);
+    }
+
+    #[test]
+    fn figures_print_one_aligned_line_each_in_order() {
+        let mut figures = Figures::new("1. test", "postgres");
+        figures.add("ops", 3);
+        figures.add("a_longer_key", "x");
+        figures.add_counts("errors", &BTreeMap::new());
+        let mut counts = BTreeMap::new();
+        count(&mut counts, "b".to_owned());
+        count(&mut counts, "a".to_owned());
+        count(&mut counts, "b".to_owned());
+        figures.add_counts("kinds", &counts);
+        assert_eq!(
+            figures.to_string(),
+            "=== reliability: 1. test (postgres) ===\n\
+             ops           3\n\
+             a_longer_key  x\n\
+             errors        none\n\
+             kinds.a       1\n\
+             kinds.b       2\n\
+             === end ==="
+        );
+    }
+}

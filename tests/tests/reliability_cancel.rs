@@ -1,11 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Issue #7, scenario 4: a cancellation storm.
 //!
-//! 64 tasks run 10 000 operations between them against a pool of 8, each raced
-//! (`tokio::select!`) against a random timer of 0–6 ms, so most are dropped at a random
-//! point: waiting for a slot, connecting, mid-query (`pg_sleep`/`SLEEP` of 0–5 ms), inside
-//! an explicit transaction, inside a `#[resilient]` retry loop whose per-attempt timeout
-//! also fires. The operations (chosen with a seeded RNG):
+//! 32 tasks run 10 000 operations between them against a pool of 8, each raced
+//! (`tokio::select!`) against a random timer (0, 0–6 ms or 0–40 ms), so most are dropped
+//! at a random point: waiting for a slot, connecting, mid-query (`pg_sleep`/`SLEEP` of
+//! 0–5 ms), inside an explicit transaction, with the commit in flight, inside a
+//! `#[resilient]` retry loop whose per-attempt timeout also fires. Each operation records
+//! how far it got, so the figures say where they were dropped. The operations (chosen
+//! with a seeded RNG):
 //!
 //! - `get`: `pool.get()`, then hold the connection 0–2 ms;
 //! - `query`: a `#[pooled]` function running one sleeping query;
