@@ -797,6 +797,10 @@ async fn pg_a_sqlx_transaction_dropped_by_an_error_leaves_no_session_idle_in_tra
         .unwrap();
     let error = pg_insert_then_miss(&pool, 1).await.unwrap_err();
     assert_eq!(error_kind(&error), "permanent:RowNotFound");
+    // The signal a fix can use without I/O: the pooled connection has unsent writes (the
+    // queued ROLLBACK). Checked out and returned at once: no statement flushes it.
+    let pending = pool.get().await.unwrap().raw().should_flush();
+    eprintln!("the pooled connection has unsent writes (sqlx `should_flush`): {pending}");
     let (idle_tx, other) = after_dropped_transaction(&db, pool.name()).await;
     pool.close().await;
     db.cleanup().await;
@@ -825,6 +829,10 @@ async fn mysql_a_sqlx_transaction_dropped_by_an_error_leaves_no_session_idle_in_
         .unwrap();
     let error = my_insert_then_miss(&pool, 1).await.unwrap_err();
     assert_eq!(error_kind(&error), "permanent:RowNotFound");
+    // The signal a fix can use without I/O: the pooled connection has unsent writes (the
+    // queued ROLLBACK). Checked out and returned at once: no statement flushes it.
+    let pending = pool.get().await.unwrap().raw().should_flush();
+    eprintln!("the pooled connection has unsent writes (sqlx `should_flush`): {pending}");
     let (idle_tx, other) = after_dropped_transaction(&db, pool.name()).await;
     pool.close().await;
     db.cleanup().await;
