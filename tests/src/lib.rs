@@ -3,3 +3,4 @@
 pub mod db;
 pub mod memory;
 pub mod proxy;
+pub mod reliability;
