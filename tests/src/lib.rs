@@ -1,5 +1,6 @@
 //! Test support shared by the integration tests.
 
 pub mod db;
+pub mod figures;
 pub mod memory;
 pub mod proxy;
