@@ -302,7 +302,7 @@ const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 ///
 /// | parameter | meaning | `0` means |
 /// |---|---|---|
-/// | `connection_limit` | `max_size` | rejected |
+/// | `connection_limit` | `max_size`, at most 10 000 | rejected |
 /// | `pool_timeout` | `acquire_timeout` | no limit |
 /// | `connect_timeout` | time limit of one connect | no limit |
 /// | `statement_timeout` | server-side statement limit ([`Session::statement_timeout`]) | none |
