@@ -810,6 +810,7 @@ async fn passwords_never_show_in_outputs_errors_health_or_traces() {
     // The capture saw the failing connects (pool-core's `connect failed` warning) and
     // sqlx's own statement logging.
     assert!(traces.contains("connect failed"), "{traces}");
+    assert!(traces.contains("sqlx::query"), "{traces}");
     assert!(traces.lines().count() > 20, "{traces}");
     let mut leaked = Vec::new();
     for (what, output) in outputs
