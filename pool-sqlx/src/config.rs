@@ -302,7 +302,7 @@ const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 ///
 /// | parameter | meaning | `0` means |
 /// |---|---|---|
-/// | `connection_limit` | `max_size` | rejected |
+/// | `connection_limit` | `max_size`, at most 10 000 | rejected |
 /// | `pool_timeout` | `acquire_timeout` | no limit |
 /// | `connect_timeout` | time limit of one connect | no limit |
 /// | `statement_timeout` | server-side statement limit ([`Session::statement_timeout`]) | none |
@@ -341,6 +341,12 @@ pub struct Config {
     /// The starting point the URL parameters override.
     pub preset: Preset,
 }
+
+/// The largest `connection_limit` accepted. No server takes that many connections from
+/// one pool, and pool-core sizes its bookkeeping by `max_size` when the pool is built: a
+/// limit in the billions made building the pool abort the process (memory allocation
+/// failure) instead of returning an error.
+const MAX_CONNECTION_LIMIT: usize = 10_000;
 
 const POOL_PARAMETERS: [&str; 8] = [
     "connection_limit",
@@ -431,6 +437,12 @@ impl Config {
                 if limit == 0 {
                     return Err(ConfigError::new(name, "must be at least 1"));
                 }
+                if limit > MAX_CONNECTION_LIMIT {
+                    return Err(ConfigError::new(
+                        name,
+                        format!("must be at most {MAX_CONNECTION_LIMIT}, not {limit}"),
+                    ));
+                }
                 self.connection_limit = Some(limit);
             }
             "pool_timeout" => self.pool_timeout = Some(parse_duration(name, value)?),
@@ -502,7 +514,8 @@ impl Config {
     /// (`statement_timeout`, `pgbouncer`, `application_name`) and the connect timeout.
     pub fn manager<DB: Backend>(&self) -> Result<SqlxManager<DB>, Error> {
         self.expect_backend::<DB>()?;
-        let options = Options::<DB>::from_url(&self.url)?;
+        let options =
+            Options::<DB>::from_url(&self.url).map_err(|error| self.options_error::<DB>(error))?;
         let mut manager = SqlxManager::<DB>::new(options)
             .described(&self.redacted_url())
             .session(Session {
@@ -515,6 +528,40 @@ impl Config {
             manager = manager.connect_timeout(if timeout.is_zero() { FOREVER } else { timeout });
         }
         Ok(manager)
+    }
+
+    /// sqlx's own URL errors do not always say which parameter is at fault (`port=abc`:
+    /// "invalid digit found in string"): find the query parameter that fails on its own
+    /// and name it. Only the parameter's name is added, never a value, so a password
+    /// cannot be echoed.
+    fn options_error<DB: Backend>(&self, error: sqlx::Error) -> Error {
+        let parses = |url: &Url| Options::<DB>::from_url(url).is_ok();
+        let mut base = self.url.clone();
+        base.set_query(None);
+        let culprit = if parses(&base) {
+            self.url.query_pairs().find_map(|(key, value)| {
+                let mut alone = base.clone();
+                alone.query_pairs_mut().append_pair(&key, &value);
+                (!parses(&alone)).then(|| format!("a bad `{key}` parameter"))
+            })
+        } else {
+            let mut no_password = base.clone();
+            let _ = no_password.set_password(None);
+            let mut anonymous = no_password.clone();
+            let _ = anonymous.set_username("");
+            if parses(&no_password) {
+                Some("a `password` sqlx cannot read".to_owned())
+            } else if parses(&anonymous) {
+                Some("a `user` name sqlx cannot read".to_owned())
+            } else {
+                None
+            }
+        };
+        let problem = match culprit {
+            Some(culprit) => format!("has {culprit}: {error}"),
+            None => format!("cannot be used by sqlx: {error}"),
+        };
+        Error::Config(ConfigError::new("url", problem))
     }
 
     /// A pool builder named `name` with the preset and the URL's settings applied; adjust

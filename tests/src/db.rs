@@ -114,6 +114,7 @@ impl TestDb {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
+        // sql: a database name we generate (letters, digits, underscores)
         admin_execute(server, &admin_url, &format!("CREATE DATABASE {name}")).await;
         let mut url = Url::parse(&admin_url).expect("admin URL");
         url.set_path(&format!("/{name}"));
@@ -147,7 +148,9 @@ impl TestDb {
 
 async fn drop_database(server: Server, admin_url: &str, name: &str) {
     let sql = match server {
+        // sql: a database name we generated
         Server::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        // sql: a database name we generated
         Server::MySql => format!("DROP DATABASE IF EXISTS {name}"),
     };
     admin_execute(server, admin_url, &sql).await;
@@ -155,6 +158,7 @@ async fn drop_database(server: Server, admin_url: &str, name: &str) {
 
 /// Runs one statement on a fresh administrative connection.
 pub async fn admin_execute(server: Server, admin_url: &str, sql: &str) {
+    // sql: test set-up statements; every caller marks its own formatted SQL
     let sql = AssertSqlSafe(sql.to_owned());
     match server {
         Server::Postgres => {

@@ -1,6 +1,7 @@
 //! Test support shared by the integration tests.
 
 pub mod db;
+pub mod figures;
 pub mod memory;
 pub mod proxy;
 pub mod reliability;

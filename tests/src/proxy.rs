@@ -50,6 +50,55 @@ pub struct Counters {
     pub reset: AtomicU64,
     /// Bytes forwarded, both directions.
     pub bytes: AtomicU64,
+    /// Connections open through the proxy right now.
+    pub open: AtomicU64,
+    /// The most connections that were open through the proxy at once.
+    pub max_open: AtomicU64,
+}
+
+/// A copy of [`Counters`] at one moment, to compare two moments.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// Connections accepted and forwarded.
+    pub accepted: u64,
+    /// Connections reset.
+    pub reset: u64,
+    /// Bytes forwarded, both directions.
+    pub bytes: u64,
+    /// Connections open now.
+    pub open: u64,
+    /// The most connections open at once so far.
+    pub max_open: u64,
+}
+
+impl Counters {
+    /// The counters now.
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            accepted: self.accepted.load(Ordering::SeqCst),
+            reset: self.reset.load(Ordering::SeqCst),
+            bytes: self.bytes.load(Ordering::SeqCst),
+            open: self.open.load(Ordering::SeqCst),
+            max_open: self.max_open.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// Counts a forwarded connection as open for as long as it lives.
+struct OpenGuard(Arc<Counters>);
+
+impl OpenGuard {
+    fn enter(counters: &Arc<Counters>) -> Self {
+        let now = counters.open.fetch_add(1, Ordering::SeqCst) + 1;
+        counters.max_open.fetch_max(now, Ordering::SeqCst);
+        OpenGuard(Arc::clone(counters))
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A running proxy. Dropping it stops every task and closes every connection.
@@ -201,6 +250,7 @@ async fn connection(
     mode: watch::Receiver<Mode>,
     counters: Arc<Counters>,
 ) {
+    let _open = OpenGuard::enter(&counters);
     let Ok(server) = TcpStream::connect(upstream).await else {
         reset(client);
         return;

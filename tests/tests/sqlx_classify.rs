@@ -167,6 +167,7 @@ async fn pg_53300_too_many_connections_is_transient() {
     admin_execute(
         Server::Postgres,
         db.admin_url(),
+        // sql: a role name we generate
         &format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 1"),
     )
     .await;
@@ -179,6 +180,7 @@ async fn pg_53300_too_many_connections_is_transient() {
     admin_execute(
         Server::Postgres,
         db.admin_url(),
+        // sql: a role name we generate
         &format!("DROP ROLE {role}"),
     )
     .await;
@@ -244,6 +246,7 @@ async fn pg_28000_no_login_role_is_permanent() {
     admin_execute(
         Server::Postgres,
         db.admin_url(),
+        // sql: a role name we generate and a constant password
         &format!("CREATE ROLE {role} NOLOGIN PASSWORD 'hunter2-secret'"),
     )
     .await;
@@ -258,6 +261,7 @@ async fn pg_28000_no_login_role_is_permanent() {
     admin_execute(
         Server::Postgres,
         db.admin_url(),
+        // sql: a role name we generate
         &format!("DROP ROLE {role}"),
     )
     .await;
@@ -435,12 +439,14 @@ async fn my_1226_user_connection_limit_is_transient() {
     admin_execute(
         Server::MySql,
         db.admin_url(),
+        // sql: a user name we generate
         &format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS 1"),
     )
     .await;
     admin_execute(
         Server::MySql,
         db.admin_url(),
+        // sql: a database and a user name we generate
         &format!("GRANT ALL ON {}.* TO '{user}'@'%'", db.name),
     )
     .await;
@@ -456,6 +462,7 @@ async fn my_1226_user_connection_limit_is_transient() {
     admin_execute(
         Server::MySql,
         db.admin_url(),
+        // sql: a user name we generate
         &format!("DROP USER '{user}'@'%'"),
     )
     .await;
@@ -474,6 +481,7 @@ async fn my_kill_then_io_are_connection() {
         .fetch_one(&mut victim)
         .await
         .unwrap();
+    // sql: a connection id the server gave us (an integer)
     sqlx::query(sqlx::AssertSqlSafe(format!("KILL {id}")))
         .execute(&mut admin)
         .await
@@ -499,6 +507,7 @@ async fn my_1045_wrong_password_is_permanent_and_not_echoed() {
     admin_execute(
         Server::MySql,
         db.admin_url(),
+        // sql: a user name we generate and a constant password
         &format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'right-secret'"),
     )
     .await;
@@ -513,6 +522,7 @@ async fn my_1045_wrong_password_is_permanent_and_not_echoed() {
     admin_execute(
         Server::MySql,
         db.admin_url(),
+        // sql: a user name we generate
         &format!("DROP USER '{user}'@'%'"),
     )
     .await;

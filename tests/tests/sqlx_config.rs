@@ -242,6 +242,7 @@ async fn mysql_wrong_password_through_the_pool_is_permanent_and_hidden() {
     admin_execute(
         Server::MySql,
         db.admin_url(),
+        // sql: a user name we generate and a constant password
         &format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'the-right-one'"),
     )
     .await;
@@ -269,6 +270,7 @@ async fn mysql_wrong_password_through_the_pool_is_permanent_and_hidden() {
     admin_execute(
         Server::MySql,
         db.admin_url(),
+        // sql: a user name we generate
         &format!("DROP USER '{user}'@'%'"),
     )
     .await;

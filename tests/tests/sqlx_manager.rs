@@ -250,6 +250,7 @@ async fn mysql_a_connection_returned_inside_a_transaction_or_killed_is_discarded
         .await
         .unwrap();
     let mut admin = pool.get().await.unwrap();
+    // sql: a connection id the server gave us (an integer)
     sqlx::query(sqlx::AssertSqlSafe(format!("KILL {id}")))
         .execute(&mut **admin)
         .await
