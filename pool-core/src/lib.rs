@@ -30,8 +30,8 @@ pub use policy::{
     breakers, default_slow_call_threshold, set_default_slow_call_threshold,
 };
 pub use pool::{
-    AlreadyInitialized, CloseReport, GlobalPool, LatencyQuantiles, Metrics, Pool, PoolBuilder,
-    Pooled, StartError, Status, Validation,
+    AlreadyInitialized, CloseReport, GlobalPool, LatencyQuantiles, MAX_POOL_SIZE, Metrics, Pool,
+    PoolBuilder, Pooled, StartError, Status, Validation,
 };
 pub use rejected::{Rejected, ResilientError};
 pub use shutdown::{ClosedPool, InFlight, Shutdown, ShutdownReport, Trigger};

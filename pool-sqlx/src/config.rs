@@ -346,7 +346,7 @@ pub struct Config {
 /// one pool, and pool-core sizes its bookkeeping by `max_size` when the pool is built: a
 /// limit in the billions made building the pool abort the process (memory allocation
 /// failure) instead of returning an error.
-const MAX_CONNECTION_LIMIT: usize = 10_000;
+const MAX_CONNECTION_LIMIT: usize = pool_core::MAX_POOL_SIZE;
 
 const POOL_PARAMETERS: [&str; 8] = [
     "connection_limit",
@@ -398,6 +398,16 @@ impl Config {
         for (key, value) in url.query_pairs() {
             match POOL_PARAMETERS.iter().find(|name| **name == key) {
                 Some(name) => config.set(name, &value)?,
+                None if is_unread_secret(kind, &key) => {
+                    return Err(ConfigError::new(
+                        "url",
+                        format!(
+                            "has a `{key}` parameter, which sqlx does not read: the secret \
+                             would be ignored (and PostgreSQL's driver logs parameters it does \
+                             not know with their values); remove it"
+                        ),
+                    ));
+                }
                 None => rest.push((key.into_owned(), value.into_owned())),
             }
         }
@@ -661,6 +671,14 @@ pub fn parse_duration(parameter: &'static str, value: &str) -> Result<Duration, 
         .checked_mul(per_unit_ms)
         .map(Duration::from_millis)
         .ok_or_else(bad)
+}
+
+/// A password-like query parameter the driver does not read: `password` is read by
+/// sqlx's PostgreSQL driver only; anything else naming a password (`sslpassword`) would be
+/// dropped, and on PostgreSQL logged with its value.
+fn is_unread_secret(kind: BackendKind, key: &str) -> bool {
+    key.to_ascii_lowercase().contains("password")
+        && !(kind == BackendKind::Postgres && key == "password")
 }
 
 fn redact(url: &Url) -> String {

@@ -191,8 +191,14 @@ where
         }
     }
 
+    /// Broken, still inside a transaction sqlx knows of, or holding writes not yet sent.
+    ///
+    /// The last one is a sqlx `Transaction` dropped without commit or rollback (a `?` in
+    /// the middle of it): sqlx only queues the `ROLLBACK` and forgets the transaction, so
+    /// the server still has it open, locks held. Sending it would be I/O on the return
+    /// path; closing the connection makes the server roll back at once.
     fn has_broken(&self, conn: &mut SqlxConnection<DB>) -> bool {
-        conn.is_broken() || DB::transaction_depth(conn.raw()) > 0
+        conn.is_broken() || DB::transaction_depth(conn.raw()) > 0 || conn.raw().should_flush()
     }
 
     fn close(&self, conn: SqlxConnection<DB>) -> impl Future<Output = ()> + Send {

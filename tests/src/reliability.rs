@@ -319,6 +319,7 @@ impl Sessions {
                     .await
             }
             Admin::My(conn) => {
+                // sql: a thread id (an integer) the server gave us; KILL takes no parameter
                 let sql = sqlx::AssertSqlSafe(format!("KILL {id}"));
                 match sqlx::raw_sql(sql).execute(&mut *conn).await {
                     Ok(_) => Ok(true),

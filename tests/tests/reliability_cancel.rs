@@ -780,7 +780,6 @@ async fn after_dropped_transaction(db: &TestDb, application_name: &str) -> (usiz
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "pool-sqlx bug: a dropped sqlx Transaction's queued ROLLBACK is never sent; see RELIABILITY.md"]
 async fn pg_a_sqlx_transaction_dropped_by_an_error_leaves_no_session_idle_in_transaction() {
     let Some(db) = db::postgres("rel_cancel_tx_drop").await else {
         return;
@@ -809,7 +808,6 @@ async fn pg_a_sqlx_transaction_dropped_by_an_error_leaves_no_session_idle_in_tra
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "pool-sqlx bug: a dropped sqlx Transaction's queued ROLLBACK is never sent; see RELIABILITY.md"]
 async fn mysql_a_sqlx_transaction_dropped_by_an_error_leaves_no_session_idle_in_transaction() {
     let Some(db) = db::mysql("rel_cancel_tx_drop").await else {
         return;

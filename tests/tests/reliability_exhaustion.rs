@@ -281,7 +281,6 @@ async fn mariadb_exhausted_pool_times_out_waiters_on_time() {
 /// `pool/inner.rs`, `warm_up`: `if !self.try_reserve() { break; }`). The connections the
 /// background task is still opening are neither waited for nor their errors reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "pool-core bug: build_and_connect can return before min_idle connections are open (reported to the lead)"]
 async fn build_and_connect_returns_with_min_idle_connections_open() {
     let Some(db) = db::postgres("build_and_connect").await else {
         return;

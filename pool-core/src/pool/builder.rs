@@ -35,6 +35,10 @@ pub(crate) struct Config {
     pub(crate) reaper_interval: Option<Duration>,
 }
 
+/// The largest `max_size` a pool accepts: far above what any database server takes, low
+/// enough that a mistyped figure is an error rather than an allocation that aborts.
+pub const MAX_POOL_SIZE: usize = 10_000;
+
 /// How many connections the pool opens before `build_and_connect` gives up.
 pub(crate) const START_ATTEMPTS: u32 = 3;
 
@@ -181,23 +185,27 @@ impl<M: Manager> PoolBuilder<M> {
     /// `get()` (or until the background task tops up `min_idle`).
     pub fn build(self) -> Result<Pool<M>, ConfigError> {
         self.validate()?;
-        Ok(Pool::from_builder(self))
+        let pool = Pool::from_builder(self);
+        pool.start_background();
+        Ok(pool)
     }
 
     /// Builds the pool and opens `max(min_idle, 1)` connections before returning,
     /// retrying a few times with backoff, so a service that cannot reach its database
     /// fails at start-up with the real connect error (HikariCP's fail-fast).
     pub async fn build_and_connect(self) -> Result<Pool<M>, StartError<M::Error>> {
-        let pool = self.build().map_err(StartError::Config)?;
+        self.validate().map_err(StartError::Config)?;
+        // The background task starts after the warm-up: its own top-up to `min_idle` would
+        // take the room the warm-up opens into, and its connects are not waited for.
+        let pool = Pool::from_builder(self);
         pool.warm_up().await.map_err(StartError::Connect)?;
+        pool.start_background();
         Ok(pool)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         let config = &self.config;
-        if self.max_size == 0 {
-            return Err(ConfigError::new("max_size", "must be at least 1"));
-        }
+        check_max_size(self.max_size)?;
         if config.min_idle > self.max_size {
             return Err(ConfigError::new(
                 "min_idle",
@@ -239,4 +247,18 @@ pub enum StartError<E> {
     /// The first connections could not be opened.
     #[error("the pool could not open its first connections: {0}")]
     Connect(PoolError<E>),
+}
+
+/// The bounds of `max_size`, at build time and on `resize`.
+pub(crate) fn check_max_size(max_size: usize) -> Result<(), ConfigError> {
+    if max_size == 0 {
+        return Err(ConfigError::new("max_size", "must be at least 1"));
+    }
+    if max_size > MAX_POOL_SIZE {
+        return Err(ConfigError::new(
+            "max_size",
+            format!("must be at most {MAX_POOL_SIZE}, not {max_size}"),
+        ));
+    }
+    Ok(())
 }

@@ -10,7 +10,7 @@ mod stats;
 
 use std::{fmt, future::Future, panic::Location, sync::Arc, time::Duration};
 
-pub use builder::{PoolBuilder, StartError, Validation};
+pub use builder::{MAX_POOL_SIZE, PoolBuilder, StartError, Validation};
 pub use global::{AlreadyInitialized, GlobalPool};
 pub use pooled::Pooled;
 pub use stats::{LatencyQuantiles, Metrics, Status};
@@ -43,18 +43,22 @@ impl<M: Manager> Pool<M> {
         PoolBuilder::new(manager)
     }
 
+    /// A pool whose background task (min_idle, reaping) has not started: it starts with
+    /// [`start_background`](Self::start_background) or the first `get()`.
     pub(crate) fn from_builder(builder: PoolBuilder<M>) -> Self {
         let inner = Arc::new(Inner::new(
             builder.manager,
             builder.max_size,
             builder.config,
         ));
-        // Built inside a runtime, the background task (min_idle, reaping) starts now;
-        // otherwise it starts with the first `get()`.
-        if tokio::runtime::Handle::try_current().is_ok() {
-            inner.start_background();
-        }
         Pool { inner }
+    }
+
+    /// Starts the background task now, if inside a runtime.
+    pub(crate) fn start_background(&self) {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.inner.start_background();
+        }
     }
 
     /// Checks a connection out, waiting (FIFO) up to the acquire timeout.
@@ -103,9 +107,7 @@ impl<M: Manager> Pool<M> {
     /// Changes `max_size` at run time. Shrinking closes idle connections above the new
     /// limit at once and checked-out ones as they come back.
     pub fn resize(&self, max_size: usize) -> Result<(), ConfigError> {
-        if max_size == 0 {
-            return Err(ConfigError::new("max_size", "must be at least 1"));
-        }
+        builder::check_max_size(max_size)?;
         if max_size < self.inner.config.min_idle {
             return Err(ConfigError::new(
                 "max_size",
