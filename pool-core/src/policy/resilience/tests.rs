@@ -12,7 +12,7 @@ use std::{
 use tokio::time::{Instant, sleep};
 
 use super::*;
-use crate::{BreakerConfig, BreakerState, Delivery, ErrorClass, SlidingWindow};
+use crate::{BreakerConfig, BreakerState, Classify, Delivery, ErrorClass, SlidingWindow};
 
 #[derive(Debug, Clone, PartialEq)]
 enum TestError {
