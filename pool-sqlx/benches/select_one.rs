@@ -6,6 +6,13 @@
 //!     cargo bench -p pool-sqlx --bench select_one
 //! ```
 //! Each measured element is one `SELECT 1` (checkout, query, return for the pools).
+//!
+//! After criterion's groups, a table of *paired* rounds for one task: in each round the
+//! raw connection and pool-sqlx run the same number of queries back to back (in
+//! alternating order), on a current-thread runtime and on the multi-thread one, and the
+//! table gives the median and interquartile range of the per-round ratios. A loopback
+//! round trip varies by a factor of three from one second to the next on a shared
+//! machine; pairing cancels most of that. `-- paired_only` skips criterion's groups.
 
 #![allow(clippy::unwrap_used, missing_docs)] // a benchmark: failing loudly is the point
 
@@ -56,6 +63,10 @@ fn select_one(c: &mut Criterion) {
         eprintln!("SKIPPED select_one: set TEST_POSTGRES_URL to run this benchmark");
         return;
     };
+    if std::env::args().any(|arg| arg == "paired_only") {
+        paired(&url);
+        return;
+    }
     let runtime = Runtime::new().unwrap();
     let ours: PgPool = Config::from_url(&url)
         .unwrap()
@@ -116,6 +127,91 @@ fn select_one(c: &mut Criterion) {
         });
     }
     group.finish();
+    drop(runtime);
+    paired(&url);
+}
+
+/// One task, `QUERIES` queries per side per round, `ROUNDS` rounds; the ratio of
+/// pool-sqlx's throughput to the raw connection's in each round.
+fn paired(url: &str) {
+    const ROUNDS: usize = 31;
+    const QUERIES: u32 = 300;
+    println!(
+        "\n1 task, {ROUNDS} paired rounds of {QUERIES} queries: pool-sqlx throughput / raw connection's"
+    );
+    println!(
+        "| runtime | raw, µs/query (median) | pool-sqlx, µs/query (median) | ratio, median [IQR] |"
+    );
+    println!("|---|---:|---:|---:|");
+    let runtimes = [
+        (
+            "current-thread",
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        ),
+        ("multi-thread, 2 workers", Runtime::new().unwrap()),
+    ];
+    for (name, runtime) in runtimes {
+        let (raw, pool, ratios) = runtime.block_on(async {
+            let pool: PgPool = Config::from_url(url)
+                .unwrap()
+                .build_pool::<sqlx::Postgres>("bench_paired")
+                .unwrap();
+            let mut raw = PgConnection::connect(url).await.unwrap();
+            let (mut raw_times, mut pool_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            for round in 0..ROUNDS + 1 {
+                let mut times = [Duration::ZERO; 2];
+                for side in [round % 2, (round + 1) % 2] {
+                    // In a task of its own, as a request handler would run.
+                    times[side] = if side == 0 {
+                        let mut conn = raw;
+                        let (conn_back, time) = tokio::spawn(async move {
+                            let started = Instant::now();
+                            for _ in 0..QUERIES {
+                                sqlx::query("SELECT 1").execute(&mut conn).await.unwrap();
+                            }
+                            (conn, started.elapsed())
+                        })
+                        .await
+                        .unwrap();
+                        raw = conn_back;
+                        time
+                    } else {
+                        let pool = pool.clone();
+                        tokio::spawn(async move {
+                            let started = Instant::now();
+                            for _ in 0..QUERIES {
+                                let mut conn = pool.get().await.unwrap();
+                                sqlx::query("SELECT 1").execute(&mut **conn).await.unwrap();
+                            }
+                            started.elapsed()
+                        })
+                        .await
+                        .unwrap()
+                    };
+                }
+                if round == 0 {
+                    continue; // warm-up: connections opened, statements prepared
+                }
+                raw_times.push(times[0].as_secs_f64() * 1e6 / f64::from(QUERIES));
+                pool_times.push(times[1].as_secs_f64() * 1e6 / f64::from(QUERIES));
+                ratios.push(times[0].as_secs_f64() / times[1].as_secs_f64());
+            }
+            pool.close().await;
+            (raw_times, pool_times, ratios)
+        });
+        let quartiles = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+            (at(0.25), at(0.5), at(0.75))
+        };
+        let (_, raw, _) = quartiles(raw);
+        let (_, pool, _) = quartiles(pool);
+        let (low, median, high) = quartiles(ratios);
+        println!("| {name} | {raw:.1} | {pool:.1} | {median:.2}× [{low:.2}–{high:.2}] |");
+    }
 }
 
 criterion_group!(benches, select_one);
