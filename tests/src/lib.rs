@@ -2,4 +2,5 @@
 
 pub mod db;
 pub mod memory;
+pub mod pgbouncer;
 pub mod proxy;
