@@ -665,6 +665,11 @@ async fn check_capacity_reads_the_server_limit_directly_and_through_the_bouncer(
     assert_eq!(report.max_connections, max);
     assert!(report.pgbouncer && !report.fits);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    // The health report's server view goes through the bouncer too (simple protocol).
+    let health = pool_sqlx::health(&through, Duration::from_secs(5)).await;
+    assert!(health.check.ok, "{health:?}");
+    let server = health.server.expect("the server view through the bouncer");
+    assert_eq!(server.max_connections, max);
 
     let zero = check_capacity(&direct, 0, 0).await.unwrap_err();
     assert!(
