@@ -22,13 +22,14 @@ pub type Options<DB> = <<DB as Database>::Connection as Connection>::Options;
 pub struct Session {
     /// PostgreSQL `application_name` (shown in `pg_stat_activity`). Ignored elsewhere.
     pub application_name: Option<String>,
-    /// Server-side statement time limit: PostgreSQL `statement_timeout`, MySQL
-    /// `max_execution_time`, MariaDB `max_statement_time`. Ignored by SQLite.
+    /// Server-side statement time limit: PostgreSQL `statement_timeout` (for the session;
+    /// behind PgBouncer, per transaction pool-sqlx begins), MySQL `max_execution_time`,
+    /// MariaDB `max_statement_time`. Ignored by SQLite.
     pub statement_timeout: Option<Duration>,
     /// SQLite `busy_timeout` (sqlx's default is 5 s). Ignored elsewhere.
     pub busy_timeout: Option<Duration>,
-    /// Behind PgBouncer in transaction mode (PostgreSQL; see the crate docs, "Behind
-    /// PgBouncer"): no statement cache, no startup parameters PgBouncer 1.18 rejects
+    /// Behind PgBouncer in transaction mode (PostgreSQL; see [`bouncer`](crate::bouncer)):
+    /// no statement cache, no startup parameters PgBouncer 1.18 rejects
     /// (`options`, `extra_float_digits`), no session state: the statement timeout is
     /// applied with `SET LOCAL` at the start of every transaction pool-sqlx begins,
     /// instead of for the session.

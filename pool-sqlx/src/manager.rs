@@ -46,7 +46,7 @@ pub type SetupHook<DB> = Arc<
 ///
 /// With [`pgbouncer(true)`](Self::pgbouncer) (PostgreSQL behind PgBouncer in transaction
 /// mode) nothing is set per session and the statement timeout is applied per
-/// transaction; see the crate docs, "Behind PgBouncer".
+/// transaction; see [`bouncer`](crate::bouncer).
 pub struct SqlxManager<DB: Backend> {
     options: Options<DB>,
     session: Session,
