@@ -112,6 +112,16 @@ impl PgBouncer {
     /// When PgBouncer is not installed under `CI=true`, or when it does not start (the
     /// panic message carries its log).
     pub async fn start(db: &TestDb, pool_size: usize) -> Option<PgBouncer> {
+        PgBouncer::start_with(db, pool_size, &[]).await
+    }
+
+    /// [`start`](Self::start) with extra `[pgbouncer]` settings, e.g.
+    /// `&[("ignore_startup_parameters", "extra_float_digits")]`.
+    pub async fn start_with(
+        db: &TestDb,
+        pool_size: usize,
+        settings: &[(&str, &str)],
+    ) -> Option<PgBouncer> {
         let Some(binary) = binary() else {
             assert!(
                 !ci(),
@@ -132,7 +142,7 @@ impl PgBouncer {
         // The port is free when chosen but another process may take it before PgBouncer
         // binds it: try again on a new port a few times.
         for _ in 0..3 {
-            let bouncer = PgBouncer::spawn(&binary, db, pool_size);
+            let bouncer = PgBouncer::spawn(&binary, db, pool_size, settings);
             match bouncer.wait_until_ready().await {
                 Ok(bouncer) => return Some(bouncer),
                 Err((log, retry)) => {
@@ -150,7 +160,7 @@ impl PgBouncer {
         );
     }
 
-    fn spawn(binary: &Path, db: &TestDb, pool_size: usize) -> PgBouncer {
+    fn spawn(binary: &Path, db: &TestDb, pool_size: usize, settings: &[(&str, &str)]) -> PgBouncer {
         let server = Url::parse(&db.url).expect("test database URL");
         let user = match server.username() {
             "" => "postgres".to_owned(),
@@ -187,7 +197,7 @@ impl PgBouncer {
         if let Some(password) = &password {
             let _ = write!(target, " password={}", conninfo_value(password));
         }
-        let config = format!(
+        let mut config = format!(
             "[databases]\n\
              {database} = {target}\n\
              \n\
@@ -211,6 +221,9 @@ impl PgBouncer {
             database = db.name,
             userlist = userlist.display(),
         );
+        for (key, value) in settings {
+            let _ = writeln!(config, "{key} = {value}");
+        }
         fs::write(&ini, config).expect("write pgbouncer.ini");
         // PgBouncer drops to another user when started as root; let it read its files.
         for (path, mode) in [(dir.path(), 0o755), (&userlist, 0o644), (&ini, 0o644)] {

@@ -8,9 +8,11 @@
 //! - SERIALIZABLE transfers retried by `pool_sqlx::transaction` keep their invariant;
 //! - the statement timeout is applied per transaction (`SET LOCAL`) and never leaks onto
 //!   server connections other clients get, where a session `SET` does;
-//! - the hazards are real: sqlx's default (named, persistent) statements collide with
-//!   `statement_cache_capacity(0)` alone (42P05); without `pgbouncer=true` sqlx cannot even
-//!   log in (`extra_float_digits`); unnamed statements outside a transaction break (26000);
+//! - the hazards are real: without `pgbouncer=true` sqlx cannot even log in
+//!   (`extra_float_digits`), and on a bouncer that ignores that parameter its statement
+//!   cache collides (42P05); sqlx's default (named, persistent) statements collide with
+//!   `statement_cache_capacity(0)` alone (42P05); unnamed statements outside a transaction
+//!   break (26000);
 //! - validation costs no round trip per checkout; `check_capacity` reads the server's
 //!   `max_connections` directly and through the bouncer.
 
@@ -489,6 +491,38 @@ async fn the_hazards_without_the_safe_path_are_real() {
         tx.commit().await.unwrap();
     }
     drop((a, b));
+
+    // Without pgbouncer=true on a bouncer told to ignore extra_float_digits (the usual
+    // workaround), sqlx's statement cache collides the same way.
+    let Some(lenient) = PgBouncer::start_with(
+        &db,
+        1,
+        &[("ignore_startup_parameters", "extra_float_digits")],
+    )
+    .await
+    else {
+        unreachable!("the first bouncer started");
+    };
+    let plain = Config::from_url(&lenient.url_with("connection_limit=2"))
+        .unwrap()
+        .build_pool::<Postgres>("plain")
+        .unwrap();
+    let mut a = plain.get().await.unwrap();
+    let mut b = plain.get().await.unwrap();
+    sqlx::query("SELECT $1::int4")
+        .bind(1)
+        .execute(&mut **a)
+        .await
+        .unwrap();
+    let cached = sqlx::query("SELECT $1::int4")
+        .bind(2)
+        .execute(&mut **b)
+        .await
+        .unwrap_err();
+    assert_eq!(sqlx_state(&cached).as_deref(), Some("42P05"), "{cached}");
+    drop((a, b));
+    plain.close().await;
+    drop(lenient);
 
     // Unnamed statements outside a transaction: sqlx parses in one round trip and binds in
     // the next; meanwhile another client's simple query on the same server connection
