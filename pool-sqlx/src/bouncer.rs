@@ -61,7 +61,7 @@ use sqlx::{
     query::{Query, QueryAs, QueryScalar},
 };
 
-/// [`sqlx::query`] for PostgreSQL with `.persistent(false)`: the unnamed statement, never
+/// [`sqlx::query()`] for PostgreSQL with `.persistent(false)`: the unnamed statement, never
 /// a named one left on the server. Run it inside a transaction behind PgBouncer (see the
 /// [module docs](self)).
 pub fn query<'q>(sql: impl SqlSafeStr) -> Query<'q, Postgres, PgArguments> {
