@@ -7,7 +7,7 @@ use sqlx_core::transaction::TransactionManager as _;
 
 use crate::{BackendKind, ServerView};
 use sqlx::{
-    Connection, Database, Executor, MySql, Postgres, Row, Sqlite,
+    Connection, Database, Executor, MySql, Postgres, Row, SqlSafeStr, Sqlite,
     mysql::{MySqlConnectOptions, MySqlConnection},
     postgres::{PgConnectOptions, PgConnection},
     sqlite::{SqliteConnectOptions, SqliteConnection},
@@ -22,13 +22,17 @@ pub type Options<DB> = <<DB as Database>::Connection as Connection>::Options;
 pub struct Session {
     /// PostgreSQL `application_name` (shown in `pg_stat_activity`). Ignored elsewhere.
     pub application_name: Option<String>,
-    /// Server-side statement time limit: PostgreSQL `statement_timeout`, MySQL
-    /// `max_execution_time`, MariaDB `max_statement_time`. Ignored by SQLite.
+    /// Server-side statement time limit: PostgreSQL `statement_timeout` (for the session;
+    /// behind PgBouncer, per transaction pool-sqlx begins), MySQL `max_execution_time`,
+    /// MariaDB `max_statement_time`. Ignored by SQLite.
     pub statement_timeout: Option<Duration>,
     /// SQLite `busy_timeout` (sqlx's default is 5 s). Ignored elsewhere.
     pub busy_timeout: Option<Duration>,
-    /// Behind PgBouncer in transaction mode: no server-side prepared statement cache, no
-    /// startup `options` (the statement timeout is then set with `SET` after connect).
+    /// Behind PgBouncer in transaction mode (PostgreSQL; see [`bouncer`](crate::bouncer)):
+    /// no statement cache, no startup parameters PgBouncer 1.18 rejects
+    /// (`options`, `extra_float_digits`), no session state: the statement timeout is
+    /// applied with `SET LOCAL` at the start of every transaction pool-sqlx begins,
+    /// instead of for the session.
     pub pgbouncer: bool,
 }
 
@@ -62,6 +66,27 @@ pub trait Backend: Database {
         std::future::ready(Ok(None))
     }
 
+    /// Begins a transaction (or a savepoint inside one) on `conn` with the session's
+    /// per-transaction settings: PostgreSQL behind PgBouncer sends
+    /// `BEGIN; SET LOCAL statement_timeout = …` as one message when a statement timeout
+    /// is set. Elsewhere a plain `BEGIN`.
+    fn begin<'c>(
+        conn: &'c mut Self::Connection,
+        session: &'c Session,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c {
+        let _ = session;
+        Self::TransactionManager::begin(conn, None)
+    }
+
+    /// The server's `max_connections`, or `None` where there is no server (SQLite).
+    /// Through PgBouncer it is the limit of the PostgreSQL server behind it.
+    fn max_connections(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<Option<u64>, sqlx::Error>> + Send + '_ {
+        let _ = conn;
+        std::future::ready(Ok(None))
+    }
+
     /// How many transactions (and savepoints) sqlx knows are open on `conn`.
     fn transaction_depth(conn: &Self::Connection) -> usize {
         Self::TransactionManager::get_transaction_depth(conn)
@@ -80,7 +105,10 @@ impl Backend for Postgres {
             options = options.application_name(name);
         }
         if session.pgbouncer {
-            options = options.statement_cache_capacity(0);
+            // PgBouncer 1.18 refuses startup parameters it does not track ("unsupported
+            // startup parameter: extra_float_digits"); the binary format of prepared
+            // queries does not use it, and PostgreSQL 12+ prints floats exactly anyway.
+            options = options.statement_cache_capacity(0).extra_float_digits(None);
         } else if let Some(timeout) = session.statement_timeout {
             options =
                 options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))]);
@@ -88,15 +116,33 @@ impl Backend for Postgres {
         options
     }
 
-    async fn set_up(conn: &mut PgConnection, session: &Session) -> Result<(), sqlx::Error> {
-        if session.pgbouncer
-            && let Some(timeout) = session.statement_timeout
-        {
-            // A number we formatted ourselves, not user input.
-            let sql = format!("SET statement_timeout = {}", timeout.as_millis());
-            conn.execute(sqlx::AssertSqlSafe(sql)).await?;
-        }
+    async fn set_up(_conn: &mut PgConnection, _session: &Session) -> Result<(), sqlx::Error> {
+        // Nothing per session: behind PgBouncer in transaction mode a session-level `SET`
+        // would stay on whichever server connection ran it, for other clients, and be
+        // missing on the next one this client gets. Directly, the statement timeout
+        // travels in the startup `options` (`configure`).
         Ok(())
+    }
+
+    async fn begin(conn: &mut PgConnection, session: &Session) -> Result<(), sqlx::Error> {
+        let statement = match session.statement_timeout {
+            Some(timeout) if session.pgbouncer && Self::transaction_depth(conn) == 0 => {
+                // A number we formatted ourselves, not user input. One simple-protocol
+                // message: no extra round trip, and nothing outlives the transaction.
+                Some(sqlx::AssertSqlSafe(begin_with_timeout(timeout)).into_sql_str())
+            }
+            _ => None,
+        };
+        Self::TransactionManager::begin(conn, statement).await
+    }
+
+    async fn max_connections(conn: &mut PgConnection) -> Result<Option<u64>, sqlx::Error> {
+        // Simple protocol: safe through PgBouncer in transaction mode.
+        let row = sqlx::raw_sql("SHOW max_connections")
+            .fetch_one(&mut *conn)
+            .await?;
+        let max: String = row.try_get(0)?;
+        parse_count("max_connections", &max).map(Some)
     }
 
     async fn check(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
@@ -118,15 +164,19 @@ impl Backend for Postgres {
         conn: &mut PgConnection,
         session: &Session,
     ) -> Result<Option<ServerView>, sqlx::Error> {
-        let (pool, server, max): (i64, i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE application_name = $1), \
+        // Simple protocol, no parameters (this connection's own `application_name` is the
+        // pool's): no prepared statement, so it is safe through PgBouncer in transaction
+        // mode, where a statement prepared in one round trip may be gone in the next.
+        let row = sqlx::raw_sql(
+            "SELECT count(*) FILTER (WHERE application_name = current_setting('application_name')), \
                     count(*) FILTER (WHERE backend_type = 'client backend'), \
                     current_setting('max_connections')::int8 \
              FROM pg_stat_activity",
         )
-        .bind(session.application_name.as_deref())
         .fetch_one(&mut *conn)
         .await?;
+        let (pool, server, max): (i64, i64, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         Ok(Some(ServerView {
             application_name: session.application_name.clone(),
             pool_connections: session.application_name.as_ref().map(|_| count(pool)),
@@ -138,6 +188,20 @@ impl Backend for Postgres {
 
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
+}
+
+fn parse_count(setting: &str, value: &str) -> Result<u64, sqlx::Error> {
+    value
+        .trim()
+        .parse::<u64>()
+        .map_err(|error| sqlx::Error::Decode(format!("{setting} `{value}`: {error}").into()))
+}
+
+/// `BEGIN; SET LOCAL statement_timeout = N` (milliseconds, at least 1: `0` would mean
+/// no limit).
+fn begin_with_timeout(timeout: Duration) -> String {
+    let millis = timeout.as_millis().max(1);
+    format!("BEGIN; SET LOCAL statement_timeout = {millis}")
 }
 
 impl Backend for MySql {
@@ -170,6 +234,13 @@ impl Backend for MySql {
         Ok(())
     }
 
+    async fn max_connections(conn: &mut MySqlConnection) -> Result<Option<u64>, sqlx::Error> {
+        let max: i64 = sqlx::query_scalar("SELECT CAST(@@max_connections AS SIGNED)")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Some(count(max)))
+    }
+
     async fn check(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
         let in_transaction: i64 = sqlx::query_scalar("SELECT CAST(@@in_transaction AS SIGNED)")
             .fetch_one(&mut *conn)
@@ -194,9 +265,7 @@ impl Backend for MySql {
         let max: i64 = sqlx::query_scalar("SELECT CAST(@@max_connections AS SIGNED)")
             .fetch_one(&mut *conn)
             .await?;
-        let threads = threads.trim().parse::<u64>().map_err(|error| {
-            sqlx::Error::Decode(format!("Threads_connected `{threads}`: {error}").into())
-        })?;
+        let threads = parse_count("Threads_connected", &threads)?;
         Ok(Some(ServerView {
             application_name: None,
             pool_connections: None,

@@ -107,6 +107,11 @@ pub struct BreakerHealth {
 /// PostgreSQL: `pg_stat_activity` (this pool's connections are those with the pool's
 /// `application_name`) and `max_connections`. MySQL/MariaDB: `Threads_connected` and
 /// `max_connections`. SQLite has no server, so no view.
+///
+/// Through PgBouncer (`pgbouncer=true`) it is the view of the PostgreSQL server behind
+/// the bouncer: the connections it counts are the bouncer's server connections (each
+/// carrying the `application_name` of the client it last served), not this pool's
+/// connections to the bouncer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct ServerView {

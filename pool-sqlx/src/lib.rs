@@ -12,6 +12,10 @@
 //! - [`transaction`] re-runs a whole transaction after a serialization failure or deadlock.
 //! - [`health`] reports on a pool, its breakers and its database without the password:
 //!   `healthy`, `degraded` or `unhealthy` ([`HealthStatus`]), within a time limit.
+//! - [`check_capacity`] reads the server's `max_connections` at start-up and warns when
+//!   `max_size × instances + reserved` exceeds it ([`size_for_instances`] says what fits).
+//! - [`bouncer`]: behind PgBouncer in transaction mode (`pgbouncer=true`), what the pool
+//!   does differently and what your own queries must do.
 //!
 //! # Connection hygiene
 //!
@@ -42,6 +46,8 @@
 //! ```
 
 mod backend;
+pub mod bouncer;
+mod capacity;
 pub mod classify;
 mod config;
 mod connection;
@@ -55,6 +61,7 @@ pub use pool_macros::{pooled, resilient};
 pub use sqlx;
 
 pub use backend::{Backend, Options, Session};
+pub use capacity::{CapacityReport, check_capacity};
 pub use config::{BackendKind, Config, Preset, Settings, UnknownPreset, parse_duration};
 pub use connection::{Operation, SqlxConnection};
 pub use error::{Error, SqlxError};

@@ -1,6 +1,16 @@
 //! `SqlxManager`: opens, sets up, checks and closes sqlx connections for the pool.
 
-use std::{fmt, future::Future, io, pin::Pin, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    future::Future,
+    io,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use pool_core::{Manager, TransactionManager};
 use sqlx::{ConnectOptions, Connection, Database};
@@ -33,6 +43,10 @@ pub type SetupHook<DB> = Arc<
 /// - `has_broken` (on return, synchronous) discards a connection that saw a
 ///   `Connection`-class error, whose tracked operation was dropped mid-flight, or that
 ///   sqlx knows is inside a transaction.
+///
+/// With [`pgbouncer(true)`](Self::pgbouncer) (PostgreSQL behind PgBouncer in transaction
+/// mode) nothing is set per session and the statement timeout is applied per
+/// transaction; see [`bouncer`](crate::bouncer).
 pub struct SqlxManager<DB: Backend> {
     options: Options<DB>,
     session: Session,
@@ -40,6 +54,7 @@ pub struct SqlxManager<DB: Backend> {
     connect_timeout: Duration,
     check_timeout: Duration,
     hook: Option<SetupHook<DB>>,
+    warned: AtomicBool,
 }
 
 impl<DB: Backend> SqlxManager<DB> {
@@ -53,6 +68,7 @@ impl<DB: Backend> SqlxManager<DB> {
             connect_timeout: Duration::from_secs(10),
             check_timeout: Duration::from_secs(5),
             hook: None,
+            warned: AtomicBool::new(false),
         }
     }
 
@@ -93,7 +109,11 @@ impl<DB: Backend> SqlxManager<DB> {
         self
     }
 
-    /// Whether connections go through PgBouncer in transaction mode.
+    /// Whether connections go through PgBouncer in transaction mode (PostgreSQL): no
+    /// statement cache, no session-level settings, the statement timeout applied with
+    /// `SET LOCAL` in each transaction pool-sqlx begins. Your own queries with bound
+    /// parameters must then run inside a transaction with `.persistent(false)` (see
+    /// [`bouncer`](crate::bouncer)).
     pub fn pgbouncer(mut self, pgbouncer: bool) -> Self {
         self.session.pgbouncer = pgbouncer;
         self
@@ -133,6 +153,7 @@ impl<DB: Backend> SqlxManager<DB> {
     }
 
     async fn open(&self) -> Result<DB::Connection, sqlx::Error> {
+        self.warn_once();
         let options = self.connect_options();
         let mut conn = options.connect().await?;
         DB::set_up(&mut conn, &self.session).await?;
@@ -140,6 +161,26 @@ impl<DB: Backend> SqlxManager<DB> {
             hook(&mut conn).await?;
         }
         Ok(conn)
+    }
+}
+
+impl<DB: Backend> SqlxManager<DB> {
+    /// Says once per manager what a statement timeout means behind PgBouncer.
+    fn warn_once(&self) {
+        if self.session.pgbouncer
+            && DB::KIND == crate::BackendKind::Postgres
+            && let Some(timeout) = self.session.statement_timeout
+            && !self.warned.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                database = %self.description,
+                ?timeout,
+                "statement_timeout with pgbouncer=true applies only inside transactions \
+                 pool-sqlx begins (SET LOCAL): a session-level SET would stay on a server \
+                 connection other clients share. To limit every statement, set it on the \
+                 role or database (ALTER ROLE … SET statement_timeout = …)"
+            );
+        }
     }
 }
 
@@ -215,7 +256,7 @@ where
     DB::Connection: Send + 'static,
 {
     async fn begin(&self, conn: &mut SqlxConnection<DB>) -> Result<(), SqlxError> {
-        let result = DB::TransactionManager::begin(conn.raw_mut(), None).await;
+        let result = DB::begin(conn.raw_mut(), &self.session).await;
         conn.observe(&result);
         result.map_err(SqlxError)
     }

@@ -7,7 +7,7 @@ use pool_core::{Classify, Delivery, ErrorClass, Pool, Pooled, Rejected, Resilien
 use sqlx::Database;
 use sqlx_core::transaction::TransactionManager as _;
 
-use crate::{Backend, Error, SqlxManager, classify};
+use crate::{Backend, Error, Session, SqlxManager, classify};
 
 /// A boxed, `Send` future borrowing the connection: what a transaction body returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -41,6 +41,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///
 /// If the returned future is dropped mid-transaction, the connection is discarded (the
 /// server rolls the transaction back), never returned to the pool.
+///
+/// Behind PgBouncer in transaction mode (`pgbouncer=true`) this is the safe place for
+/// queries with bound parameters (with `.persistent(false)`, see
+/// [`bouncer`](crate::bouncer)): the bouncer keeps one server connection for the whole
+/// transaction, and a statement timeout set for the pool is applied with
+/// `SET LOCAL` in the same message as `BEGIN`.
 pub async fn transaction<DB, T, E, F>(
     pool: &Pool<SqlxManager<DB>>,
     policy: &Resilience,
@@ -105,13 +111,14 @@ where
         not_committed: true,
     })?;
     conn.begin_operation();
-    let outcome = run_once(&mut conn, body).await;
+    let outcome = run_once(&mut conn, pool.manager().session_settings(), body).await;
     conn.finish(&outcome);
     outcome
 }
 
 async fn run_once<DB, T, E, F>(
     conn: &mut Pooled<SqlxManager<DB>>,
+    session: &Session,
     body: &mut F,
 ) -> Result<T, Failed<E>>
 where
@@ -119,7 +126,7 @@ where
     E: Classify + From<Error>,
     F: for<'c> FnMut(&'c mut <DB as Database>::Connection) -> BoxFuture<'c, Result<T, E>>,
 {
-    let begun = DB::TransactionManager::begin(conn.raw_mut(), None).await;
+    let begun = DB::begin(conn.raw_mut(), session).await;
     conn.observe(&begun);
     let not_committed = |error: E| Failed {
         error,

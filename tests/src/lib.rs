@@ -3,5 +3,6 @@
 pub mod db;
 pub mod figures;
 pub mod memory;
+pub mod pgbouncer;
 pub mod proxy;
 pub mod reliability;

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use pool_sqlx::{
-    BackendKind, Classify, Config, ErrorClass, PoolError, Preset, SqlxManager, health,
-    sqlx::{self, MySql, Postgres, Sqlite},
+    BackendKind, Classify, Config, ErrorClass, PoolError, Preset, SqlxManager, TransactionManager,
+    health,
+    sqlx::{self, MySql, Postgres, Row, Sqlite},
 };
 use tests::db::{self, Server, admin_execute};
 
@@ -185,7 +186,9 @@ async fn postgres_session_settings_are_applied() {
     assert_eq!(pool_sqlx::classify::classify(&error), ErrorClass::Timeout);
     drop(conn);
 
-    // Behind PgBouncer the timeout is set with SET after connect; an explicit name wins.
+    // Behind PgBouncer nothing is set for the session (a session SET would stay on a
+    // shared server connection): the timeout is applied with SET LOCAL in each transaction
+    // pool-sqlx begins. An explicit name wins.
     let config = Config::from_url(
         &db.url_with("pgbouncer=true&statement_timeout=2s&application_name=billing"),
     )
@@ -199,7 +202,15 @@ async fn postgres_session_settings_are_applied() {
     .fetch_one(&mut **conn)
     .await
     .unwrap();
-    assert_eq!((name.as_str(), timeout.as_str()), ("billing", "2s"));
+    assert_eq!((name.as_str(), timeout.as_str()), ("billing", "0"));
+    pool.manager().begin(&mut conn).await.unwrap();
+    let timeout: String = sqlx::raw_sql("SHOW statement_timeout")
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(timeout, "2s");
+    pool.manager().rollback(&mut conn).await.unwrap();
     drop(conn);
     pool.close().await;
     db.cleanup().await;
