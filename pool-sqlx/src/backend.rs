@@ -127,8 +127,9 @@ impl Backend for Postgres {
     async fn begin(conn: &mut PgConnection, session: &Session) -> Result<(), sqlx::Error> {
         let statement = match session.statement_timeout {
             Some(timeout) if session.pgbouncer && Self::transaction_depth(conn) == 0 => {
-                // A number we formatted ourselves, not user input. One simple-protocol
-                // message: no extra round trip, and nothing outlives the transaction.
+                // One simple-protocol message: no extra round trip, and nothing outlives
+                // the transaction.
+                // sql: a number we formatted ourselves, not user input
                 Some(sqlx::AssertSqlSafe(begin_with_timeout(timeout)).into_sql_str())
             }
             _ => None,
@@ -201,6 +202,7 @@ fn parse_count(setting: &str, value: &str) -> Result<u64, sqlx::Error> {
 /// no limit).
 fn begin_with_timeout(timeout: Duration) -> String {
     let millis = timeout.as_millis().max(1);
+    // sql: an integer of milliseconds, formatted here
     format!("BEGIN; SET LOCAL statement_timeout = {millis}")
 }
 
@@ -219,16 +221,18 @@ impl Backend for MySql {
             let version: String = sqlx::query_scalar("SELECT VERSION()")
                 .fetch_one(&mut *conn)
                 .await?;
-            // Numbers we formatted ourselves, not user input.
             let sql = if version.to_ascii_lowercase().contains("mariadb") {
+                // sql: seconds and milliseconds of a Duration, formatted here
                 format!(
                     "SET SESSION max_statement_time = {}.{:03}",
                     timeout.as_secs(),
                     timeout.subsec_millis()
                 )
             } else {
+                // sql: an integer of milliseconds, formatted here
                 format!("SET SESSION max_execution_time = {}", timeout.as_millis())
             };
+            // sql: one of the two statements above
             conn.execute(sqlx::AssertSqlSafe(sql)).await?;
         }
         Ok(())
