@@ -93,11 +93,18 @@ async fn pg_concurrent_serializable_transfers_apply_exactly_once() {
         }
     }
     let policy = Arc::new(policy());
+    // Two transfers from account 0 (ids 0 and 400) both read its balance before either
+    // writes, on their first attempt: one conflict is certain, whatever the scheduling.
+    let overlap = Arc::new(tokio::sync::Barrier::new(2));
     let attempts = run_transfers(&pool, |pool, attempts, (id, from, to, amount)| {
         let policy = Arc::clone(&policy);
+        let overlap = Arc::clone(&overlap);
+        let first_attempt = Arc::new(std::sync::atomic::AtomicBool::new(true));
         tokio::spawn(async move {
             transaction(&pool, &policy, |conn| {
                 let attempts = Arc::clone(&attempts);
+                let overlap = Arc::clone(&overlap);
+                let first_attempt = first_attempt.swap(false, Ordering::Relaxed);
                 Box::pin(async move {
                     attempts.fetch_add(1, Ordering::Relaxed);
                     conn.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
@@ -107,6 +114,10 @@ async fn pg_concurrent_serializable_transfers_apply_exactly_once() {
                             .bind(from)
                             .fetch_one(&mut *conn)
                             .await?;
+                    if first_attempt && (id == 0 || id == 400) {
+                        // Bounded: should the other fail before it gets here, go on.
+                        let _ = tokio::time::timeout(Duration::from_secs(5), overlap.wait()).await;
+                    }
                     sqlx::query("UPDATE accounts SET balance = $1 WHERE id = $2")
                         .bind(balance - amount)
                         .bind(from)
