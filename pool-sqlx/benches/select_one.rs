@@ -7,12 +7,15 @@
 //! ```
 //! Each measured element is one `SELECT 1` (checkout, query, return for the pools).
 //!
-//! After criterion's groups, a table of *paired* rounds for one task: in each round the
-//! raw connection and pool-sqlx run the same number of queries back to back (in
-//! alternating order), on a current-thread runtime and on the multi-thread one, and the
-//! table gives the median and interquartile range of the per-round ratios. A loopback
-//! round trip varies by a factor of three from one second to the next on a shared
-//! machine; pairing cancels most of that. `-- paired_only` skips criterion's groups.
+//! After criterion's groups, a table of *paired* rounds for one task, on one connection:
+//! in each round, the same pool's single connection runs the same number of queries held
+//! once (the raw connection: no checkout per query) and checked out per query (pool-sqlx),
+//! back to back in alternating order, on a current-thread runtime and on the multi-thread
+//! one; the table gives the median and interquartile range of the per-round ratios. One
+//! connection on both sides because, on two cores, a loopback round trip depends on where
+//! the scheduler puts that connection's server process: two connections measured side by
+//! side differ by up to 3× for minutes at a time, whichever is the pooled one, which
+//! criterion's groups above show as noise. `-- paired_only` skips criterion's groups.
 
 #![allow(clippy::unwrap_used, missing_docs)] // a benchmark: failing loudly is the point
 
@@ -134,10 +137,10 @@ fn select_one(c: &mut Criterion) {
 /// One task, `QUERIES` queries per side per round, `ROUNDS` rounds; the ratio of
 /// pool-sqlx's throughput to the raw connection's in each round.
 fn paired(url: &str) {
-    const ROUNDS: usize = 31;
-    const QUERIES: u32 = 300;
+    const ROUNDS: usize = 401;
+    const QUERIES: u32 = 50;
     println!(
-        "\n1 task, {ROUNDS} paired rounds of {QUERIES} queries: pool-sqlx throughput / raw connection's"
+        "\n1 task, one connection, {ROUNDS} paired rounds of {QUERIES} queries: pool-sqlx (checkout per query) throughput / the connection held"
     );
     println!(
         "| runtime | raw, µs/query (median) | pool-sqlx, µs/query (median) | ratio, median [IQR] |"
@@ -155,29 +158,31 @@ fn paired(url: &str) {
     ];
     for (name, runtime) in runtimes {
         let (raw, pool, ratios) = runtime.block_on(async {
-            let pool: PgPool = Config::from_url(url)
-                .unwrap()
-                .build_pool::<sqlx::Postgres>("bench_paired")
-                .unwrap();
-            let mut raw = PgConnection::connect(url).await.unwrap();
+            let pool: PgPool = Config::from_url(&format!(
+                "{url}{}connection_limit=1",
+                if url.contains('?') { '&' } else { '?' }
+            ))
+            .unwrap()
+            .build_pool::<sqlx::Postgres>("bench_paired")
+            .unwrap();
             let (mut raw_times, mut pool_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
             for round in 0..ROUNDS + 1 {
                 let mut times = [Duration::ZERO; 2];
                 for side in [round % 2, (round + 1) % 2] {
                     // In a task of its own, as a request handler would run.
                     times[side] = if side == 0 {
-                        let mut conn = raw;
-                        let (conn_back, time) = tokio::spawn(async move {
+                        let pool = pool.clone();
+                        tokio::spawn(async move {
+                            let mut held = pool.get().await.unwrap();
+                            let conn: &mut PgConnection = &mut held;
                             let started = Instant::now();
                             for _ in 0..QUERIES {
-                                sqlx::query("SELECT 1").execute(&mut conn).await.unwrap();
+                                sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
                             }
-                            (conn, started.elapsed())
+                            started.elapsed()
                         })
                         .await
-                        .unwrap();
-                        raw = conn_back;
-                        time
+                        .unwrap()
                     } else {
                         let pool = pool.clone();
                         tokio::spawn(async move {
