@@ -26,8 +26,8 @@ pub use manager::{Manager, TransactionManager};
 pub use policy::{
     Attempts, Backoff, BackoffSchedule, BreakerConfig, BreakerEvent, BreakerPermit,
     BreakerRegistry, BreakerSnapshot, BreakerState, Bulkhead, CircuitBreaker, DeclaredBreaker,
-    DefineError, Jitter, Resilience, ResilienceBuilder, RetryBudget, SlidingWindow, VerifyError,
-    breakers, default_slow_call_threshold, set_default_slow_call_threshold,
+    DefineError, Jitter, Policy, Resilience, ResilienceBuilder, RetryBudget, SlidingWindow,
+    VerifyError, breakers, default_slow_call_threshold, set_default_slow_call_threshold,
 };
 pub use pool::{
     AlreadyInitialized, CloseReport, GlobalPool, LatencyQuantiles, MAX_POOL_SIZE, Metrics, Pool,

@@ -59,6 +59,7 @@ mod registry;
 mod resilience;
 mod timeout;
 mod window;
+mod wrap;
 
 pub use backoff::{Backoff, BackoffSchedule, Jitter};
 pub use breaker::{
@@ -75,3 +76,4 @@ pub use resilience::{
     set_default_slow_call_threshold,
 };
 pub use window::SlidingWindow;
+pub use wrap::Policy;
