@@ -411,6 +411,15 @@ impl Config {
                 None => rest.push((key.into_owned(), value.into_owned())),
             }
         }
+        if config.pgbouncer && kind != BackendKind::Postgres {
+            return Err(ConfigError::new(
+                "pgbouncer",
+                format!(
+                    "is for PostgreSQL behind PgBouncer; this is a {} URL",
+                    kind.name()
+                ),
+            ));
+        }
         if rest.is_empty() {
             config.url.set_query(None);
         } else {

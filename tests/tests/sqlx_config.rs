@@ -65,6 +65,11 @@ fn a_bad_value_names_its_parameter() {
     }
     let error = Config::from_url("redis://h/0").unwrap_err();
     assert_eq!(error.setting, "url");
+    // PgBouncer mode means nothing for MySQL: an error, not a silent no-op.
+    let error = Config::from_url("mysql://h/db?pgbouncer=true").unwrap_err();
+    assert_eq!(error.setting, "pgbouncer");
+    assert!(error.to_string().contains("mysql URL"), "{error}");
+    assert!(Config::from_url("mysql://h/db?pgbouncer=false").is_ok());
     let error = Config::from_url("not a url at all :pw@").unwrap_err();
     assert_eq!(error.setting, "url");
     // A URL for one backend used for another.
@@ -121,7 +126,7 @@ async fn pool_settings_and_presets_reach_the_pool() {
 async fn passwords_never_show() {
     const SECRET: &str = "s3cr3t-Pa55";
     let url = format!(
-        "postgres://app:{SECRET}@127.0.0.1:1/db?connection_limit=1&pool_timeout=1&connect_timeout=1&sslpassword={SECRET}"
+        "postgres://app:{SECRET}@127.0.0.1:1/db?connection_limit=1&pool_timeout=1&connect_timeout=1&password={SECRET}"
     );
     let config = Config::from_url(&url).unwrap();
     let manager = config.manager::<Postgres>().unwrap();
