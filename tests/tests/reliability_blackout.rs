@@ -565,8 +565,16 @@ async fn blackout<T: Target>(db: TestDb) {
         "{}",
         rejected.summary()
     );
+    // Every rejection is local work of microseconds; the wall time of one can still include
+    // the thread being preempted on a busy two-core machine (seen once in ~3 000: 1.2 ms).
+    // So: 99.9 % under 1 ms, and none slow enough to have touched the network.
     assert!(
-        rejected.max() < Duration::from_millis(1),
+        rejected.quantile(0.999) < Duration::from_millis(1),
+        "{}",
+        rejected.summary()
+    );
+    assert!(
+        rejected.max() < Duration::from_millis(50),
         "{}",
         rejected.summary()
     );
