@@ -631,20 +631,18 @@ impl<M: Manager> Inner<M> {
         let Some(mut live) = live else {
             return self.release_slot();
         };
+        let now = Instant::now();
         let reason = if discard || self.manager.has_broken(&mut live.conn) {
             Some(CloseReason::Broken)
         } else if self.is_closed() || self.size.load(Ordering::SeqCst) > self.max_size() {
             Some(CloseReason::Pool)
+        } else if live.expired(now) {
+            Some(CloseReason::Lifetime)
         } else {
             None
         };
         if let Some(reason) = reason {
             self.close_now(live, reason);
-            return self.release_slot();
-        }
-        let now = Instant::now();
-        if live.expired(now) {
-            self.close_now(live, CloseReason::Lifetime);
             return self.release_slot();
         }
         let parked = {
