@@ -9,6 +9,11 @@
 //!
 //! On SQLite the fault is a second writer holding the database lock; on a server it is
 //! the backend of a pooled connection killed from outside (`pg_terminate_backend`, `KILL`).
+//!
+//! `POOL_PRESET` (production, development, test, serverless) picks the pool's starting
+//! settings, as it does wherever `DATABASE_URL` is read. The pool opens its connection
+//! before the demo starts: a database that cannot be reached ends the program at once
+//! with one line on stderr (`error: …`) and exit status 1.
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
@@ -16,8 +21,8 @@ use std::{
 };
 
 use pool_sqlx::{
-    BackendKind, BreakerConfig, BreakerState, Config, Error, Pool, SlidingWindow, SqlxManager,
-    breakers, health,
+    BackendKind, BreakerConfig, BreakerState, Config, Error, Pool, Preset, SlidingWindow,
+    SqlxManager, breakers, health,
     sqlx::{self, Connection, MySql, Postgres, Sqlite},
 };
 
@@ -125,7 +130,18 @@ repository!(
 );
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // Display, not Debug: the message (with its causes) is what a user needs.
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -133,6 +149,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .with_target(false)
         .with_ansi(false)
+        .with_writer(std::io::stderr)
         .compact()
         .init();
 
@@ -163,8 +180,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let temp = std::env::temp_dir().join(format!("quickstart-{}.db", std::process::id()));
     let url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", temp.display()));
-    let config = Config::from_url(&url)?;
-    println!("database: {}", config.redacted_url());
+    // POOL_PRESET=development|production|test|serverless picks the starting point.
+    let preset = Preset::from_env()?.unwrap_or(Preset::Production);
+    let config = Config::from_url(&url)?.with_preset(preset);
+    println!("database: {} (preset {preset})", config.redacted_url());
 
     match config.kind {
         BackendKind::Sqlite => run_sqlite(&config).await?,
@@ -180,10 +199,19 @@ async fn run_sqlite(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
     // busy_timeout 0: a locked database fails at once (SQLITE_BUSY, a transient error)
     // and the retry policy, not SQLite, decides how long to keep trying.
     let manager = config.manager::<Sqlite>()?.busy_timeout(Duration::ZERO);
+    // The preset's settings, on a builder of our own (`Config::pool_builder` makes its
+    // own manager, without the zero busy_timeout).
+    let settings = config.settings();
     let pool = Pool::builder(manager)
         .name("quickstart")
         .max_size(4)
-        .build()?;
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_timeout(settings.connect_timeout)
+        .validation(settings.validation)
+        .idle_timeout(settings.idle_timeout)
+        .max_lifetime(settings.max_lifetime)
+        .build_and_connect()
+        .await?;
 
     println!("\n1. Normal work");
     create_schema(&pool).await?;
@@ -216,8 +244,9 @@ async fn run_sqlite(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut writer = holder.await??;
 
-    println!("\n3. The lock is held for 2 s: the breaker opens, then recovers");
+    println!("\n3. The second writer holds the lock through three calls: the breaker opens");
     sqlx::query("BEGIN IMMEDIATE").execute(&mut writer).await?;
+    let locked = std::time::Instant::now();
     for call in 1..=3 {
         let started = std::time::Instant::now();
         match visit(&pool, "grace".to_string()).await {
@@ -229,6 +258,10 @@ async fn run_sqlite(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     sqlx::query("COMMIT").execute(&mut writer).await?;
+    println!(
+        "  lock released after {} ms; 600 ms later the breaker lets calls through again",
+        locked.elapsed().as_millis()
+    );
     let breaker = breakers()
         .get("db")
         .ok_or("the breaker is declared above")?;
@@ -295,10 +328,13 @@ where
     i64: sqlx::Type<DB> + for<'r> sqlx::Encode<'r, DB>,
     for<'a> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
 {
+    // Eager: the connection is opened here, so an unreachable server is one error now
+    // (after a few quick attempts), not a wait in the first query.
     let pool = config
         .pool_builder::<DB>("quickstart")?
         .max_size(1)
-        .build()?;
+        .build_and_connect()
+        .await?;
 
     println!("\n1. Normal work");
     (repo.create_schema)(&pool).await?;

@@ -13,6 +13,12 @@
 //! lifetime). The first invocation opens the connection; every later one reuses it.
 //! The program prints each invocation's latency and, at the end, the pool's
 //! `connections_created`: 1.
+//!
+//! `POOL_PRESET` replaces the `Serverless` preset when it is set (a name that is no
+//! preset is an error). A database that cannot be reached fails the first invocation
+//! once the pool's acquire timeout has passed (5 s under `Serverless`), with one line on
+//! stderr and exit status 1: a function does not retry its own cold start, the platform
+//! retries the invocation.
 
 use std::time::{Duration, Instant};
 
@@ -58,8 +64,9 @@ macro_rules! function {
                 Ok(DB.init(pool)?)
             }
 
-            /// Creates the table (idempotent: `IF NOT EXISTS`).
-            #[resilient(retries = 2, base = "50ms", max_delay = "500ms", timeout = "10s")]
+            /// Creates the table (idempotent: `IF NOT EXISTS`). Not retried: it is the
+            /// first thing an invocation does, so a database that cannot be reached fails
+            /// that invocation within one acquire timeout, and the platform retries it.
             #[pooled(pool = DB)]
             async fn create_schema(conn: &mut $connection) -> Result<(), Error> {
                 sqlx::query(
@@ -201,7 +208,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Ok(url) => url,
         Err(_) => format!("sqlite://{}?mode=rwc", temp.0.display()),
     };
-    let config = Config::from_url(&url)?.with_preset(Preset::Serverless);
+    // POOL_PRESET, when set, replaces the preset this function is written for.
+    let preset = Preset::from_env()?.unwrap_or(Preset::Serverless);
+    let config = Config::from_url(&url)?.with_preset(preset);
     println!("settings (password redacted):");
     for line in config.settings().to_string().lines() {
         println!("  {line}");

@@ -18,15 +18,24 @@
 //!
 //! The address comes from `--listen ADDR`, else `LISTEN`, else `127.0.0.1:3000`; the
 //! bound address is printed as `listening on http://ADDR`. On SIGTERM or SIGINT the
-//! service stops accepting connections, answers 503 to requests that still arrive,
-//! lets the requests in flight finish (30 s at most; a second signal cuts it short),
-//! closes the pool, prints what the shutdown did and exits 0.
+//! service answers 503 (`{"error": "shutting down"}`, `Connection: close`) to requests
+//! that still arrive, lets the requests in flight finish (30 s at most; a second signal
+//! cuts it short), closes the pool, stops listening, prints what the shutdown did and
+//! exits 0. Every error is JSON: `{"error": "…"}`.
+//!
+//! `POOL_PRESET` (production, development, test, serverless) picks the pool's starting
+//! settings. The pool opens its first connection before the service listens: a
+//! database that cannot be reached ends the program at once with one line on stderr
+//! (`error: …`) and exit status 1.
 
 use std::{net::SocketAddr, time::Duration};
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, Request, State},
+    extract::{
+        Path, Query, Request, State,
+        rejection::{PathRejection, QueryRejection},
+    },
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -177,11 +186,28 @@ macro_rules! with_repo {
 }
 
 impl Db {
-    fn connect(config: &Config, name: &str) -> Result<Self, Error> {
+    /// Builds the pool and opens its first connection (HikariCP's fail-fast start): a
+    /// database that cannot be reached is an error here, before the service listens.
+    async fn connect(config: &Config, name: &str) -> Result<Self, Error> {
         Ok(match config.kind {
-            BackendKind::Sqlite => Db::Sqlite(config.build_pool::<Sqlite>(name)?),
-            BackendKind::Postgres => Db::Postgres(config.build_pool::<Postgres>(name)?),
-            BackendKind::MySql => Db::MySql(config.build_pool::<MySql>(name)?),
+            BackendKind::Sqlite => Db::Sqlite(
+                config
+                    .pool_builder::<Sqlite>(name)?
+                    .build_and_connect()
+                    .await?,
+            ),
+            BackendKind::Postgres => Db::Postgres(
+                config
+                    .pool_builder::<Postgres>(name)?
+                    .build_and_connect()
+                    .await?,
+            ),
+            BackendKind::MySql => Db::MySql(
+                config
+                    .pool_builder::<MySql>(name)?
+                    .build_and_connect()
+                    .await?,
+            ),
         })
     }
 
@@ -230,6 +256,26 @@ impl ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
+        }
+    }
+}
+
+/// A query string axum could not read (`/slow?ms=abc`): a 400 in this service's JSON.
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
+    }
+}
+
+/// A path segment axum could not read (not UTF-8 once percent-decoded): JSON too.
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError {
+            status: rejection.status(),
+            message: rejection.body_text(),
         }
     }
 }
@@ -283,8 +329,9 @@ fn checked_name(name: String) -> Result<String, ApiError> {
 
 async fn post_visit(
     State(app): State<App>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Visits>, ApiError> {
+    let Path(name) = name?;
     let name = checked_name(name)?;
     let visits = app.db.visit(name.clone()).await?;
     Ok(Json(Visits { name, visits }))
@@ -292,8 +339,9 @@ async fn post_visit(
 
 async fn get_visits(
     State(app): State<App>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Visits>, ApiError> {
+    let Path(name) = name?;
     let name = checked_name(name)?;
     let visits = app.db.visits(name.clone()).await?;
     Ok(Json(Visits { name, visits }))
@@ -306,8 +354,9 @@ struct SlowParams {
 
 async fn slow(
     State(app): State<App>,
-    Query(SlowParams { ms }): Query<SlowParams>,
+    params: Result<Query<SlowParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(SlowParams { ms }) = params?;
     let hold = Duration::from_millis(ms);
     if hold > MAX_HOLD {
         return Err(ApiError::bad_request(format!(
@@ -341,14 +390,25 @@ async fn metrics_text(State(app): State<App>) -> Response {
 /// and asks the client to close the connection.
 async fn track_in_flight(State(app): State<App>, request: Request, next: Next) -> Response {
     let Some(_in_flight) = app.shutdown.track() else {
+        let refusal = ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "shutting down".to_owned(),
+        };
         return (
-            StatusCode::SERVICE_UNAVAILABLE,
             [(header::CONNECTION, HeaderValue::from_static("close"))],
-            "shutting down\n",
+            refusal,
         )
             .into_response();
     };
     next.run(request).await
+}
+
+/// A route this service does not have: 404, in JSON like every other error.
+async fn not_found() -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: "no such route".to_owned(),
+    }
 }
 
 /// `--listen ADDR` / `--listen=ADDR`, else `LISTEN`, else the default.
@@ -407,7 +467,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // First the recorder: pools, breakers and `#[resilient]` call sites register their
     // metric handles when they are created, and a handle registered before the
     // recorder exists stays a no-op.
-    let metrics = PrometheusBuilder::new().install_recorder()?;
+    // The acquire histogram gets the library's fixed buckets (without them the exporter
+    // writes a summary, which cannot be added up across instances).
+    let metrics = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(pool_sqlx::names::ACQUIRE_SECONDS.into()),
+            &pool_sqlx::ACQUIRE_SECONDS_BUCKETS,
+        )?
+        .install_recorder()?;
     let upkeep = metrics.clone();
     tokio::spawn(async move {
         // Histograms drain their samples on upkeep; without it they only grow.
@@ -431,7 +498,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let preset = Preset::from_env()?.unwrap_or(Preset::Production);
     let config = Config::from_url(&url)?.with_preset(preset);
     println!("database: {} (preset {preset})", config.redacted_url());
-    let db = Db::connect(&config, "service")?;
+    let db = Db::connect(&config, "service").await?;
     db.create_schema().await?;
 
     let shutdown = Shutdown::new();
@@ -446,6 +513,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .route("/slow", get(slow))
         .route("/health", get(health_report))
         .route("/metrics", get(metrics_text))
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), track_in_flight))
         .with_state(app);
 
@@ -453,7 +521,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let address: SocketAddr = listener.local_addr()?;
     println!("listening on http://{address}");
 
-    let stop_accepting = {
+    tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
             shutdown.triggered().await;
@@ -462,34 +530,33 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 shutdown.in_flight()
             );
         }
-    };
+    });
+    // The listener stays open while the requests in flight drain, so that a request
+    // arriving meanwhile gets a 503 (from `track_in_flight`) rather than a refused
+    // connection; it closes once the drain is over.
+    let (drained, stop_accepting) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
         axum::serve(listener, router)
-            .with_graceful_shutdown(stop_accepting)
+            .with_graceful_shutdown(async move {
+                // Sent or dropped: either way the drain is over.
+                let _ = stop_accepting.await;
+            })
             .into_future(),
     );
 
-    let drain = shutdown.run_until_signal(DRAIN_DEADLINE);
-    tokio::pin!(drain);
-    let (report, server_stopped) = tokio::select! {
-        report = &mut drain => (report, false),
+    let report = tokio::select! {
+        report = shutdown.run_until_signal(DRAIN_DEADLINE) => report,
         served = &mut server => {
             served??;
-            // The server stops by itself only once the shutdown has begun (it closes
-            // its connections as their responses go out); the drain goes on.
-            if !shutdown.is_shutting_down() {
-                return Err("the server stopped before any shutdown signal".into());
-            }
-            (drain.await, true)
+            return Err("the server stopped before any shutdown signal".into());
         }
     };
-    if !server_stopped {
-        // The handlers have returned; let the server write their responses and close
-        // the connections (bounded: a client that never reads does not hold the exit).
-        match tokio::time::timeout(Duration::from_secs(5), server).await {
-            Ok(served) => served??,
-            Err(_) => eprintln!("connections still open 5 s after the drain; exiting anyway"),
-        }
+    // The handlers have returned; let the server write their responses and close the
+    // connections (bounded: a client that never reads does not hold the exit).
+    let _ = drained.send(());
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(served) => served??,
+        Err(_) => eprintln!("connections still open 5 s after the drain; exiting anyway"),
     }
     print_report(&report);
     Ok(())

@@ -55,6 +55,12 @@ pub enum Delivery {
 }
 
 /// Implemented by every error the pool and the policies handle.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `Classify`: the policies cannot tell which of its failures to retry",
+    label = "not `Classify`",
+    note = "the error type of a `#[resilient]` or `#[pooled]` function says, through `Classify`, which failures are worth retrying and which leave a connection unusable; a `Box<dyn Error>` cannot",
+    note = "`pool_sqlx::Error` implements it: return it, or wrap it in your error type (`#[from]`) and implement `Classify` for that"
+)]
 pub trait Classify {
     /// What kind of failure this is.
     fn class(&self) -> ErrorClass;

@@ -39,6 +39,10 @@ pub enum PoolError<E> {
         /// The most recent connect failure seen by the pool during this wait, if any:
         /// usually the real reason ("connection refused", "password authentication failed").
         last_connect_error: Option<Arc<E>>,
+        /// When the most recent connect during this wait got no answer at all within the
+        /// pool's connect timeout (a server that black-holes connects leaves no error to
+        /// carry): that timeout. `None` when a connect failed with an error, or none ran.
+        connect_timed_out_after: Option<Duration>,
     },
     /// Opening a connection failed with an error that retrying cannot fix
     /// (bad password, unknown database): reported at once rather than waited out.
@@ -59,10 +63,17 @@ impl<E: fmt::Display> fmt::Display for PoolError<E> {
                 phase,
                 waited,
                 last_connect_error,
+                connect_timed_out_after,
             } => {
                 write!(f, "timed out after {waited:?} {phase}")?;
                 if let Some(error) = last_connect_error {
                     write!(f, "; last connect error: {error}")?;
+                }
+                if let Some(timeout) = connect_timed_out_after {
+                    write!(
+                        f,
+                        "; the server did not answer a connect within the connect timeout ({timeout:?})"
+                    )?;
                 }
                 Ok(())
             }

@@ -7,22 +7,30 @@
 //! - [`Resilience`] composes retry with backoff and budget, a circuit breaker, a
 //!   bulkhead and a per-attempt timeout; `#[resilient]` (in `pool-macros`) expands to it.
 //! - Every decision reads [`Classify`]: what a failure is, never what its message says.
+//! - [`transaction`] is the one transaction engine (begin, body, commit or rollback, and
+//!   what each failure means for a retry), run by `#[pooled(transaction)]` and by
+//!   `pool_sqlx::transaction` alike.
+//! - Every metric either reports is named in [`names`], with its labels and meaning.
 //!
 //! Database bindings live elsewhere (`pool-sqlx`); this crate names no database.
 
 mod classify;
 mod error;
 mod manager;
+pub mod names;
 pub mod policy;
 mod pool;
 mod private;
+mod read;
 mod rejected;
 mod shutdown;
 mod sizing;
+pub mod transaction;
 
 pub use classify::{Classify, Delivery, ErrorClass};
 pub use error::{ConfigError, PoolError, TimeoutPhase};
 pub use manager::{Manager, TransactionManager};
+pub use names::ACQUIRE_SECONDS_BUCKETS;
 pub use policy::{
     Attempts, Backoff, BackoffSchedule, BreakerConfig, BreakerEvent, BreakerPermit,
     BreakerRegistry, BreakerSnapshot, BreakerState, Bulkhead, CircuitBreaker, DeclaredBreaker,
@@ -30,9 +38,11 @@ pub use policy::{
     VerifyError, breakers, default_slow_call_threshold, set_default_slow_call_threshold,
 };
 pub use pool::{
-    AlreadyInitialized, CloseReport, GlobalPool, LatencyQuantiles, MAX_POOL_SIZE, Metrics, Pool,
-    PoolBuilder, Pooled, StartError, Status, Validation,
+    AlreadyInitialized, AsyncHook, CloseHook, CloseReport, GlobalPool, HookFuture,
+    LatencyQuantiles, MAX_POOL_SIZE, Metrics, Pool, PoolBuilder, Pooled, ReleaseHook, StartError,
+    Status, Validation, defaults, rounded_millis,
 };
+pub use read::ReadSource;
 pub use rejected::{Rejected, ResilientError};
 pub use shutdown::{ClosedPool, InFlight, Shutdown, ShutdownReport, Trigger};
 pub use sizing::{Sizing, size_for_instances};

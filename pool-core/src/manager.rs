@@ -9,16 +9,28 @@ use crate::Classify;
 /// The pool calls `connect` in a task of its own (a waiter that gives up does not
 /// abort it), `check` only when a connection has been idle longer than the pool's
 /// `validate_after`, and `has_broken` synchronously every time a connection comes back.
+///
+/// # Timeouts belong to the pool
+///
+/// The pool bounds every `connect` by its `connect_timeout` and every `check` by its
+/// `check_timeout` (and by the checkout's own deadline), dropping the future when the
+/// time is up; a connection whose `check` was cut short is closed. A manager therefore
+/// keeps no timeout of its own for either: one nested inside the pool's would silently
+/// cap it (a pool told to wait 60 s for a connect would give up at the manager's 10 s).
+/// Its futures must be safe to drop at any `.await`. A manager whose driver needs the
+/// value itself (a socket-level connect timeout) must be given the pool's setting, not
+/// a second default.
 pub trait Manager: Send + Sync + 'static {
     /// The connection type handed out by the pool.
     type Connection: Send + 'static;
     /// The error `connect` and `check` fail with.
     type Error: Classify + std::error::Error + Send + Sync + 'static;
 
-    /// Opens one new connection.
+    /// Opens one new connection. The pool's `connect_timeout` bounds it (see above).
     fn connect(&self) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
 
-    /// Validates an idle connection before it is handed out (typically a ping).
+    /// Validates an idle connection before it is handed out (typically a ping). The
+    /// pool's `check_timeout` bounds it.
     fn check(
         &self,
         conn: &mut Self::Connection,
@@ -36,11 +48,21 @@ pub trait Manager: Send + Sync + 'static {
     }
 }
 
-/// A manager whose connections can run a transaction, used by `#[pooled(transaction)]`.
+/// A manager whose connections can run a transaction, used by the transaction engine
+/// ([`Transaction`](crate::transaction::Transaction)) behind `#[pooled(transaction)]`
+/// and `pool_sqlx::transaction`.
 ///
 /// These take the raw connection so the body of a transactional function receives the
-/// same `&mut Connection` as a non-transactional one.
+/// same `&mut Connection` as a non-transactional one. They only send the statements: what
+/// a failure of each means (applied, not applied, unknown) is the engine's to decide.
 pub trait TransactionManager: Manager {
+    /// What a transaction fails with: the manager's own errors, and a `COMMIT` whose
+    /// outcome is unknown ([`CommitOutcomeUnknown`](crate::transaction::CommitOutcomeUnknown)),
+    /// which must stay `Connection`- or `Timeout`-class and say so in its message.
+    type TransactionError: Classify
+        + From<Self::Error>
+        + From<crate::transaction::CommitOutcomeUnknown<Self::Error>>;
+
     /// Starts a transaction on `conn`.
     fn begin(
         &self,

@@ -76,3 +76,141 @@ pub struct BreakerDeclaration {
 }
 
 inventory::collect!(BreakerDeclaration);
+
+/// The `Result<T, E>` a `#[resilient]`/`#[pooled]` function returns, however it is spelled
+/// (`Result<T, E>`, `io::Result<T>`, `type DbResult<T> = ..`): the attributes name its
+/// parts through this trait, so the compiler checks the type, not the spelling.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `Result`: a `#[resilient]` or `#[pooled]` function returns `Result<T, E>`",
+    label = "not a `Result<T, E>`",
+    note = "an alias of a `Result` is fine, e.g. `type DbResult<T> = Result<T, MyError>;`"
+)]
+pub trait ReturnsResult {
+    /// `T`.
+    type Ok;
+    /// `E`.
+    type Err;
+    /// The value as the `Result` it is.
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
+    /// The `Result` as the type the function returns.
+    fn from_result(result: Result<Self::Ok, Self::Err>) -> Self;
+}
+
+impl<T, E> ReturnsResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+
+    #[inline(always)]
+    fn into_result(self) -> Self {
+        self
+    }
+
+    #[inline(always)]
+    fn from_result(result: Self) -> Self {
+        result
+    }
+}
+
+/// A manager whose connections a `#[pooled]` function taking `conn: &mut C` can run on.
+#[diagnostic::on_unimplemented(
+    message = "this `#[pooled]` function takes a `&mut {C}`, but the pool passed to it hands out other connections",
+    label = "a pool of `{Self}` cannot give this function its connection",
+    note = "pass a pool whose connections are `{C}` (or borrow as one), or change the type of the function's connection argument"
+)]
+pub trait ConnectionFor<C: ?Sized>: crate::Manager {
+    /// The connection as the function's body takes it.
+    fn as_argument(conn: &mut Self::Connection) -> &mut C;
+}
+
+// Reported as the trait above, in its words, not as the bound inside.
+#[diagnostic::do_not_recommend]
+impl<M, C> ConnectionFor<C> for M
+where
+    M: crate::Manager,
+    M::Connection: std::borrow::BorrowMut<C>,
+    C: ?Sized,
+{
+    #[inline(always)]
+    fn as_argument(conn: &mut M::Connection) -> &mut C {
+        std::borrow::BorrowMut::borrow_mut(conn)
+    }
+}
+
+/// A checked-out connection as the code `#[pooled]` generates holds it: a [`Pooled`]
+/// guard, or the [`Open`] transaction around one. It names the manager, so the body's
+/// connection is checked against the pool's backend without naming the pool.
+///
+/// [`Pooled`]: crate::Pooled
+/// [`Open`]: crate::transaction::Open
+pub trait CheckedOut {
+    /// The pool's manager.
+    type Manager: crate::Manager;
+    /// The connection.
+    fn connection(&mut self) -> &mut <Self::Manager as crate::Manager>::Connection;
+}
+
+impl<M: crate::Manager> CheckedOut for crate::Pooled<M> {
+    type Manager = M;
+
+    #[inline(always)]
+    fn connection(&mut self) -> &mut M::Connection {
+        self
+    }
+}
+
+impl<M: crate::TransactionManager> CheckedOut for crate::transaction::Open<M> {
+    type Manager = M;
+
+    #[inline(always)]
+    fn connection(&mut self) -> &mut M::Connection {
+        self
+    }
+}
+
+/// The checked-out connection as a `#[pooled]` body takes it (`&mut C`).
+#[inline(always)]
+pub fn connection_argument<G, C>(checked_out: &mut G) -> &mut C
+where
+    G: CheckedOut,
+    G::Manager: ConnectionFor<C>,
+    C: ?Sized,
+{
+    <G::Manager as ConnectionFor<C>>::as_argument(checked_out.connection())
+}
+
+/// The error type of a `#[pooled]` function: a failed checkout ends in it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the error type of this `#[pooled]` function: it has no `From<PoolError<{B}>>`",
+    label = "a failed checkout (pool closed, timed out, connection refused) ends in this error",
+    note = "add a variant holding the `PoolError` (`#[from]`), or return `pool_sqlx::Error`, which has it"
+)]
+pub trait FromPoolError<B>: From<crate::PoolError<B>> {}
+
+// Reported as the trait above, in its words, not as the bound inside.
+#[diagnostic::do_not_recommend]
+impl<E: From<crate::PoolError<B>>, B> FromPoolError<B> for E {}
+
+/// A pool's error as the error type of a `#[pooled(pool = PATH)]` function, whose
+/// manager is known where it is defined: a missing conversion is reported there, once.
+#[inline(always)]
+pub fn pool_error<E: FromPoolError<B>, B>(error: crate::PoolError<B>) -> E {
+    E::from(error)
+}
+
+/// What `#[pooled(pool = PATH)]` takes: a `static GlobalPool<M>`.
+#[diagnostic::on_unimplemented(
+    message = "`pool =` names a `static` `GlobalPool<M>`, and `{Self}` is not one",
+    label = "not a `GlobalPool`",
+    note = "declare `static DB: GlobalPool<MyManager> = GlobalPool::new(\"db\");`, `DB.init(pool)` at start-up, and write `#[pooled(pool = DB)]`; or take `&Pool` as the first argument instead"
+)]
+pub trait IsGlobalPool<M: crate::Manager> {
+    /// The installed pool, or `PoolError::NotInitialized`.
+    fn installed(&self) -> Result<&crate::Pool<M>, crate::PoolError<M::Error>>;
+}
+
+impl<M: crate::Manager> IsGlobalPool<M> for crate::GlobalPool<M> {
+    #[inline]
+    fn installed(&self) -> Result<&crate::Pool<M>, crate::PoolError<M::Error>> {
+        self.get()
+    }
+}

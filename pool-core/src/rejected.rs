@@ -60,14 +60,57 @@ pub enum Rejected {
 impl Rejected {
     /// The label used in metrics (`reason` of `pool_rejections_total`) and logs.
     pub fn reason(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// Which variant this is, without its data.
+    pub(crate) fn kind(&self) -> RejectionKind {
         match self {
-            Rejected::BreakerOpen { .. } => "breaker_open",
-            Rejected::Timeout { .. } => "timeout",
-            Rejected::DeadlineExceeded { .. } => "deadline_exceeded",
-            Rejected::BulkheadFull { .. } => "bulkhead_full",
-            Rejected::BudgetExhausted => "budget_exhausted",
-            Rejected::BreakerNotDeclared { .. } => "breaker_not_declared",
-            Rejected::BreakerInvalid { .. } => "breaker_invalid",
+            Rejected::BreakerOpen { .. } => RejectionKind::BreakerOpen,
+            Rejected::Timeout { .. } => RejectionKind::Timeout,
+            Rejected::DeadlineExceeded { .. } => RejectionKind::DeadlineExceeded,
+            Rejected::BulkheadFull { .. } => RejectionKind::BulkheadFull,
+            Rejected::BudgetExhausted => RejectionKind::BudgetExhausted,
+            Rejected::BreakerNotDeclared { .. } => RejectionKind::BreakerNotDeclared,
+            Rejected::BreakerInvalid { .. } => RejectionKind::BreakerInvalid,
+        }
+    }
+}
+
+/// The variants of [`Rejected`] without their data: the `reason` label of each, and an
+/// index for per-reason metric handles registered ahead of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RejectionKind {
+    BreakerOpen,
+    Timeout,
+    DeadlineExceeded,
+    BulkheadFull,
+    BudgetExhausted,
+    BreakerNotDeclared,
+    BreakerInvalid,
+}
+
+impl RejectionKind {
+    /// Every kind, in declaration order (so `ALL[kind as usize] == kind`).
+    pub(crate) const ALL: [RejectionKind; 7] = [
+        RejectionKind::BreakerOpen,
+        RejectionKind::Timeout,
+        RejectionKind::DeadlineExceeded,
+        RejectionKind::BulkheadFull,
+        RejectionKind::BudgetExhausted,
+        RejectionKind::BreakerNotDeclared,
+        RejectionKind::BreakerInvalid,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RejectionKind::BreakerOpen => "breaker_open",
+            RejectionKind::Timeout => "timeout",
+            RejectionKind::DeadlineExceeded => "deadline_exceeded",
+            RejectionKind::BulkheadFull => "bulkhead_full",
+            RejectionKind::BudgetExhausted => "budget_exhausted",
+            RejectionKind::BreakerNotDeclared => "breaker_not_declared",
+            RejectionKind::BreakerInvalid => "breaker_invalid",
         }
     }
 }
@@ -107,4 +150,49 @@ impl Classify for Rejected {
 )]
 pub trait ResilientError: Classify + From<Rejected> {}
 
+// Reported as `ResilientError`, with its message, not as whichever bound inside fails.
+#[diagnostic::do_not_recommend]
 impl<E: Classify + From<Rejected>> ResilientError for E {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_sits_at_its_own_index() {
+        for (index, kind) in RejectionKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, index, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn every_rejection_has_the_reason_of_its_kind() {
+        let name: Arc<str> = Arc::from("x");
+        let all = [
+            Rejected::BreakerOpen {
+                name: Arc::clone(&name),
+            },
+            Rejected::Timeout {
+                after: Duration::ZERO,
+            },
+            Rejected::DeadlineExceeded {
+                after: Duration::ZERO,
+            },
+            Rejected::BulkheadFull {
+                name: Arc::clone(&name),
+                max_concurrent: 1,
+            },
+            Rejected::BudgetExhausted,
+            Rejected::BreakerNotDeclared {
+                name: Arc::clone(&name),
+            },
+            Rejected::BreakerInvalid {
+                name,
+                error: ConfigError::new("x", "y"),
+            },
+        ];
+        let reasons: Vec<&str> = all.iter().map(Rejected::reason).collect();
+        let kinds: Vec<&str> = RejectionKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(reasons, kinds);
+    }
+}

@@ -154,15 +154,31 @@ async fn a_checkout_dropped_at_any_point_leaks_nothing() {
 /// worker threads; a sampler checks the invariants at every observation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn randomized_stress_keeps_the_invariants() {
+    stress(false).await;
+}
+
+/// The same with the adaptive limit moving the slot total under the checkouts (the
+/// transient connect failures cut it, the returns raise it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn randomized_stress_keeps_the_invariants_under_the_adaptive_limit() {
+    stress(true).await;
+}
+
+async fn stress(adaptive: bool) {
     let (manager, state) = TestManager::new();
     let max_size = 8;
-    let pool = Pool::builder(manager)
+    let builder = Pool::builder(manager)
         .max_size(max_size)
         .validation(Validation::Always)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_backoff(Duration::from_millis(1), Duration::from_millis(5))
-        .build()
-        .unwrap();
+        .connect_backoff(Duration::from_millis(1), Duration::from_millis(5));
+    let pool = if adaptive {
+        builder.adaptive_limit(1)
+    } else {
+        builder
+    }
+    .build()
+    .unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = tokio::spawn({
         let pool = pool.clone();
@@ -174,6 +190,7 @@ async fn randomized_stress_keeps_the_invariants() {
                 let status = pool.status();
                 assert_eq!(status.idle + status.in_use, status.size, "{status:?}");
                 assert!(status.size <= max_size, "{status:?}");
+                assert!(status.limit <= max_size, "{status:?}");
                 assert!(state.open() <= max_size, "open {}", state.open());
                 observations += 1;
                 tokio::task::yield_now().await;
@@ -232,9 +249,15 @@ async fn randomized_stress_keeps_the_invariants() {
     let status = pool.status();
     assert_eq!((status.in_use, status.waiting), (0, 0), "{status:?}");
     assert_eq!(state.open(), status.size);
+    // Every slot of the limit (max_size without the adaptive limit) is free again.
+    let limit = status.limit;
     let mut all = Vec::new();
-    for _ in 0..max_size {
+    for _ in 0..limit {
         all.push(pool.get().await.unwrap());
     }
-    assert_eq!(pool.status().size, max_size);
+    assert_eq!(pool.status().in_use, limit);
+    if !adaptive {
+        assert_eq!(limit, max_size);
+        assert_eq!(pool.status().size, max_size);
+    }
 }

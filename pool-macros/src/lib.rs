@@ -18,8 +18,9 @@
 //!
 //! # `#[resilient(...)]`
 //!
-//! On an `async fn` returning `Result<T, E>` with `E: Classify + From<Rejected>`. The body
-//! becomes one *attempt*; the function runs attempts under the call site's policy, built
+//! On an `async fn` returning `Result<T, E>` with `E: Classify + From<Rejected>`, spelled
+//! out or through an alias (`DbResult<T>`: the compiler checks the type through
+//! `ReturnsResult`, not its name). The body becomes one *attempt*; the function runs attempts under the call site's policy, built
 //! once on first call and cached in a `static` (a named breaker is resolved once, not
 //! looked up per call). `?` and `return` in the body end the attempt, not the call.
 //!
@@ -46,13 +47,22 @@
 //! Arguments are handed to each attempt again: `&T` is copied, `&mut T` re-borrowed, and a
 //! value taken by value is cloned (so it must be `Clone`; the compiler says which one is
 //! not). Each attempt gets a fresh clone, not what the previous attempt left. Without
-//! retries (`retries = 0`, the default) nothing is cloned.
+//! retries (`retries = 0`, the default) nothing is cloned. A receiver taken by value
+//! (`self`, `self: Arc<Self>`) is cloned for each attempt the same way. A retried function
+//! cannot return a `&mut` borrowed from a `&mut` argument (the next attempt borrows it
+//! again): that is an error on the returned `&mut`.
+//!
+//! Inner attributes of the body stay inside the generated function. Generated locals are
+//! `Span::mixed_site()`: an argument called `__pool_conn` neither sees nor shadows
+//! the expansion's own.
 //!
 //! Mistakes are compile errors on the offending token: unknown keys (with "did you mean"),
 //! repeated keys, wrong value types, negative or absurd numbers, bad durations, an empty
 //! breaker name, backoff keys with `retries = 0`, `base > max_delay`, `timeout > deadline`,
-//! a non-`async`, `const`, `unsafe`, `extern` or variadic function, or a return type that
-//! is not a `Result`.
+//! a non-`async`, `const`, `unsafe`, `extern` or variadic function, a return type that
+//! is not a `Result`, or a second `#[resilient]` on the same function. A body with a
+//! syntax error is expanded around its tokens as written, so rustc reports that error
+//! alone and callers still find the function.
 //!
 //! Breaker names used as strings are registered (with `inventory`), so
 //! `breakers().verify()` at start-up lists every name used but never declared.
@@ -73,7 +83,7 @@
 //! }
 //! ```
 //!
-//! # `#[pooled]`, `#[pooled(pool = PATH)]`, `#[pooled(transaction)]`
+//! # `#[pooled]`, `#[pooled(pool = PATH)]`, `#[pooled(transaction)]`, `#[pooled(read)]`
 //!
 //! The body's first argument (after `self`) is the connection, `conn: &mut C`. The
 //! generated function takes `pool: &Pool<M>` in its place for any manager `M` whose
@@ -85,7 +95,8 @@
 //! | key | value | meaning | default |
 //! |---|---|---|---|
 //! | `pool` | path to a `static GlobalPool<M>` | use that process-wide pool; the function loses the pool argument (`PoolError::NotInitialized` before `init`) | a `&Pool<M>` argument |
-//! | `transaction` | flag, or `true`/`false` | begin before the body, commit on `Ok`, roll back on `Err` (`M: TransactionManager`, `E: From<M::Error>`); a failed commit or rollback discards the connection | `false` |
+//! | `transaction` | flag, or `true`/`false` | run the body in a transaction: begin, commit on `Ok`, roll back on `Err` (`M: TransactionManager`, `E: From<M::TransactionError>`), by the runtime's transaction engine (`pool_core::transaction`), which also decides what each failure means for a retry | `false` |
+//! | `read` | flag, or `true`/`false` | the function reads: it takes `source: &R` for any `R: ReadSource` in place of the connection and checks out from the pool `source.read_pool()` picks, asked anew for each attempt — a `&Replicas` reads from its next qualifying replica (or the primary), a `&Pool` from itself. Not with `transaction` (a transaction belongs on the primary) or `pool = PATH` (compile errors on `read`) | `false` |
 //! | `crate` | path | the runtime crate | as above |
 //!
 //! Under `#[resilient]` (written above it), every attempt checks out its own connection,

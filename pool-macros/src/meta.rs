@@ -225,21 +225,22 @@ impl Arg {
     }
 
     /// A string from a fixed set of choices.
-    pub(crate) fn choice<'a>(&self, choices: &[&'a str]) -> syn::Result<&'a str> {
+    pub(crate) fn choice<T: Copy>(&self, choices: &[(&str, T)]) -> syn::Result<T> {
         let (value, span) = self.string()?;
-        if let Some(choice) = choices.iter().find(|c| **c == value) {
-            return Ok(choice);
+        if let Some((_, choice)) = choices.iter().find(|(name, _)| *name == value) {
+            return Ok(*choice);
         }
+        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
         let mut message = format!(
             "`{}` must be one of {}",
             self.key,
-            choices
+            names
                 .iter()
                 .map(|c| format!("\"{c}\""))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        if let Some(near) = suggest::closest(&value, choices) {
+        if let Some(near) = suggest::closest(&value, &names) {
             message.push_str(&format!("; did you mean \"{near}\"?"));
         }
         Err(syn::Error::new(span, message))

@@ -7,13 +7,19 @@ use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::{
     Attribute, Block, Expr, ExprAsync, ExprCall, GenericArgument, Item, PathArguments, ReturnType,
-    Signature, Stmt, Type, TypeParamBound, Visibility, spanned::Spanned,
+    Signature, Stmt, Type, TypeParamBound, Visibility, parse::ParseStream, spanned::Spanned,
+    token::Brace,
 };
 
 /// A function one of the attributes can wrap.
 pub(crate) struct Target {
-    /// Attributes other than the one being expanded.
+    /// Outer attributes other than the one being expanded.
     pub(crate) attrs: Vec<Attribute>,
+    /// Inner attributes (`#![allow(..)]`) at the top of the body: they stay inside the
+    /// generated function's body, where they apply to the whole function as written.
+    pub(crate) inner_attrs: Vec<Attribute>,
+    /// The braces of the body as written, so the generated body keeps their span.
+    pub(crate) brace: Brace,
     /// Its visibility.
     pub(crate) vis: Visibility,
     /// Its signature, as written (or as `#[async_trait]` rewrote it).
@@ -27,7 +33,7 @@ pub(crate) struct Target {
 /// Where the work of the function is.
 pub(crate) enum Body {
     /// An `async fn`'s block.
-    Async(Box<Block>),
+    Async(UserBlock),
     /// The `async move` block an impl-level `#[async_trait]` produced: `stmts` before it,
     /// the block itself, and the `Box::pin` call around it (kept, with its path).
     AsyncTrait {
@@ -40,24 +46,111 @@ pub(crate) enum Body {
     },
 }
 
-/// Parses and checks the item `attribute` was put on.
-pub(crate) fn parse(item: TokenStream, attribute: &str) -> syn::Result<Target> {
-    let item: Item = syn::parse2(item)?;
-    let function = match item {
-        Item::Fn(function) => function,
-        Item::Verbatim(tokens) => {
-            return Err(match syn::parse2::<syn::TraitItemFn>(tokens.clone()) {
-                Ok(decl) => syn::Error::new(
-                    decl.sig.span(),
-                    format!("`#[{attribute}]` needs a function with a body"),
-                ),
-                Err(_) => not_a_fn(tokens.span(), attribute, "this item"),
-            });
-        }
+/// The statements of an `async fn`'s body in their braces (inner attributes apart). When
+/// the body does not parse, its tokens as written: the expansion goes on around them, so
+/// rustc reports the syntax error, once, and callers still see the generated signature.
+pub(crate) struct UserBlock {
+    /// The body's braces.
+    pub(crate) brace: Brace,
+    /// The statements, parsed or not.
+    pub(crate) stmts: TokenStream,
+}
+
+impl ToTokens for UserBlock {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.brace
+            .surround(tokens, |tokens| self.stmts.to_tokens(tokens));
+    }
+}
+
+/// A function read without parsing its body.
+struct RawFn {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    brace: Brace,
+    body: TokenStream,
+}
+
+/// The body of a function, parsed: inner attributes, then statements.
+struct ParsedBody {
+    inner_attrs: Vec<Attribute>,
+    stmts: Vec<Stmt>,
+}
+
+/// The body of a function whose statements do not parse: its inner attributes, which
+/// still go to the top of the generated body, and the rest of its tokens as written.
+struct UnparsedBody {
+    inner_attrs: Vec<Attribute>,
+    rest: TokenStream,
+}
+
+fn parse_unparsed_body(input: ParseStream<'_>) -> syn::Result<UnparsedBody> {
+    Ok(UnparsedBody {
+        inner_attrs: input.call(Attribute::parse_inner)?,
+        rest: input.parse()?,
+    })
+}
+
+fn parse_raw_fn(input: ParseStream<'_>) -> syn::Result<RawFn> {
+    let attrs = input.call(Attribute::parse_outer)?;
+    let vis = input.parse()?;
+    let sig = input.parse()?;
+    let content;
+    let brace = syn::braced!(content in input);
+    let body = content.parse()?;
+    Ok(RawFn {
+        attrs,
+        vis,
+        sig,
+        brace,
+        body,
+    })
+}
+
+fn parse_body(input: ParseStream<'_>) -> syn::Result<ParsedBody> {
+    Ok(ParsedBody {
+        inner_attrs: input.call(Attribute::parse_inner)?,
+        stmts: input.call(Block::parse_within)?,
+    })
+}
+
+/// Why `item`, which is not a function with a body, cannot carry `attribute`.
+fn not_a_function(item: TokenStream, attribute: &str) -> syn::Error {
+    let item: Item = match syn::parse2(item) {
+        Ok(item) => item,
+        Err(error) => return error,
+    };
+    match item {
+        Item::Fn(function) => not_a_fn(function.sig.fn_token.span, attribute, "this function"),
+        Item::Verbatim(tokens) => match syn::parse2::<syn::TraitItemFn>(tokens.clone()) {
+            Ok(decl) => syn::Error::new(
+                decl.sig.span(),
+                format!("`#[{attribute}]` needs a function with a body"),
+            ),
+            Err(_) => not_a_fn(tokens.span(), attribute, "this item"),
+        },
         other => {
             let kind = item_kind(&other);
-            return Err(not_a_fn(first_token_span(&other), attribute, kind));
+            not_a_fn(first_token_span(&other), attribute, kind)
         }
+    }
+}
+
+// Input: the item under the attribute, as tokens.
+// Output: its outer attributes, visibility, signature, inner attributes, the body's
+// braces and statements (its raw tokens when they do not parse), and the `Result` type
+// the function returns; or an error on the token that makes it unwrappable.
+/// Parses and checks the item `attribute` was put on.
+pub(crate) fn parse(item: TokenStream, attribute: &str) -> syn::Result<Target> {
+    let function = match syn::parse::Parser::parse2(parse_raw_fn, item.clone()) {
+        Ok(function) => function,
+        Err(_) => return Err(not_a_function(item, attribute)),
+    };
+    let parsed = syn::parse::Parser::parse2(parse_body, function.body.clone()).ok();
+    let unparsed = match parsed {
+        Some(_) => None,
+        None => syn::parse::Parser::parse2(parse_unparsed_body, function.body.clone()).ok(),
     };
     let sig = function.sig;
     if let Some(constness) = &sig.constness {
@@ -100,8 +193,27 @@ pub(crate) fn parse(item: TokenStream, attribute: &str) -> syn::Result<Target> {
                 ));
             }
         };
-        (Body::Async(function.block), output)
-    } else if let Some((body, output)) = async_trait_body(&sig, &function.block) {
+        let stmts = match &parsed {
+            Some(parsed) => {
+                let stmts = &parsed.stmts;
+                quote::quote!(#(#stmts)*)
+            }
+            None => unparsed
+                .as_ref()
+                .map_or_else(|| function.body.clone(), |unparsed| unparsed.rest.clone()),
+        };
+        let block = UserBlock {
+            brace: function.brace,
+            stmts,
+        };
+        (Body::Async(block), output)
+    } else if let Some((body, output)) = parsed.as_ref().and_then(|parsed| {
+        let block = Block {
+            brace_token: function.brace,
+            stmts: parsed.stmts.clone(),
+        };
+        async_trait_body(&sig, &block)
+    }) {
         (body, output)
     } else {
         return Err(syn::Error::new(
@@ -109,7 +221,7 @@ pub(crate) fn parse(item: TokenStream, attribute: &str) -> syn::Result<Target> {
             format!("`#[{attribute}]` only applies to an `async fn`"),
         ));
     };
-    if !is_result(&output) {
+    if !may_be_result(&output) {
         return Err(syn::Error::new(
             output.span(),
             format!(
@@ -118,8 +230,15 @@ pub(crate) fn parse(item: TokenStream, attribute: &str) -> syn::Result<Target> {
             ),
         ));
     }
+    let inner_attrs = match (parsed, unparsed) {
+        (Some(parsed), _) => parsed.inner_attrs,
+        (None, Some(unparsed)) => unparsed.inner_attrs,
+        (None, None) => Vec::new(),
+    };
     Ok(Target {
         attrs: function.attrs,
+        inner_attrs,
+        brace: function.brace,
         vis: function.vis,
         sig,
         body,
@@ -166,27 +285,28 @@ fn first_token_span(item: &Item) -> Span {
     }
 }
 
-/// Whether `ty` is spelled `...::Result<..>`.
-pub(crate) fn is_result(ty: &Type) -> bool {
+/// Whether `ty` can be a `Result`: a path (`Result<T, E>` or any alias of one); whether
+/// it is one is the compiler's to check, through `ReturnsResult`.
+fn may_be_result(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|last| last.ident == "Result"),
-        Type::Group(group) => is_result(&group.elem),
-        Type::Paren(paren) => is_result(&paren.elem),
+        Type::Path(_) => true,
+        Type::Group(group) => may_be_result(&group.elem),
+        Type::Paren(paren) => may_be_result(&paren.elem),
         _ => false,
     }
 }
 
-/// The `E` of `Result<T, E>`, when written out.
+/// The `E` of `Result<T, E>`, when written out as that (an alias's parameters may mean
+/// anything, so only a path ending in `Result` with two types counts).
 pub(crate) fn error_type(ty: &Type) -> Option<&Type> {
     match ty {
         Type::Group(group) => error_type(&group.elem),
         Type::Paren(paren) => error_type(&paren.elem),
         Type::Path(path) => {
             let last = path.path.segments.last()?;
+            if last.ident != "Result" {
+                return None;
+            }
             let PathArguments::AngleBracketed(args) = &last.arguments else {
                 return None;
             };
@@ -195,7 +315,8 @@ pub(crate) fn error_type(ty: &Type) -> Option<&Type> {
                 _ => None,
             });
             let _ok = types.next()?;
-            types.next()
+            let error = types.next()?;
+            types.next().is_none().then_some(error)
         }
         _ => None,
     }
@@ -288,7 +409,12 @@ impl Target {
         }
         self.vis.to_tokens(&mut out);
         sig.to_tokens(&mut out);
-        syn::token::Brace::default().surround(&mut out, |out| body.to_tokens(out));
+        self.brace.surround(&mut out, |out| {
+            for attr in &self.inner_attrs {
+                attr.to_tokens(out);
+            }
+            body.to_tokens(out);
+        });
         out
     }
 }
@@ -300,8 +426,12 @@ pub(crate) fn on_error(error: syn::Error, item: TokenStream) -> TokenStream {
     let mut out = error.into_compile_error();
     let reemit = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Fn(function)) => function.sig.variadic.is_none(),
-        Ok(Item::Verbatim(_)) | Err(_) => false,
+        Ok(Item::Verbatim(_)) => false,
         Ok(_) => true,
+        // A function whose body does not parse: printed back so callers still find it,
+        // and rustc reports the syntax error itself.
+        Err(_) => syn::parse::Parser::parse2(parse_raw_fn, item.clone())
+            .is_ok_and(|function| function.sig.variadic.is_none()),
     };
     if reemit {
         out.extend(item);

@@ -16,8 +16,15 @@
 //! the scheduler puts that connection's server process: two connections measured side by
 //! side differ by up to 3× for minutes at a time, whichever is the pooled one, which
 //! criterion's groups above show as noise. `-- paired_only` skips criterion's groups.
+//!
+//! Last, the ceiling table (`-- ceiling_only` prints it alone): at 16 and 64 tasks,
+//! pool-sqlx against raw connections held one per task and against pgbench at the same
+//! concurrency, in interleaved rounds, so the pool's share and sqlx's share of the gap to
+//! the server are each known (on the multi-thread runtime; `CEILING_WORKERS=1`: on a
+//! current-thread runtime). `-- profile_raw` or `-- profile_pool` runs one side of it
+//! alone for a profiler (BENCHMARKS.md has the profile).
 
-#![allow(clippy::unwrap_used, missing_docs)] // a benchmark: failing loudly is the point
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // a benchmark: failing loudly is the point
 
 use std::{sync::Arc, time::Duration};
 
@@ -68,6 +75,19 @@ fn select_one(c: &mut Criterion) {
     };
     if std::env::args().any(|arg| arg == "paired_only") {
         paired(&url);
+        return;
+    }
+    if std::env::args().any(|arg| arg == "ceiling_only") {
+        ceiling(&url);
+        return;
+    }
+    // `-- profile_raw` or `-- profile_pool`: one side of the ceiling alone, 16 tasks for
+    // 20 s on a current-thread runtime, for a profiler attached to this process
+    // (`perf record`).
+    if let Some(side) =
+        std::env::args().find_map(|arg| arg.strip_prefix("profile_").map(str::to_owned))
+    {
+        profile_side(&url, &side);
         return;
     }
     let runtime = Runtime::new().unwrap();
@@ -132,6 +152,7 @@ fn select_one(c: &mut Criterion) {
     group.finish();
     drop(runtime);
     paired(&url);
+    ceiling(&url);
 }
 
 /// One task, `QUERIES` queries per side per round, `ROUNDS` rounds; the ratio of
@@ -158,13 +179,7 @@ fn paired(url: &str) {
     ];
     for (name, runtime) in runtimes {
         let (raw, pool, ratios) = runtime.block_on(async {
-            let pool: PgPool = Config::from_url(&format!(
-                "{url}{}connection_limit=1",
-                if url.contains('?') { '&' } else { '?' }
-            ))
-            .unwrap()
-            .build_pool::<sqlx::Postgres>("bench_paired")
-            .unwrap();
+            let pool = pool_of(url, 1, "bench_paired");
             let (mut raw_times, mut pool_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
             for round in 0..ROUNDS + 1 {
                 let mut times = [Duration::ZERO; 2];
@@ -217,6 +232,230 @@ fn paired(url: &str) {
         let (low, median, high) = quartiles(ratios);
         println!("| {name} | {raw:.1} | {pool:.1} | {median:.2}× [{low:.2}–{high:.2}] |");
     }
+}
+
+/// The ceiling: at 16 and 64 tasks, pool-sqlx (a pool of as many connections as tasks,
+/// a checkout per query) against the same number of raw `PgConnection`s each held by its
+/// task (no pool: what sqlx itself can do) and against pgbench (`-M prepared -j 2`, a
+/// `SELECT 1` script, as many clients), in `ROUNDS` rounds of `SECONDS` each, the three
+/// back to back in rotating order. The pool's share of the gap to the server is
+/// pool-sqlx / raw-held; sqlx's share is raw-held / pgbench.
+fn ceiling(url: &str) {
+    const ROUNDS: usize = 5;
+    const SECONDS: u64 = 3;
+    let Some(pgbench) = pgbench() else {
+        println!(
+            "\nSKIPPED the ceiling table: pgbench is not installed (apt-get install postgresql-client)"
+        );
+        return;
+    };
+    // `CEILING_WORKERS=1`: a current-thread runtime, where a connection's wake-ups cannot
+    // move between workers (the hypothesis for the pool's share of the gap at 16 tasks).
+    let one_worker = std::env::var("CEILING_WORKERS").is_ok_and(|workers| workers == "1");
+    let (runtime, flavour) = if one_worker {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        (runtime, "current-thread runtime")
+    } else {
+        (Runtime::new().unwrap(), "multi-thread runtime, 2 workers")
+    };
+    println!(
+        "\nceiling: {ROUNDS} rounds of {SECONDS} s per side; {flavour}; pgbench -M prepared -j 2; all on this machine's cores"
+    );
+    println!(
+        "| tasks | pgbench, q/s | raw held, q/s | pool-sqlx, q/s | pool-sqlx / raw held, median [IQR] | raw held / pgbench, median [IQR] | pool-sqlx / pgbench, median [IQR] |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for tasks in [16_u64, 64] {
+        let duration = Duration::from_secs(SECONDS);
+        // Each side opens its connections for its own turn and closes them after: the
+        // three together would need 3 × 64 connections, past a default server's 100.
+        // Every turn starts with a 500 ms warm-up (connections open, statement
+        // prepared), as pgbench's own connects are outside its measured time.
+        let raw_turn = |runtime: &Runtime| {
+            let raws = held_connections(runtime, url, tasks);
+            runtime.block_on(raw_rate(&raws, Duration::from_millis(500)));
+            let rate = runtime.block_on(raw_rate(&raws, duration));
+            for raw in raws {
+                let conn = Arc::try_unwrap(raw).unwrap().into_inner();
+                runtime.block_on(conn.close()).unwrap();
+            }
+            rate
+        };
+        let pool_turn = |runtime: &Runtime| {
+            let pool = pool_of(url, tasks, "bench_ceiling");
+            runtime.block_on(pool_rate(&pool, tasks, Duration::from_millis(500)));
+            let rate = runtime.block_on(pool_rate(&pool, tasks, duration));
+            runtime.block_on(pool.close());
+            rate
+        };
+        let (mut bench, mut raw, mut ours) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            for side in 0..3 {
+                match (round + side) % 3 {
+                    0 => bench.push(pgbench_rate(&pgbench, url, tasks, SECONDS)),
+                    1 => raw.push(raw_turn(&runtime)),
+                    _ => ours.push(pool_turn(&runtime)),
+                }
+            }
+        }
+        let ratio = |a: &[f64], b: &[f64]| {
+            let mut ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
+            ratios.sort_by(f64::total_cmp);
+            let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+            format!("{:.2}× [{:.2}–{:.2}]", at(0.5), at(0.25), at(0.75))
+        };
+        let median = |values: &[f64]| {
+            let mut values = values.to_vec();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        println!(
+            "| {tasks} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
+            median(&bench),
+            median(&raw),
+            median(&ours),
+            ratio(&ours, &raw),
+            ratio(&raw, &bench),
+            ratio(&ours, &bench),
+        );
+    }
+}
+
+/// One side of the ceiling alone (see `main`), printing its rate.
+fn profile_side(url: &str, side: &str) {
+    const TASKS: u64 = 16;
+    let duration = Duration::from_secs(20);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rate = match side {
+        "raw" => {
+            let raws = held_connections(&runtime, url, TASKS);
+            runtime.block_on(raw_rate(&raws, duration))
+        }
+        "pool" => {
+            let pool = pool_of(url, TASKS, "bench_profile");
+            runtime.block_on(pool_rate(&pool, TASKS, duration))
+        }
+        other => panic!("profile_side takes raw or pool, not {other}"),
+    };
+    println!("{side}: {rate:.0} queries/s, {TASKS} tasks, current-thread runtime");
+}
+
+/// A pool-sqlx pool of `limit` connections on `url`, named `name`.
+fn pool_of(url: &str, limit: u64, name: &str) -> PgPool {
+    Config::from_url(&format!(
+        "{url}{}connection_limit={limit}",
+        if url.contains('?') { '&' } else { '?' }
+    ))
+    .unwrap()
+    .build_pool::<sqlx::Postgres>(name)
+    .unwrap()
+}
+
+/// `count` raw connections to `url`, one for each task to hold.
+fn held_connections(runtime: &Runtime, url: &str, count: u64) -> Vec<Arc<Mutex<PgConnection>>> {
+    (0..count)
+        .map(|_| {
+            Arc::new(Mutex::new(
+                runtime.block_on(PgConnection::connect(url)).unwrap(),
+            ))
+        })
+        .collect()
+}
+
+/// Queries per second of `tasks` tasks sharing `pool`, a checkout per query.
+async fn pool_rate(pool: &PgPool, tasks: u64, duration: Duration) -> f64 {
+    let deadline = Instant::now() + duration;
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut done = 0_u64;
+                while Instant::now() < deadline {
+                    let mut conn = pool.get().await.unwrap();
+                    sqlx::query("SELECT 1").execute(&mut **conn).await.unwrap();
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for handle in handles {
+        total += handle.await.unwrap();
+    }
+    total as f64 / duration.as_secs_f64()
+}
+
+/// Queries per second of one task per raw connection, each holding its own.
+async fn raw_rate(raws: &[Arc<Mutex<PgConnection>>], duration: Duration) -> f64 {
+    let deadline = Instant::now() + duration;
+    let handles: Vec<_> = raws
+        .iter()
+        .map(|raw| {
+            let raw = Arc::clone(raw);
+            tokio::spawn(async move {
+                let mut conn = raw.lock().await;
+                let mut done = 0_u64;
+                while Instant::now() < deadline {
+                    sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for handle in handles {
+        total += handle.await.unwrap();
+    }
+    total as f64 / duration.as_secs_f64()
+}
+
+/// pgbench: `$PGBENCH`, else on `PATH`.
+fn pgbench() -> Option<std::path::PathBuf> {
+    if let Ok(path) = std::env::var("PGBENCH") {
+        return Some(path.into());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("pgbench"))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// pgbench's transactions per second (one `SELECT 1` each) with `clients` clients.
+fn pgbench_rate(pgbench: &std::path::Path, url: &str, clients: u64, seconds: u64) -> f64 {
+    let script = std::env::temp_dir().join(format!("select_one_{}.sql", std::process::id()));
+    std::fs::write(&script, "SELECT 1;\n").unwrap();
+    // libpq takes the URL as the database name; pool parameters it does not know are
+    // not in TEST_POSTGRES_URL.
+    let output = std::process::Command::new(pgbench)
+        .args(["-n", "-M", "prepared", "-j", "2"])
+        .arg(format!("-c{clients}"))
+        .arg(format!("-T{seconds}"))
+        .arg("-f")
+        .arg(&script)
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix("tps = ")?;
+            rest.split_whitespace().next()?.parse::<f64>().ok()
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench gave no tps: {text}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
 }
 
 criterion_group!(benches, select_one);

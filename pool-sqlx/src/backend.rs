@@ -5,7 +5,10 @@ use std::{future::Future, time::Duration};
 
 use sqlx_core::transaction::TransactionManager as _;
 
-use crate::{BackendKind, ServerView};
+use crate::{
+    BackendKind, ServerView,
+    replicas::{Lsn, ReplayPosition},
+};
 use sqlx::{
     Connection, Database, Executor, MySql, Postgres, Row, SqlSafeStr, Sqlite,
     mysql::{MySqlConnectOptions, MySqlConnection},
@@ -17,7 +20,7 @@ use sqlx::{
 pub type Options<DB> = <<DB as Database>::Connection as Connection>::Options;
 
 /// Per-connection settings applied when a connection is opened.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Session {
     /// PostgreSQL `application_name` (shown in `pg_stat_activity`). Ignored elsewhere.
@@ -34,9 +37,29 @@ pub struct Session {
     /// applied with `SET LOCAL` at the start of every transaction pool-sqlx begins,
     /// instead of for the session.
     pub pgbouncer: bool,
+    /// Statements slower than this are logged with their text and duration, never their
+    /// bound values (see [`slow_query`](crate::slow_query)); `None`: none are.
+    pub slow_query: Option<Duration>,
+}
+
+impl Default for Session {
+    /// Nothing set, but the slow-query log on at [`DEFAULT_SLOW_QUERY`](crate::slow_query::DEFAULT_SLOW_QUERY).
+    fn default() -> Self {
+        Session {
+            application_name: None,
+            statement_timeout: None,
+            busy_timeout: None,
+            pgbouncer: false,
+            slow_query: Some(crate::slow_query::DEFAULT_SLOW_QUERY),
+        }
+    }
 }
 
 /// A database sqlx supports that this crate can pool: [`Postgres`], [`MySql`], [`Sqlite`].
+///
+/// [`Postgres`]: https://docs.rs/sqlx/0.9/sqlx/struct.Postgres.html
+/// [`MySql`]: https://docs.rs/sqlx/0.9/sqlx/struct.MySql.html
+/// [`Sqlite`]: https://docs.rs/sqlx/0.9/sqlx/struct.Sqlite.html
 pub trait Backend: Database {
     /// Which backend this is.
     const KIND: BackendKind;
@@ -83,6 +106,33 @@ pub trait Backend: Database {
     fn max_connections(
         conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<Option<u64>, sqlx::Error>> + Send + '_ {
+        let _ = conn;
+        std::future::ready(Ok(None))
+    }
+
+    /// `options` aimed at one host of a multi-host URL (PostgreSQL only: the URL parser
+    /// refuses host lists elsewhere).
+    fn with_host(options: Options<Self>, host: &crate::Host) -> Options<Self> {
+        let _ = host;
+        options
+    }
+
+    /// The server's role (standby or not, read-only by default or not), asked after login
+    /// when `target_session_attrs` needs it; `None` where there is no such thing.
+    fn server_role(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<Option<crate::ServerRole>, sqlx::Error>> + Send + '_ {
+        let _ = conn;
+        std::future::ready(Ok(None))
+    }
+
+    /// Where a standby's WAL receive and replay stand ([`ReplayPosition`]), asked with one
+    /// parameterless simple-protocol query; `None` where there is no such thing. The one
+    /// query behind a standby's lag in [`health`](crate::health) and in a
+    /// [`Replicas`](crate::Replicas) set's lag probe and read-your-writes wait.
+    fn replay_position(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<Option<ReplayPosition>, sqlx::Error>> + Send + '_ {
         let _ = conn;
         std::future::ready(Ok(None))
     }
@@ -135,6 +185,50 @@ impl Backend for Postgres {
             _ => None,
         };
         Self::TransactionManager::begin(conn, statement).await
+    }
+
+    fn with_host(options: PgConnectOptions, host: &crate::Host) -> PgConnectOptions {
+        options.host(&host.host).port(host.port)
+    }
+
+    async fn server_role(
+        conn: &mut PgConnection,
+    ) -> Result<Option<crate::ServerRole>, sqlx::Error> {
+        // One parameterless simple-protocol round trip: no prepared statement, so it works
+        // behind PgBouncer in transaction mode. `transaction_read_only` of a new session is
+        // `default_transaction_read_only`, and always on for a standby.
+        let row = sqlx::raw_sql(
+            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Some(crate::ServerRole {
+            in_recovery: row.try_get(0)?,
+            read_only: row.try_get(1)?,
+        }))
+    }
+
+    async fn replay_position(
+        conn: &mut PgConnection,
+    ) -> Result<Option<ReplayPosition>, sqlx::Error> {
+        // LSNs as byte positions (`pg_lsn` has no sqlx type); NULL on a primary. The age
+        // of the last replayed commit is the primary's commit time against the standby's
+        // clock.
+        let row = sqlx::raw_sql(
+            "SELECT pg_is_in_recovery(), \
+                    pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')::int8, \
+                    pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::int8, \
+                    (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::float8",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let lsn = |value: Option<i64>| value.and_then(|lsn| u64::try_from(lsn).ok()).map(Lsn);
+        Ok(Some(ReplayPosition {
+            in_recovery: row.try_get(0)?,
+            received: lsn(row.try_get(1)?),
+            replayed: lsn(row.try_get(2)?),
+            last_replay_age_ms: row.try_get(3)?,
+        }))
     }
 
     async fn max_connections(conn: &mut PgConnection) -> Result<Option<u64>, sqlx::Error> {

@@ -13,13 +13,20 @@ use sqlx::sqlite::SqliteError;
 ///
 /// | source | `Transient` | `Connection` | `Timeout` | `Permanent` |
 /// |---|---|---|---|---|
-/// | PostgreSQL SQLSTATE | 40001, 40P01, 55P03, 53300, 53200, 57P03 | 57P01, 57P02, 08xxx, 25P03, any other FATAL/PANIC | 57014 | 28xxx, 3D000, 42xxx, 23xxx, 22xxx, everything else |
+/// | PostgreSQL SQLSTATE | 40001, 40P01, 55P03, 53300, 53200, 57P03 | 57P01, 57P02, 08xxx, 25P03, 25006 (delivery `Rejected`), any other FATAL/PANIC | 57014 | 28xxx, 3D000, 42xxx, 23xxx, 22xxx, everything else |
 /// | MySQL/MariaDB number | 1213, 1205, 1040, 1203, 1226, 1317 | 1927, 4031, 1053, 2006, 2013 | 3024, 1969 | 1045, 1044, 1049, 1064, 1062, 1451, 1452, everything else |
 /// | SQLite primary code | BUSY (5), LOCKED (6), NOMEM (7), INTERRUPT (9) | IOERR (10) | | CONSTRAINT (19) and everything else |
 /// | `sqlx::Error` variant | `PoolTimedOut` | `Io`, `Protocol`, `Tls`, `WorkerCrashed`, `BeginFailed` | | `Configuration`, `InvalidArgument`, `Decode`, `Encode`, `ColumnDecode`, `RowNotFound`, `PoolClosed`, ... |
 ///
-/// An `Io` error of kind `TimedOut` (a connect or check that ran out of time) is a
+/// An `Io` error of kind `TimedOut` (the operating system gave up on a socket) is a
 /// `Connection` failure: the connection is discarded and a new one may be tried.
+///
+/// PostgreSQL's 25006 (`read_only_sql_transaction`: a write sent to a standby, typically
+/// on a connection opened before a failover) is the server's answer, with nothing
+/// applied: class `Connection` so the connection is discarded, delivery `Rejected` so
+/// `#[resilient]` retries it on a fresh connection (which a multi-host URL with
+/// `target_session_attrs=read-write` opens on the new primary) without `idempotent`. A
+/// transaction the caller made read-only on purpose fails the same way on every retry.
 pub fn classify(error: &sqlx::Error) -> ErrorClass {
     match error {
         sqlx::Error::Database(db) => {
@@ -56,11 +63,19 @@ pub fn delivery(error: &sqlx::Error) -> Delivery {
         | sqlx::Error::InvalidArgument(_)
         | sqlx::Error::Encode(_)
         | sqlx::Error::InvalidSavePointStatement => Delivery::NotSent,
+        sqlx::Error::Database(db) if is_read_only_refusal(db.as_ref()) => Delivery::Rejected,
         _ => match classify(error) {
             ErrorClass::Connection | ErrorClass::Timeout => Delivery::Unknown,
             ErrorClass::Transient | ErrorClass::Permanent => Delivery::Rejected,
         },
     }
+}
+
+/// PostgreSQL's 25006 (MySQL has the same SQLSTATE for a `READ ONLY` transaction the
+/// caller began, not for a replica, so only PostgreSQL's counts).
+fn is_read_only_refusal(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<PgDatabaseError>()
+        .is_some_and(|pg| pg.code() == "25006")
 }
 
 /// PostgreSQL: by SQLSTATE first, then by severity (FATAL/PANIC ends the session).
@@ -71,8 +86,9 @@ pub fn classify_postgres(sqlstate: &str, severity: PgSeverity) -> ErrorClass {
         // too_many_connections, out_of_memory, cannot_connect_now
         "40001" | "40P01" | "55P03" | "53300" | "53200" | "57P03" => ErrorClass::Transient,
         // admin_shutdown (pg_terminate_backend), crash_shutdown,
-        // idle_in_transaction_session_timeout
-        "57P01" | "57P02" | "25P03" => ErrorClass::Connection,
+        // idle_in_transaction_session_timeout, read_only_sql_transaction (a standby:
+        // this connection is to the wrong server now; see `delivery`)
+        "57P01" | "57P02" | "25P03" | "25006" => ErrorClass::Connection,
         // query_canceled (statement_timeout, pg_cancel_backend)
         "57014" => ErrorClass::Timeout,
         // invalid_catalog_name: the database does not exist (FATAL, at connect)

@@ -13,7 +13,7 @@ use sqlx::{
     sqlite::SqliteConnection,
 };
 
-use crate::{Backend, classify};
+use crate::{Backend, classify, host_tally::HostSeat};
 
 /// A pooled sqlx connection. Derefs (and `BorrowMut`s) to the sqlx connection, so
 /// `&mut *conn` is a sqlx executor and `#[pooled]` bodies take `&mut PgConnection`.
@@ -25,11 +25,23 @@ use crate::{Backend, classify};
 pub struct SqlxConnection<DB: Backend> {
     raw: DB::Connection,
     broken: bool,
+    /// Its place in its host's count (multi-host URLs): given back when it is dropped.
+    seat: Option<HostSeat>,
 }
 
 impl<DB: Backend> SqlxConnection<DB> {
-    pub(crate) fn new(raw: DB::Connection) -> Self {
-        SqlxConnection { raw, broken: false }
+    pub(crate) fn new(raw: DB::Connection, seat: Option<HostSeat>) -> Self {
+        SqlxConnection {
+            raw,
+            broken: false,
+            seat,
+        }
+    }
+
+    /// Takes this connection out of its host's count (`pool_host_connections`): for a
+    /// connection the manager opened that the pool does not hold.
+    pub(crate) fn leave_host_count(&mut self) {
+        self.seat = None;
     }
 
     /// The sqlx connection.

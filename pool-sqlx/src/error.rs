@@ -3,7 +3,10 @@
 
 use std::{fmt, ops::Deref};
 
-use pool_core::{Classify, ConfigError, Delivery, ErrorClass, PoolError, Rejected, StartError};
+use pool_core::{
+    Classify, ConfigError, Delivery, ErrorClass, PoolError, Rejected, StartError,
+    transaction::CommitOutcomeUnknown,
+};
 
 use crate::classify;
 
@@ -86,15 +89,23 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A `COMMIT` failed in a way that leaves its outcome unknown (the connection was
-    /// lost while it was in flight): the transaction may or may not have been applied.
-    /// Retried only by a policy declared idempotent.
-    #[error("the outcome of COMMIT is unknown: {0}")]
-    CommitOutcomeUnknown(#[source] sqlx::Error),
+    /// lost or timed out while it was in flight, or the policy's timeout cut it): the
+    /// transaction may or may not have been applied. Retried only by a policy declared
+    /// idempotent.
+    #[error(transparent)]
+    CommitOutcomeUnknown(CommitOutcomeUnknown<SqlxError>),
 }
 
 impl From<SqlxError> for Error {
     fn from(error: SqlxError) -> Self {
         Error::Sqlx(error.0)
+    }
+}
+
+/// What the transaction engine reports for a `COMMIT` whose outcome is unknown.
+impl From<CommitOutcomeUnknown<SqlxError>> for Error {
+    fn from(unknown: CommitOutcomeUnknown<SqlxError>) -> Self {
+        Error::CommitOutcomeUnknown(unknown)
     }
 }
 
@@ -112,7 +123,10 @@ impl Error {
     /// error of a pool timeout).
     pub fn as_sqlx(&self) -> Option<&sqlx::Error> {
         match self {
-            Error::Sqlx(error) | Error::CommitOutcomeUnknown(error) => Some(error),
+            Error::Sqlx(error)
+            | Error::CommitOutcomeUnknown(CommitOutcomeUnknown::Lost(SqlxError(error))) => {
+                Some(error)
+            }
             Error::Pool(PoolError::Connect(error)) => Some(&error.0),
             Error::Pool(PoolError::Timeout {
                 last_connect_error: Some(error),
@@ -130,10 +144,11 @@ impl Classify for Error {
             Error::Pool(error) => error.class(),
             Error::Rejected(error) => error.class(),
             Error::Config(_) => ErrorClass::Permanent,
-            Error::CommitOutcomeUnknown(error) => match classify::classify(error) {
+            Error::CommitOutcomeUnknown(CommitOutcomeUnknown::Lost(error)) => match error.class() {
                 ErrorClass::Timeout => ErrorClass::Timeout,
                 _ => ErrorClass::Connection,
             },
+            Error::CommitOutcomeUnknown(_) => ErrorClass::Timeout,
         }
     }
 

@@ -139,16 +139,23 @@ impl ServerView {
 
 /// What [`health`] found. Serialises with serde; never contains a password.
 ///
+/// For a multi-host URL, `hosts` lists each host:
+/// `[{ "host": "db1:5432", "reachable": true, "role": "primary", "error": null,
+/// "replay_lag_ms": null, "replay_lag_bytes": null, "connections": 8 }, { "host":
+/// "db2:5432", ..., "role": "standby", "replay_lag_ms": 0.0, "replay_lag_bytes": 0,
+/// "connections": 0 }]`.
+///
 /// ```json
 /// {
 ///   "status": "healthy",
 ///   "checked_at": "2026-01-02T03:04:05.678Z",
 ///   "pool": "app", "backend": "postgres", "database": "postgres://app:***@db/app",
 ///   "check": { "ok": true, "latency_ms": 0.84, "error": null, "server_error": null },
-///   "connections": { "max_size": 10, "size": 2, "idle": 2, "in_use": 0, "waiting": 0 },
+///   "connections": { "max_size": 10, "limit": 10, "size": 2, "idle": 2, "in_use": 0, "waiting": 0 },
 ///   "breakers": [ { "name": "db", "state": "closed", "calls": 12, "failures": 0, "slow_calls": 0 } ],
 ///   "server": { "application_name": "app", "pool_connections": 2, "server_connections": 7, "max_connections": 100 },
-///   "metrics": { "connections_created": 2, "...": "..." }
+///   "metrics": { "connections_created": 2, "...": "..." },
+///   "hosts": []
 /// }
 /// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -177,6 +184,10 @@ pub struct Health {
     pub server: Option<ServerView>,
     /// The pool's counters.
     pub metrics: Metrics,
+    /// Each host of a multi-host URL (role, reachable), probed with a login of its own
+    /// within the same timeout; empty for a URL with one host. It does not change
+    /// `status`: the pool's own check says whether work can be done.
+    pub hosts: Vec<crate::HostHealth>,
 }
 
 impl Health {
@@ -245,9 +256,16 @@ pub async fn health_with<DB: Backend>(
     };
     let check = CheckReport {
         ok,
-        latency_ms: latency.as_secs_f64() * 1000.0,
+        latency_ms: pool_core::rounded_millis(latency),
         error,
         server_error,
+    };
+    let hosts = match pool.manager().host_walk() {
+        Some(walk) if !walk.hosts.is_empty() => {
+            let options = pool.manager().connect_options();
+            crate::failover::probe::<DB>(walk, pool.manager().host_tally(), &options, timeout).await
+        }
+        _ => Vec::new(),
     };
     let breakers = breaker_health(registry);
     let connections = pool.status();
@@ -263,6 +281,7 @@ pub async fn health_with<DB: Backend>(
         breakers,
         server,
         metrics: pool.metrics(),
+        hosts,
     }
 }
 
@@ -304,6 +323,7 @@ mod tests {
     fn status(waiting: usize) -> Status {
         Status {
             max_size: 4,
+            limit: 4,
             size: 1,
             idle: 1,
             in_use: 0,

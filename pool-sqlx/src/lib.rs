@@ -9,11 +9,16 @@
 //! - [`Config::from_url`] reads `connection_limit`, `pool_timeout`, ... from a
 //!   `DATABASE_URL`; [`Config::from_env`] reads `DATABASE_URL` and the [`Preset`] named by
 //!   `POOL_PRESET`; [`Config::settings`] prints the values in force, password redacted.
-//! - [`transaction`] re-runs a whole transaction after a serialization failure or deadlock.
+//! - [`transaction()`] re-runs a whole transaction after a serialization failure or deadlock.
 //! - [`health`] reports on a pool, its breakers and its database without the password:
 //!   `healthy`, `degraded` or `unhealthy` ([`HealthStatus`]), within a time limit.
+//! - [`Replicas`]: one primary pool and replica pools, reads routed round-robin to the
+//!   replicas within `max_replica_lag`, writes to the primary, read-your-writes with a
+//!   [`WriteToken`] (see [`replicas`]).
 //! - [`check_capacity`] reads the server's `max_connections` at start-up and warns when
 //!   `max_size × instances + reserved` exceeds it ([`size_for_instances`] says what fits).
+//! - [`slow_query`]: statements slower than a threshold (`slow_query=500ms`, 1 s by
+//!   default) are logged with their text and duration, never their bound values.
 //! - [`bouncer`]: behind PgBouncer in transaction mode (`pgbouncer=true`), what the pool
 //!   does differently and what your own queries must do.
 //!
@@ -27,7 +32,7 @@
 //!   error discards its connection. Manual users get the same with
 //!   [`SqlxConnection::operation`] and [`SqlxConnection::observe`].
 //! - A connection returned inside a transaction sqlx knows about (begun through
-//!   `TransactionManager::begin`, `#[pooled(transaction)]`, [`transaction`] or
+//!   `TransactionManager::begin`, `#[pooled(transaction)]`, [`transaction()`] or
 //!   `Connection::begin` + `mem::forget`) is discarded on return; the server rolls it back.
 //! - One left inside a transaction begun with raw SQL (`BEGIN`), which sqlx does not track,
 //!   is caught by the check (`Manager::check`: PostgreSQL compares `now()` with
@@ -52,9 +57,13 @@ pub mod classify;
 mod config;
 mod connection;
 mod error;
+pub mod failover;
 mod health;
+mod host_tally;
 mod manager;
-mod transaction;
+pub mod replicas;
+pub mod slow_query;
+mod transaction_with_retry;
 
 pub use pool_core::*;
 pub use pool_macros::{pooled, resilient};
@@ -62,15 +71,23 @@ pub use sqlx;
 
 pub use backend::{Backend, Options, Session};
 pub use capacity::{CapacityReport, check_capacity};
-pub use config::{BackendKind, Config, Preset, Settings, UnknownPreset, parse_duration};
+pub use config::{
+    BackendKind, Config, DEFAULT_PORT, Host, LoadBalanceHosts, MAX_HOSTS, Preset, Settings,
+    TargetSessionAttrs, UnknownPreset, parse_duration,
+};
 pub use connection::{Operation, SqlxConnection};
 pub use error::{Error, SqlxError};
+pub use failover::{HostHealth, NoHostAvailable, ServerRole, SkippedHost};
 pub use health::{
     BreakerHealth, CheckReport, Health, HealthStatus, SERVER_NEARLY_FULL, ServerView, health,
     health_with,
 };
-pub use manager::{SetupHook, SqlxManager};
-pub use transaction::{BoxFuture, transaction};
+pub use manager::{SetupHook, SqlxManager, on_connect};
+pub use replicas::{
+    Lsn, ReplayPosition, ReplicaHealth, ReplicaStatus, Replicas, ReplicasBuilder, ReplicasError,
+    ReplicasHealth, ReplicasStatus, WriteToken,
+};
+pub use transaction_with_retry::{BoxFuture, transaction};
 
 /// A pool of PostgreSQL connections.
 pub type PgPool = Pool<SqlxManager<sqlx::Postgres>>;

@@ -3,7 +3,6 @@
 use std::{
     fmt,
     future::Future,
-    io,
     pin::Pin,
     sync::{
         Arc,
@@ -20,9 +19,12 @@ use crate::{
     Backend, SqlxError,
     backend::{Options, Session},
     connection::SqlxConnection,
+    failover::{self, HostWalk},
+    host_tally::HostTally,
 };
 
-/// A user hook run on every new connection, after the built-in set-up.
+/// A user hook run on every new connection, after the built-in set-up: the sqlx face of
+/// the pool's `after_connect` hook, registered with [`on_connect`](crate::on_connect).
 ///
 /// Written as `Arc::new(|conn| Box::pin(async move { ...; Ok(()) }))`.
 pub type SetupHook<DB> = Arc<
@@ -36,13 +38,23 @@ pub type SetupHook<DB> = Arc<
 /// Opens, sets up, checks and closes sqlx connections of one backend for a
 /// [`Pool`](pool_core::Pool).
 ///
-/// - `connect` runs sqlx's `connect_with` under the connect timeout (sqlx has none), then
-///   the session set-up ([`Session`]) and the user's [`SetupHook`].
-/// - `check` is a round trip under the check timeout that also fails on a connection
-///   left inside a transaction.
+/// - `connect` runs sqlx's `connect_with` (a multi-host PostgreSQL URL, or one with
+///   `target_session_attrs`, makes it walk the hosts first:
+///   [`NoHostAvailable`](crate::NoHostAvailable) names each host skipped and why), then
+///   the session set-up ([`Session`]); the pool then runs the user's [`SetupHook`], if
+///   [`on_connect`](crate::on_connect) registered one.
+/// - `check` is a round trip that also fails on a connection left inside a transaction,
+///   and, when `target_session_attrs` is not `any`, on a server whose role no longer
+///   fits (one more round trip).
 /// - `has_broken` (on return, synchronous) discards a connection that saw a
 ///   `Connection`-class error, whose tracked operation was dropped mid-flight, or that
 ///   sqlx knows is inside a transaction.
+///
+/// The manager keeps no timeouts of its own: the pool bounds every `connect` by its
+/// `connect_timeout` and every `check` by its `check_timeout` (see
+/// [`Manager`](pool_core::Manager)), so the value set on the builder, in the URL or by a
+/// [`Preset`](crate::Preset) is the one that ends a connect. Called outside a pool,
+/// `connect` and `check` are bounded only by what the caller wraps them in.
 ///
 /// With [`pgbouncer(true)`](Self::pgbouncer) (PostgreSQL behind PgBouncer in transaction
 /// mode) nothing is set per session and the statement timeout is applied per
@@ -51,24 +63,22 @@ pub struct SqlxManager<DB: Backend> {
     options: Options<DB>,
     session: Session,
     description: Arc<str>,
-    connect_timeout: Duration,
-    check_timeout: Duration,
-    hook: Option<SetupHook<DB>>,
     warned: AtomicBool,
+    walk: Option<HostWalk>,
+    /// The connections open per host of `walk` (multi-host URLs only).
+    tally: Option<Arc<HostTally>>,
 }
 
 impl<DB: Backend> SqlxManager<DB> {
-    /// A manager over `options` with the default session and timeouts (connect 10 s,
-    /// check 5 s).
+    /// A manager over `options` with the default session.
     pub fn new(options: Options<DB>) -> Self {
         SqlxManager {
             options,
             session: Session::default(),
             description: Arc::from(<DB as Backend>::KIND.name()),
-            connect_timeout: Duration::from_secs(10),
-            check_timeout: Duration::from_secs(5),
-            hook: None,
             warned: AtomicBool::new(false),
+            walk: None,
+            tally: None,
         }
     }
 
@@ -81,6 +91,18 @@ impl<DB: Backend> SqlxManager<DB> {
 
     pub(crate) fn described(mut self, description: &str) -> Self {
         self.description = Arc::from(description);
+        self
+    }
+
+    /// Connects walk these hosts (see [`failover`](crate::failover)'s rules); `None`: the
+    /// one host of the options, no role query. The connections open per host are counted
+    /// under the label `pool` (the pool's name).
+    pub(crate) fn walking(mut self, walk: Option<HostWalk>, pool: &str) -> Self {
+        self.tally = walk
+            .as_ref()
+            .filter(|walk| !walk.hosts.is_empty())
+            .map(|walk| HostTally::new(Arc::from(pool), &walk.hosts));
+        self.walk = walk;
         self
     }
 
@@ -103,6 +125,13 @@ impl<DB: Backend> SqlxManager<DB> {
         self
     }
 
+    /// Log statements slower than `threshold` with their text and duration, never their
+    /// bound values (`None`: log none). See [`slow_query`](crate::slow_query).
+    pub fn slow_query(mut self, threshold: Option<Duration>) -> Self {
+        self.session.slow_query = threshold;
+        self
+    }
+
     /// SQLite `busy_timeout`.
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.session.busy_timeout = Some(timeout);
@@ -119,27 +148,20 @@ impl<DB: Backend> SqlxManager<DB> {
         self
     }
 
-    /// How long one connect (TCP, TLS, authentication and set-up) may take.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// How long one `check` may take.
-    pub fn check_timeout(mut self, timeout: Duration) -> Self {
-        self.check_timeout = timeout;
-        self
-    }
-
-    /// A hook run on every new connection, after the built-in set-up.
-    pub fn on_connect(mut self, hook: SetupHook<DB>) -> Self {
-        self.hook = Some(hook);
-        self
-    }
-
     /// The sqlx connect options, with the session settings applied.
     pub fn connect_options(&self) -> Options<DB> {
-        DB::configure(self.options.clone(), &self.session)
+        let options = DB::configure(self.options.clone(), &self.session);
+        crate::slow_query::configure(options, self.session.slow_query)
+    }
+
+    /// The hosts a connect walks, if the URL listed several or asked for a role.
+    pub(crate) fn host_walk(&self) -> Option<&HostWalk> {
+        self.walk.as_ref()
+    }
+
+    /// The connections open per host, if the URL listed several.
+    pub(crate) fn host_tally(&self) -> Option<&HostTally> {
+        self.tally.as_deref()
     }
 
     /// The per-connection settings in force.
@@ -152,15 +174,21 @@ impl<DB: Backend> SqlxManager<DB> {
         &self.description
     }
 
-    async fn open(&self) -> Result<DB::Connection, sqlx::Error> {
+    async fn open(&self) -> Result<SqlxConnection<DB>, sqlx::Error> {
         self.warn_once();
         let options = self.connect_options();
-        let mut conn = options.connect().await?;
+        let (mut conn, host) = match &self.walk {
+            None => (options.connect().await?, None),
+            Some(walk) => failover::walk::<DB>(walk, options, &self.description).await?,
+        };
+        // Seated before the set-up: a set-up that fails drops the connection, and the
+        // seat with it.
+        let seat = match (&self.tally, host) {
+            (Some(tally), Some(index)) => tally.seat(index),
+            _ => None,
+        };
         DB::set_up(&mut conn, &self.session).await?;
-        if let Some(hook) = &self.hook {
-            hook(&mut conn).await?;
-        }
-        Ok(conn)
+        Ok(SqlxConnection::new(conn, seat))
     }
 }
 
@@ -184,22 +212,28 @@ impl<DB: Backend> SqlxManager<DB> {
     }
 }
 
-pub(crate) fn timed_out(what: &str, after: Duration) -> sqlx::Error {
-    sqlx::Error::Io(io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("{what} timed out after {after:?}"),
-    ))
-}
-
 impl<DB: Backend> fmt::Debug for SqlxManager<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqlxManager")
             .field("database", &self.description)
             .field("session", &self.session)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("check_timeout", &self.check_timeout)
-            .field("hook", &self.hook.is_some())
             .finish()
+    }
+}
+
+/// `hook` as the pool's `after_connect` hook: give it to
+/// [`PoolBuilder::after_connect`](pool_core::PoolBuilder::after_connect). The pool runs it
+/// on every new connection after the built-in set-up, inside `connect_timeout`; an error
+/// or a panic fails that connect (one owner: the pool's hook runner, for every manager).
+pub fn on_connect<DB: Backend>(
+    hook: SetupHook<DB>,
+) -> impl for<'c> Fn(&'c mut SqlxConnection<DB>) -> pool_core::HookFuture<'c, SqlxError>
++ Send
++ Sync
++ 'static {
+    move |conn| {
+        let setup = hook(conn.raw_mut());
+        Box::pin(async move { setup.await.map_err(SqlxError) })
     }
 }
 
@@ -211,25 +245,23 @@ where
     type Error = SqlxError;
 
     async fn connect(&self) -> Result<SqlxConnection<DB>, SqlxError> {
-        match tokio::time::timeout(self.connect_timeout, self.open()).await {
-            Ok(Ok(conn)) => Ok(SqlxConnection::new(conn)),
-            Ok(Err(error)) => Err(SqlxError(error)),
-            Err(_) => Err(SqlxError(timed_out("connect", self.connect_timeout))),
-        }
+        // No timeout here: the pool's `connect_timeout` bounds this call.
+        self.open().await.map_err(SqlxError)
     }
 
     async fn check(&self, conn: &mut SqlxConnection<DB>) -> Result<(), SqlxError> {
-        match tokio::time::timeout(self.check_timeout, DB::check(conn.raw_mut())).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => {
-                conn.mark_broken();
-                Err(SqlxError(error))
-            }
-            Err(_) => {
-                conn.mark_broken();
-                Err(SqlxError(timed_out("check", self.check_timeout)))
-            }
+        // No timeout here: the pool's `check_timeout` bounds this call, and a check it
+        // cuts short closes the connection.
+        let mut checked = DB::check(conn.raw_mut()).await;
+        if checked.is_ok()
+            && let Some(walk) = &self.walk
+        {
+            checked = failover::still_fits::<DB>(walk, conn.raw_mut()).await;
         }
+        checked.map_err(|error| {
+            conn.mark_broken();
+            SqlxError(error)
+        })
     }
 
     /// Broken, still inside a transaction sqlx knows of, or holding writes not yet sent.
@@ -255,6 +287,8 @@ impl<DB: Backend> TransactionManager for SqlxManager<DB>
 where
     DB::Connection: Send + 'static,
 {
+    type TransactionError = crate::Error;
+
     async fn begin(&self, conn: &mut SqlxConnection<DB>) -> Result<(), SqlxError> {
         let result = DB::begin(conn.raw_mut(), &self.session).await;
         conn.observe(&result);

@@ -4,8 +4,12 @@
 //! may `CREATE DATABASE`). Each test gets a database of its own, dropped by
 //! [`TestDb::cleanup`] (or, failing that, when the `TestDb` is dropped).
 //!
-//! Without a URL a local run prints a loud `SKIPPED` line and the test returns early;
-//! with `CI=true` a missing URL fails the test.
+//! Without a URL a local run reports the test as ignored, with the reason: each database
+//! test carries `#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run …")]`
+//! (`no_mysql` for MySQL, both when it needs both), and `tests/build.rs` sets those cfgs
+//! for the variables that are missing and prints a cargo warning naming them. Run anyway
+//! (`--include-ignored`), such a test prints a loud `SKIPPED` line and returns early.
+//! With `CI=true` nothing is ignored and a missing URL fails the test.
 
 use std::{
     sync::atomic::{AtomicUsize, Ordering},

@@ -26,7 +26,10 @@ use std::{
     time::Duration,
 };
 
-use pool_sqlx::{Classify, Delivery, ErrorClass, Manager, PoolError, Rejected, TransactionManager};
+use pool_sqlx::{
+    Classify, Delivery, ErrorClass, Manager, PoolError, Rejected, TransactionManager,
+    transaction::CommitOutcomeUnknown,
+};
 
 /// What one scripted operation does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +233,27 @@ impl Manager for MemoryManager {
     }
 }
 
+/// A `COMMIT` whose outcome the engine says is unknown: a `Connection`-class (or, cut by a
+/// policy's timeout, `Timeout`-class) failure of `commit (outcome unknown)`.
+impl From<CommitOutcomeUnknown<MemoryError>> for MemoryError {
+    fn from(unknown: CommitOutcomeUnknown<MemoryError>) -> Self {
+        let class = match unknown {
+            CommitOutcomeUnknown::Lost(error) if error.class == ErrorClass::Timeout => {
+                ErrorClass::Timeout
+            }
+            CommitOutcomeUnknown::Lost(_) => ErrorClass::Connection,
+            _ => ErrorClass::Timeout,
+        };
+        MemoryError {
+            class,
+            operation: "commit (outcome unknown)",
+        }
+    }
+}
+
 impl TransactionManager for MemoryManager {
+    type TransactionError = MemoryError;
+
     async fn begin(&self, conn: &mut MemoryConnection) -> Result<(), MemoryError> {
         conn.in_transaction = true;
         self.record(Event::Began(conn.id));

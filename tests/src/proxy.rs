@@ -1,6 +1,8 @@
 //! A loopback TCP proxy whose behaviour a test switches at run time, to put real faults
 //! between a pool and a real database server: latency, stalls, resets, refusals and
-//! black holes.
+//! black holes; and, armed with a byte pattern ([`FaultProxy::arm`]), a fault on the one
+//! connection whose client sends it (cut before the statement reaches the server, or after
+//! the server has answered it, or the answer withheld).
 //!
 //! It binds `127.0.0.1` on a free port and forwards only to a loopback upstream. Every
 //! task it starts ends when the proxy is dropped.
@@ -9,8 +11,8 @@ use std::{
     io,
     net::SocketAddr,
     sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicU8, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -41,9 +43,32 @@ pub enum Mode {
     Blackhole,
 }
 
+/// What an armed proxy does to the connection on which the client sends the pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnPattern {
+    /// Reset the connection without forwarding the bytes: the server never sees them.
+    CutBefore,
+    /// Forward the bytes, wait for the server's answer, drop it and reset the connection:
+    /// the server did the work and the client never hears of it.
+    CutAfterReply,
+    /// Forward the bytes and withhold every answer from then on; the connection stays
+    /// open until the client gives up (the server did the work).
+    StallReply,
+}
+
+/// An armed pattern: fires once, on the first client chunk that contains it.
+type Trigger = Arc<Mutex<Option<(Vec<u8>, OnPattern)>>>;
+
+/// What the server→client direction of one connection does with the server's bytes.
+const REPLY_PASS: u8 = 0;
+const REPLY_CUT: u8 = 1;
+const REPLY_SWALLOW: u8 = 2;
+
 /// What the proxy has done so far.
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// Armed patterns that fired.
+    pub triggered: AtomicU64,
     /// Connections accepted and forwarded.
     pub accepted: AtomicU64,
     /// Connections reset by `Mode::Reset`.
@@ -107,6 +132,7 @@ pub struct FaultProxy {
     addr: SocketAddr,
     mode: watch::Sender<Mode>,
     counters: Arc<Counters>,
+    trigger: Trigger,
     tasks: JoinSet<()>,
 }
 
@@ -123,6 +149,7 @@ impl FaultProxy {
         let addr = listener.local_addr()?;
         let (mode, watcher) = watch::channel(Mode::Pass);
         let counters = Arc::new(Counters::default());
+        let trigger = Trigger::default();
         let mut tasks = JoinSet::new();
         tasks.spawn(accept_loop(
             listener,
@@ -130,11 +157,13 @@ impl FaultProxy {
             upstream,
             watcher,
             Arc::clone(&counters),
+            Arc::clone(&trigger),
         ));
         Ok(FaultProxy {
             addr,
             mode,
             counters,
+            trigger,
             tasks,
         })
     }
@@ -187,6 +216,40 @@ impl FaultProxy {
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
+
+    /// Arms a fault: the first chunk a client sends that contains `pattern` (a statement's
+    /// text, such as `b"COMMIT"`) gets `action`, on that connection only; then the proxy
+    /// disarms. Re-arming replaces a pattern that has not fired.
+    pub fn arm(&self, pattern: &[u8], action: OnPattern) {
+        let mut trigger = self
+            .trigger
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        *trigger = Some((pattern.to_vec(), action));
+    }
+
+    /// Disarms a pattern that has not fired.
+    pub fn disarm(&self) {
+        let mut trigger = self
+            .trigger
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        *trigger = None;
+    }
+}
+
+/// The action armed for `chunk`, taken (the trigger fires once).
+fn fire(trigger: &Trigger, chunk: &[u8]) -> Option<OnPattern> {
+    let mut armed = trigger.lock().unwrap_or_else(|poison| poison.into_inner());
+    let (pattern, action) = armed.as_ref()?;
+    let found = !pattern.is_empty() && chunk.windows(pattern.len()).any(|w| w == pattern);
+    let action = *action;
+    if found {
+        *armed = None;
+        Some(action)
+    } else {
+        None
+    }
 }
 
 impl Drop for FaultProxy {
@@ -201,6 +264,7 @@ async fn accept_loop(
     upstream: SocketAddr,
     mut mode: watch::Receiver<Mode>,
     counters: Arc<Counters>,
+    trigger: Trigger,
 ) {
     let mut connections = JoinSet::new();
     loop {
@@ -230,7 +294,13 @@ async fn accept_loop(
                     continue;
                 }
                 counters.accepted.fetch_add(1, Ordering::Relaxed);
-                connections.spawn(connection(client, upstream, mode.clone(), Arc::clone(&counters)));
+                connections.spawn(connection(
+                    client,
+                    upstream,
+                    mode.clone(),
+                    Arc::clone(&counters),
+                    Arc::clone(&trigger),
+                ));
             }
         }
         // Reap finished connection tasks so the set does not grow without bound.
@@ -249,6 +319,7 @@ async fn connection(
     upstream: SocketAddr,
     mode: watch::Receiver<Mode>,
     counters: Arc<Counters>,
+    trigger: Trigger,
 ) {
     let _open = OpenGuard::enter(&counters);
     let Ok(server) = TcpStream::connect(upstream).await else {
@@ -263,13 +334,24 @@ async fn connection(
     }
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
+    let reply = Arc::new(AtomicU8::new(REPLY_PASS));
     let upstream_pump = pump(
         client_read,
         server_write,
         mode.clone(),
         Arc::clone(&counters),
+        Direction::Up {
+            trigger,
+            reply: Arc::clone(&reply),
+        },
     );
-    let downstream_pump = pump(server_read, client_write, mode, Arc::clone(&counters));
+    let downstream_pump = pump(
+        server_read,
+        client_write,
+        mode,
+        Arc::clone(&counters),
+        Direction::Down { reply },
+    );
     // When either direction ends, the other is dropped with it: the connection closes.
     let reset = tokio::select! {
         reset = upstream_pump => reset,
@@ -280,12 +362,25 @@ async fn connection(
     }
 }
 
-/// Copies bytes one way under the current mode; `true` when it ended for `Mode::Reset`.
+/// Which way a pump copies, with what an armed pattern needs on that side.
+enum Direction {
+    /// Client to server: where patterns are looked for.
+    Up {
+        trigger: Trigger,
+        reply: Arc<AtomicU8>,
+    },
+    /// Server to client: where answers are cut or withheld after a pattern fired.
+    Down { reply: Arc<AtomicU8> },
+}
+
+/// Copies bytes one way under the current mode; `true` when it ended in a reset
+/// (`Mode::Reset`, or an armed pattern that cuts the connection).
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut mode: watch::Receiver<Mode>,
     counters: Arc<Counters>,
+    direction: Direction,
 ) -> bool {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
@@ -325,6 +420,24 @@ async fn pump(
         };
         if !forward {
             continue;
+        }
+        match &direction {
+            Direction::Up { trigger, reply } => match fire(trigger, &buffer[..length]) {
+                None => {}
+                Some(action) => {
+                    counters.triggered.fetch_add(1, Ordering::SeqCst);
+                    match action {
+                        OnPattern::CutBefore => return true,
+                        OnPattern::CutAfterReply => reply.store(REPLY_CUT, Ordering::SeqCst),
+                        OnPattern::StallReply => reply.store(REPLY_SWALLOW, Ordering::SeqCst),
+                    }
+                }
+            },
+            Direction::Down { reply } => match reply.load(Ordering::SeqCst) {
+                REPLY_CUT => return true,
+                REPLY_SWALLOW => continue,
+                _ => {}
+            },
         }
         if to.write_all(&buffer[..length]).await.is_err() {
             return false;

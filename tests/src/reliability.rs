@@ -139,7 +139,10 @@ pub fn error_kind(error: &Error) -> String {
         Error::Pool(PoolError::Closed) => "pool_closed".to_owned(),
         Error::Pool(_) => "pool_other".to_owned(),
         Error::Rejected(rejected) => format!("rejected({})", rejected.reason()),
-        Error::CommitOutcomeUnknown(error) => format!("commit_unknown({})", sqlx_detail(error)),
+        Error::CommitOutcomeUnknown(unknown) => match error.as_sqlx() {
+            Some(cause) => format!("commit_unknown({})", sqlx_detail(cause)),
+            None => format!("commit_unknown({unknown})"),
+        },
         Error::Config(_) => "config".to_owned(),
         _ => "other".to_owned(),
     };

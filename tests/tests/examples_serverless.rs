@@ -8,12 +8,16 @@ use std::{
     time::Duration,
 };
 
+use pool_sqlx::{Config, Preset};
+use tests::example_run::{refused_port, run_bounded};
+
 #[test]
 fn serverless_invocations_share_one_lazily_opened_connection() {
     let invocations = 12;
     let mut child = Command::new(env!("CARGO_BIN_EXE_serverless"))
         .args(["--invocations", &invocations.to_string()])
         .env_remove("DATABASE_URL")
+        .env_remove("POOL_PRESET")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -70,4 +74,88 @@ fn serverless_invocations_share_one_lazily_opened_connection() {
             "every invocation ran on the first connection: {line}"
         );
     }
+}
+
+/// Slack on top of a timeout for the process to start and exit.
+const MARGIN: Duration = Duration::from_secs(3);
+
+fn serverless() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_serverless"));
+    command.env_remove("POOL_PRESET").env_remove("RUST_LOG");
+    command
+}
+
+/// The pool is lazy by design: the cold start opens nothing, so a mistyped port shows in
+/// the first invocation, which fails once the preset's acquire timeout has passed (the
+/// schema step is not retried: the platform retries a failed invocation) and ends the
+/// program with the error, in its `Display` form, as the last line on stderr.
+#[test]
+fn a_refused_database_fails_the_first_invocation_within_the_acquire_timeout() {
+    let url = format!("postgres://postgres@127.0.0.1:{}/test", refused_port());
+    let acquire_timeout = Config::from_url(&url)
+        .expect("a valid URL")
+        .with_preset(Preset::Serverless)
+        .settings()
+        .acquire_timeout;
+    let mut command = serverless();
+    command.env("DATABASE_URL", &url);
+    let run = run_bounded(command, acquire_timeout * 4 + Duration::from_secs(30));
+    eprintln!(
+        "serverless, refused port: exit {} after {:?}, {} stderr line(s)",
+        run.status,
+        run.took,
+        run.stderr_lines().len()
+    );
+    assert_eq!(run.status.code(), Some(1), "{run:#?}");
+    assert!(
+        run.took <= acquire_timeout + MARGIN,
+        "took {:?} (acquire timeout {acquire_timeout:?})",
+        run.took
+    );
+    let lines = run.stderr_lines();
+    let last = lines.last().copied().unwrap_or_default();
+    assert!(last.starts_with("error: "), "{lines:#?}");
+    assert!(last.to_lowercase().contains("refused"), "{lines:#?}");
+}
+
+/// The first invocation's connect attempts log one warning (identical connect warnings
+/// are rate-limited), then the error line.
+#[test]
+fn a_refused_database_prints_at_most_one_warning_and_the_error() {
+    let url = format!("postgres://postgres@127.0.0.1:{}/test", refused_port());
+    let mut command = serverless();
+    command.env("DATABASE_URL", &url);
+    let run = run_bounded(command, Duration::from_secs(60));
+    let lines = run.stderr_lines();
+    assert!(lines.len() <= 2, "{lines:#?}");
+    assert!(
+        lines.last().is_some_and(|line| line.starts_with("error: ")),
+        "{lines:#?}"
+    );
+}
+
+/// `POOL_PRESET` is read here too, and a name that is no preset is one error line.
+#[test]
+fn pool_preset_is_read_and_a_bogus_one_is_one_error_line() {
+    let mut command = serverless();
+    command
+        .args(["--invocations", "2"])
+        .env_remove("DATABASE_URL")
+        .env("POOL_PRESET", "test");
+    let run = run_bounded(command, Duration::from_secs(60));
+    assert!(run.status.success(), "{run:#?}");
+    assert!(run.stdout.contains("preset: test"), "{}", run.stdout);
+
+    let mut command = serverless();
+    command
+        .env_remove("DATABASE_URL")
+        .env("POOL_PRESET", "bogus");
+    let run = run_bounded(command, Duration::from_secs(30));
+    assert_eq!(run.status.code(), Some(1), "{run:#?}");
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("error: POOL_PRESET is `bogus`"),
+        "{lines:?}"
+    );
 }

@@ -14,6 +14,8 @@
 
 use std::{process::Stdio, time::Duration};
 
+use pool_sqlx::{Config, Preset};
+use tests::example_run::{refused_port, run_bounded};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::TcpStream,
@@ -104,6 +106,7 @@ fn start_service() -> (Child, Output) {
         // SQLite in a temp file, whatever the environment says.
         .env_remove("DATABASE_URL")
         .env_remove("LISTEN")
+        .env_remove("POOL_PRESET")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -179,6 +182,26 @@ async fn service_serves_health_metrics_and_visits_then_drains_on_sigterm() {
     let unknown = request(&address, "GET", "/visits/nobody").await.unwrap();
     assert_eq!(json(&unknown)["visits"], 0);
 
+    // Every error is JSON: a query string axum cannot read, a route that does not exist,
+    // a name that is too long.
+    for (path, status) in [
+        ("/slow?ms=abc", 400),
+        ("/slow", 400),
+        ("/no-such-route", 404),
+        (&*format!("/visits/{}", "x".repeat(65)), 400),
+    ] {
+        let answer = timeout(WAIT, request(&address, "GET", path))
+            .await
+            .expect("an error answers in time")
+            .expect("an error answers");
+        assert_eq!(answer.status, status, "{path}: {answer:?}");
+        assert!(
+            answer.headers.contains("content-type: application/json"),
+            "{path}: {answer:?}"
+        );
+        assert!(json(&answer)["error"].is_string(), "{path}: {answer:?}");
+    }
+
     // /metrics: Prometheus text with the pool's and the policies' documented names,
     // counting what was just done.
     let metrics = timeout(WAIT, request(&address, "GET", "/metrics"))
@@ -192,6 +215,9 @@ async fn service_serves_health_metrics_and_visits_then_drains_on_sigterm() {
         "pool_connections_created_total{pool=\"service\"}",
         "pool_calls_total{function=\"service::sqlite::visit\",outcome=\"ok\"} 2",
         "pool_breaker_state{breaker=\"db\"} 0",
+        // A histogram with the library's buckets, not a summary.
+        "# TYPE pool_acquire_duration_seconds histogram",
+        "pool_acquire_duration_seconds_bucket{pool=\"service\",le=\"0.0001\"}",
     ] {
         assert!(
             metrics.body.contains(expected),
@@ -231,18 +257,19 @@ async fn service_serves_health_metrics_and_visits_then_drains_on_sigterm() {
         "the slow request is in flight: {started}"
     );
 
-    // Shutdown has begun: a new request is refused, either at the door (the listener
-    // is closed, or the connection is dropped unanswered) or with a 503.
-    match timeout(WAIT, request(&address, "GET", "/visits/ada"))
+    // Shutdown has begun and a request is still in flight: a new request is answered
+    // 503, in JSON, and asked to close its connection (not refused at the door).
+    let refused = timeout(WAIT, request(&address, "GET", "/visits/ada"))
         .await
         .expect("a request during shutdown ends in time")
-    {
-        Err(refused) => eprintln!("request during shutdown: refused ({refused})"),
-        Ok(response) => {
-            eprintln!("request during shutdown: {}", response.status);
-            assert_eq!(response.status, 503, "{response:?}");
-        }
-    }
+        .expect("a request during shutdown is answered, not refused");
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(refused.headers.contains("connection: close"), "{refused:?}");
+    assert!(
+        refused.headers.contains("content-type: application/json"),
+        "{refused:?}"
+    );
+    assert_eq!(json(&refused)["error"], "shutting down");
 
     // The request in flight completes.
     let slow = timeout(WAIT, slow)
@@ -266,4 +293,61 @@ async fn service_serves_health_metrics_and_visits_then_drains_on_sigterm() {
         "{said}"
     );
     assert!(said.contains("pool `service` closed"), "{said}");
+}
+
+/// Slack on top of a timeout for the process to start and exit.
+const MARGIN: Duration = Duration::from_secs(2);
+
+fn service() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_service"));
+    command
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("LISTEN")
+        .env_remove("POOL_PRESET")
+        .env_remove("RUST_LOG");
+    command
+}
+
+/// `DATABASE_URL` with a port nothing listens on: the pool opens its first connection
+/// before the service listens, so the program ends with one line on stderr within the
+/// connect timeout, and never says `listening`.
+#[test]
+fn a_refused_database_ends_the_service_with_one_line_within_the_connect_timeout() {
+    let url = format!("postgres://postgres@127.0.0.1:{}/test", refused_port());
+    let connect_timeout = Config::from_url(&url)
+        .expect("a valid URL")
+        .with_preset(Preset::Production)
+        .settings()
+        .connect_timeout;
+    let mut command = service();
+    command.env("DATABASE_URL", &url);
+    let run = run_bounded(command, connect_timeout + Duration::from_secs(150));
+    eprintln!(
+        "service, refused port: exit {} after {:?}, stderr: {:?}",
+        run.status, run.took, run.stderr
+    );
+    assert_eq!(run.status.code(), Some(1), "{run:#?}");
+    assert!(
+        run.took <= connect_timeout + MARGIN,
+        "took {:?} (connect timeout {connect_timeout:?})",
+        run.took
+    );
+    assert!(!run.stdout.contains("listening"), "{}", run.stdout);
+    run.assert_refused_start();
+}
+
+#[test]
+fn a_bogus_pool_preset_is_one_error_line() {
+    let mut command = service();
+    command
+        .env_remove("DATABASE_URL")
+        .env("POOL_PRESET", "bogus");
+    let run = run_bounded(command, Duration::from_secs(30));
+    assert_eq!(run.status.code(), Some(1), "{run:#?}");
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("error: POOL_PRESET is `bogus`"),
+        "{lines:?}"
+    );
 }

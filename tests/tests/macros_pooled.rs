@@ -7,7 +7,7 @@ use std::{
 };
 
 use pool_sqlx::{ErrorClass, GlobalPool, Pool, pooled, resilient};
-use tests::memory::{Event, MemoryConnection, MemoryManager, Step, TestError};
+use tests::memory::{Event, MemoryConnection, MemoryError, MemoryManager, Step, TestError};
 
 fn pool(manager: &MemoryManager) -> Pool<MemoryManager> {
     match Pool::builder(manager.clone()).max_size(2).build() {
@@ -200,4 +200,67 @@ async fn a_checkout_timeout_is_retried_under_resilient() {
     let result = stacked_counted(&pool, &calls).await;
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[resilient(retries = 2, base = "1ms", jitter = "none")]
+#[pooled(transaction)]
+async fn loses_connection_once(
+    conn: &mut MemoryConnection,
+    calls: &AtomicUsize,
+) -> Result<u64, TestError> {
+    if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+        return Err(TestError::App(ErrorClass::Connection));
+    }
+    Ok(conn.id)
+}
+
+/// The decided rule, through the macro door: a connection lost in the body (before
+/// `COMMIT`) left nothing applied, so the attempt is retried without `idempotent`; the dead
+/// connection gets no `ROLLBACK` and is discarded.
+#[tokio::test(start_paused = true)]
+async fn a_connection_lost_in_the_body_is_not_rolled_back_and_is_retried() {
+    let manager = MemoryManager::new();
+    let pool = pool(&manager);
+    let calls = AtomicUsize::new(0);
+    assert_eq!(loses_connection_once(&pool, &calls).await, Ok(2));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // Discarded (the close itself runs in the background), never rolled back.
+    assert_eq!(pool.metrics().closed_broken, 1);
+    let events: Vec<Event> = manager
+        .events()
+        .into_iter()
+        .filter(|e| !matches!(e, Event::Checked(_) | Event::Closed(_)))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            Event::Connected(1),
+            Event::Began(1),
+            Event::Connected(2),
+            Event::Began(2),
+            Event::Committed(2),
+        ]
+    );
+}
+
+/// A `COMMIT` that fails with a `Connection`-class error has an unknown outcome: the
+/// caller's error says so, it is not retried without `idempotent`, and the connection is
+/// discarded.
+#[tokio::test(start_paused = true)]
+async fn a_commit_lost_with_its_connection_is_not_retried() {
+    let manager = MemoryManager::new();
+    manager.script_commit([Step::Fail(ErrorClass::Connection)]);
+    let pool = pool(&manager);
+    let calls = AtomicUsize::new(0);
+    calls.store(1, Ordering::SeqCst);
+    let result = loses_connection_once(&pool, &calls).await;
+    assert_eq!(
+        result,
+        Err(TestError::Db(MemoryError {
+            class: ErrorClass::Connection,
+            operation: "commit (outcome unknown)",
+        }))
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "one body run, not retried");
+    assert_eq!(pool.metrics().closed_broken, 1);
 }

@@ -168,6 +168,49 @@ async fn methods_are_retried_through_self() {
     assert_eq!(repo.log, [7, 7]);
 }
 
+/// A service whose methods take their receiver by value.
+#[derive(Clone)]
+struct Service {
+    calls: std::sync::Arc<AtomicUsize>,
+    log: Vec<usize>,
+}
+
+/// An alias not spelled `Result`, as service code writes them.
+type ServiceResult<T> = Result<T, TestError>;
+
+impl Service {
+    /// Consumes `self` (an `Arc`) in every attempt.
+    #[resilient(retries = 3, backoff = "fixed", base = "10ms")]
+    async fn shared(self: std::sync::Arc<Self>) -> ServiceResult<usize> {
+        let owned: std::sync::Arc<Self> = self;
+        scripted(&owned.calls, 2, ErrorClass::Transient)
+    }
+
+    /// Mutates and consumes its own copy of `self` in every attempt.
+    #[resilient(retries = 3, backoff = "fixed", base = "10ms")]
+    async fn owned(mut self, value: usize) -> ServiceResult<Vec<usize>> {
+        self.log.push(value);
+        scripted(&self.calls, 2, ErrorClass::Transient)?;
+        Ok(self.log)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn receivers_by_value_are_cloned_per_attempt_and_start_fresh() {
+    let service = Service {
+        calls: std::sync::Arc::default(),
+        log: vec![1],
+    };
+    let shared = std::sync::Arc::new(service.clone());
+    assert_eq!(std::sync::Arc::clone(&shared).shared().await, Ok(3));
+    // Every attempt's clone of the `Arc` was dropped with its attempt.
+    assert_eq!(std::sync::Arc::strong_count(&shared), 1);
+    service.calls.store(0, Ordering::SeqCst);
+    // Three attempts, each pushing onto its own copy of the original: one push, not three.
+    assert_eq!(service.clone().owned(7).await, Ok(vec![1, 7]));
+    assert_eq!(service.calls.load(Ordering::SeqCst), 3);
+}
+
 #[resilient(retries = 0, timeout = "1s")]
 async fn once(calls: &AtomicUsize, owned: Vec<u8>) -> Result<usize, TestError> {
     drop(owned);

@@ -2,14 +2,9 @@
 //! `pool_slow_calls_total` under its function; without the key the global default
 //! (1 s) applies. Timed on tokio's paused clock.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
 use pool_sqlx::{Pool, pooled, resilient};
 use tests::memory::{MemoryConnection, MemoryManager, TestError};
@@ -33,70 +28,40 @@ async fn pooled_wait(conn: &mut MemoryConnection, wait: Duration) -> Result<u64,
     Ok(conn.id)
 }
 
-/// Counts every counter by `name{label=value,...}`.
-#[derive(Default)]
-struct Counters(Mutex<HashMap<String, Arc<AtomicU64>>>);
-
-impl Counters {
-    fn handle(&self, key: &metrics::Key) -> Arc<AtomicU64> {
-        let labels: Vec<String> = key
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        let name = format!("{}{{{}}}", key.name(), labels.join(","));
-        Arc::clone(self.0.lock().unwrap().entry(name).or_default())
-    }
-
-    fn slow_calls(&self, function: &str) -> u64 {
-        self.0
-            .lock()
-            .unwrap()
-            .get(&format!("pool_slow_calls_total{{function={function}}}"))
-            .map_or(0, |v| v.load(Ordering::SeqCst))
-    }
+/// A `metrics-util` debugging recorder, read as `pool_slow_calls_total` by function.
+struct Counters {
+    recorder: DebuggingRecorder,
+    seen: Mutex<HashMap<String, u64>>,
 }
 
-impl metrics::Recorder for Counters {
-    fn describe_counter(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
+impl Counters {
+    fn new() -> Self {
+        Counters {
+            recorder: DebuggingRecorder::new(),
+            seen: Mutex::default(),
+        }
     }
-    fn describe_gauge(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_histogram(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-        metrics::Counter::from_arc(self.handle(key))
-    }
-    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-        metrics::Gauge::noop()
-    }
-    fn register_histogram(
-        &self,
-        _: &metrics::Key,
-        _: &metrics::Metadata<'_>,
-    ) -> metrics::Histogram {
-        metrics::Histogram::noop()
+
+    /// The slow calls of `function` so far (the recorder's snapshots hand out counts
+    /// since the last one: they are added up here).
+    fn slow_calls(&self, function: &str) -> u64 {
+        let mut seen = self.seen.lock().unwrap();
+        for (key, _, _, value) in self.recorder.snapshotter().snapshot().into_vec() {
+            if let DebugValue::Counter(count) = value
+                && key.key().name() == "pool_slow_calls_total"
+                && let Some(label) = key.key().labels().find(|l| l.key() == "function")
+            {
+                *seen.entry(label.value().to_owned()).or_default() += count;
+            }
+        }
+        seen.get(function).copied().unwrap_or(0)
     }
 }
 
 #[test]
 fn a_function_s_own_slow_call_threshold_overrides_the_default() {
-    let counters = Counters::default();
-    metrics::with_local_recorder(&counters, || {
+    let counters = Counters::new();
+    metrics::with_local_recorder(&counters.recorder, || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
@@ -123,8 +88,8 @@ fn a_function_s_own_slow_call_threshold_overrides_the_default() {
 
 #[test]
 fn a_slow_pooled_call_is_reported_under_its_function() {
-    let counters = Counters::default();
-    metrics::with_local_recorder(&counters, || {
+    let counters = Counters::new();
+    metrics::with_local_recorder(&counters.recorder, || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)

@@ -106,6 +106,7 @@ async fn bump(conn: &mut PgConnection, counter: i32) -> Result<(), Error> {
     Ok(())
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_instances_share_five_server_connections() {
     let Some(db) = db::postgres("bouncer_instances").await else {
@@ -247,6 +248,7 @@ async fn eight_instances_share_five_server_connections() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serializable_transfers_retry_through_the_bouncer() {
     const ACCOUNTS: i64 = 4;
@@ -360,6 +362,7 @@ async fn show_statement_timeout(conn: &mut PgConnection) -> String {
         .get::<String, _>(0)
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn statement_timeout_is_per_transaction_and_never_leaks() {
     let Some(db) = db::postgres("bouncer_timeout").await else {
@@ -433,6 +436,7 @@ async fn statement_timeout_is_per_transaction_and_never_leaks() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn the_hazards_without_the_safe_path_are_real() {
     let Some(db) = db::postgres("bouncer_hazards").await else {
@@ -587,6 +591,7 @@ impl Manager for Counting {
     }
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn validation_costs_no_round_trip_per_checkout() {
     let Some(db) = db::postgres("bouncer_validation").await else {
@@ -635,6 +640,7 @@ async fn validation_costs_no_round_trip_per_checkout() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn check_capacity_reads_the_server_limit_directly_and_through_the_bouncer() {
     let Some(db) = db::postgres("bouncer_capacity").await else {
@@ -729,6 +735,7 @@ async fn check_capacity_reads_the_server_limit_directly_and_through_the_bouncer(
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn the_test_bouncer_is_killed_on_drop() {
     let Some(db) = db::postgres("bouncer_harness").await else {

@@ -138,6 +138,7 @@ async fn only_loopback_upstreams_are_accepted() {
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn a_reset_reaches_postgres_clients_as_a_connection_error() {
     let Some(db) = db::postgres("proxy_reset").await else {

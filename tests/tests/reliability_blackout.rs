@@ -584,6 +584,7 @@ async fn blackout<T: Target>(db: TestDb) {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_blackout_opens_rejects_locally_and_recovers() {
     let Some(db) = db::postgres("blackout").await else {
@@ -592,6 +593,7 @@ async fn postgres_blackout_opens_rejects_locally_and_recovers() {
     blackout::<Pg>(db).await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_blackout_opens_rejects_locally_and_recovers() {
     let Some(db) = db::mysql("blackout").await else {

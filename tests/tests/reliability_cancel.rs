@@ -573,6 +573,7 @@ async fn cancellation_storm<M: Manager>(
     );
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_cancellation_storm_leaks_nothing() {
     let Some(db) = db::postgres("rel_cancel").await else {
@@ -629,6 +630,7 @@ async fn pg_cancellation_storm_leaks_nothing() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_cancellation_storm_leaks_nothing() {
     let Some(db) = db::mysql("rel_cancel").await else {
@@ -779,6 +781,7 @@ async fn after_dropped_transaction(db: &TestDb, application_name: &str) -> (usiz
     (idle_tx, other)
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_a_sqlx_transaction_dropped_by_an_error_leaves_no_session_idle_in_transaction() {
     let Some(db) = db::postgres("rel_cancel_tx_drop").await else {
@@ -807,6 +810,7 @@ async fn pg_a_sqlx_transaction_dropped_by_an_error_leaves_no_session_idle_in_tra
     assert_eq!(other, "inserted", "{QUEUED_ROLLBACK_BUG}");
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_a_sqlx_transaction_dropped_by_an_error_leaves_no_session_idle_in_transaction() {
     let Some(db) = db::mysql("rel_cancel_tx_drop").await else {

@@ -182,6 +182,7 @@ async fn exhaustion<T: Target>(db: TestDb) {
                 phase: TimeoutPhase::WaitingForSlot,
                 waited,
                 last_connect_error: None,
+                ..
             })) => {
                 assert!(*waited >= ACQUIRE_TIMEOUT, "waited {waited:?}");
                 assert!(*took >= ACQUIRE_TIMEOUT, "timed out after {took:?}");
@@ -254,6 +255,7 @@ async fn exhaustion<T: Target>(db: TestDb) {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_exhausted_pool_times_out_waiters_on_time() {
     let Some(db) = db::postgres("exhaustion").await else {
@@ -264,6 +266,7 @@ async fn postgres_exhausted_pool_times_out_waiters_on_time() {
         .expect("the scenario hangs");
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_exhausted_pool_times_out_waiters_on_time() {
     let Some(db) = db::mysql("exhaustion").await else {
@@ -280,6 +283,7 @@ async fn mariadb_exhausted_pool_times_out_waiters_on_time() {
 /// its `try_reserve` finds the room taken by those connects (pool-core
 /// `pool/inner.rs`, `warm_up`: `if !self.try_reserve() { break; }`). The connections the
 /// background task is still opening are neither waited for nor their errors reported.
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_and_connect_returns_with_min_idle_connections_open() {
     let Some(db) = db::postgres("build_and_connect").await else {

@@ -395,6 +395,7 @@ async fn killed_backends<M, F, Fut>(
     assert_eq!(status.waiting, 0, "{status:?}");
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_killed_backends_lose_no_acknowledged_insert() {
     let Some(db) = db::postgres("rel_killed").await else {
@@ -425,6 +426,7 @@ async fn pg_killed_backends_lose_no_acknowledged_insert() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_killed_backends_lose_no_acknowledged_insert() {
     let Some(db) = db::mysql("rel_killed").await else {

@@ -264,6 +264,7 @@ async fn restart_like_loss<M, F, Fut>(
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_all_connections_killed_at_once_recover_without_intervention() {
     let Some(db) = db::postgres("rel_restart").await else {
@@ -295,6 +296,7 @@ async fn pg_all_connections_killed_at_once_recover_without_intervention() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_all_connections_killed_at_once_recover_without_intervention() {
     let Some(db) = db::mysql("rel_restart").await else {

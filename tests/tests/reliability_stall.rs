@@ -429,6 +429,7 @@ async fn stall<T: Target>(db: TestDb) {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_stalled_connections_time_out_are_discarded_and_the_pool_refills() {
     let Some(db) = db::postgres("stall").await else {
@@ -437,6 +438,7 @@ async fn postgres_stalled_connections_time_out_are_discarded_and_the_pool_refill
     stall::<Pg>(db).await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_stalled_connections_time_out_are_discarded_and_the_pool_refills() {
     let Some(db) = db::mysql("stall").await else {

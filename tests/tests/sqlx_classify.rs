@@ -62,6 +62,7 @@ async fn my(url: &str) -> MySqlConnection {
 
 // ---- PostgreSQL ------------------------------------------------------------------
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_40001_serialization_failure_is_transient() {
     let Some(db) = db::postgres("pg_40001").await else {
@@ -99,6 +100,7 @@ async fn pg_40001_serialization_failure_is_transient() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_40p01_deadlock_is_transient() {
     let Some(db) = db::postgres("pg_40p01").await else {
@@ -133,6 +135,7 @@ async fn pg_40p01_deadlock_is_transient() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_55p03_lock_not_available_is_transient() {
     let Some(db) = db::postgres("pg_55p03").await else {
@@ -158,6 +161,7 @@ async fn pg_55p03_lock_not_available_is_transient() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_53300_too_many_connections_is_transient() {
     let Some(db) = db::postgres("pg_53300").await else {
@@ -188,6 +192,7 @@ async fn pg_53300_too_many_connections_is_transient() {
 }
 
 /// A killed backend first answers `57P01` (FATAL), then the socket is gone (`Io`).
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_57p01_terminated_backend_then_io_are_connection() {
     let Some(db) = db::postgres("pg_57p01").await else {
@@ -220,6 +225,35 @@ async fn pg_57p01_terminated_backend_then_io_are_connection() {
     db.cleanup().await;
 }
 
+/// A write refused as read-only (what a standby answers after a failover): nothing applied,
+/// so `Rejected`; the connection talks to the wrong server, so `Connection`.
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test]
+async fn pg_25006_read_only_is_connection_and_rejected() {
+    let Some(db) = db::postgres("pg_25006").await else {
+        return;
+    };
+    let mut conn = pg(&db.url).await;
+    conn.execute("SET default_transaction_read_only = on")
+        .await
+        .unwrap();
+    let error = conn
+        .execute("CREATE TABLE never_made (id int)")
+        .await
+        .unwrap_err();
+    assert_eq!(pg_code(&error), "25006");
+    assert_eq!(pool_sqlx::classify::delivery(&error), Delivery::Rejected);
+    let wrapped = pool_sqlx::Error::from(error);
+    assert_eq!(wrapped.delivery(), Delivery::Rejected);
+    let error = conn
+        .execute("CREATE TABLE never_made (id int)")
+        .await
+        .unwrap_err();
+    assert_class(error, ErrorClass::Connection);
+    db.cleanup().await;
+}
+
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_57014_statement_timeout_is_timeout() {
     let Some(db) = db::postgres("pg_57014").await else {
@@ -237,6 +271,7 @@ async fn pg_57014_statement_timeout_is_timeout() {
 
 /// PostgreSQL here trusts every local connection (`pg_hba.conf`: trust), so a wrong
 /// password cannot fail; a role without `LOGIN` produces the same class, 28000.
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_28000_no_login_role_is_permanent() {
     let Some(db) = db::postgres("pg_28000").await else {
@@ -268,6 +303,7 @@ async fn pg_28000_no_login_role_is_permanent() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_3d000_unknown_database_is_permanent() {
     let Some(db) = db::postgres("pg_3d000").await else {
@@ -282,6 +318,7 @@ async fn pg_3d000_unknown_database_is_permanent() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_42_23_22_classes_are_permanent() {
     let Some(db) = db::postgres("pg_42_23_22").await else {
@@ -311,6 +348,7 @@ async fn pg_42_23_22_classes_are_permanent() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_connection_refused_is_connection_and_driver_errors_are_permanent() {
     let Some(db) = db::postgres("pg_driver_errors").await else {
@@ -368,6 +406,7 @@ async fn pg_connection_refused_is_connection_and_driver_errors_are_permanent() {
 
 // ---- MySQL / MariaDB -----------------------------------------------------------------
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn my_1213_deadlock_is_transient() {
     let Some(db) = db::mysql("my_1213").await else {
@@ -400,6 +439,7 @@ async fn my_1213_deadlock_is_transient() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn my_1205_lock_wait_timeout_is_transient() {
     let Some(db) = db::mysql("my_1205").await else {
@@ -430,6 +470,7 @@ async fn my_1205_lock_wait_timeout_is_transient() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn my_1226_user_connection_limit_is_transient() {
     let Some(db) = db::mysql("my_1226").await else {
@@ -470,6 +511,7 @@ async fn my_1226_user_connection_limit_is_transient() {
 }
 
 /// `KILL` on a connection: MariaDB answers 1927 (connection killed) or the socket is gone.
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn my_kill_then_io_are_connection() {
     let Some(db) = db::mysql("my_kill").await else {
@@ -498,6 +540,7 @@ async fn my_kill_then_io_are_connection() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn my_1045_wrong_password_is_permanent_and_not_echoed() {
     let Some(db) = db::mysql("my_1045").await else {
@@ -529,6 +572,7 @@ async fn my_1045_wrong_password_is_permanent_and_not_echoed() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn my_permanent_numbers() {
     let Some(db) = db::mysql("my_permanent").await else {
@@ -569,6 +613,7 @@ async fn my_permanent_numbers() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn my_statement_timeout_is_timeout() {
     let Some(db) = db::mysql("my_stmt_timeout").await else {

@@ -15,7 +15,7 @@ fn pool_parameters_are_read_and_stripped() {
     let config = Config::from_url(
         "postgres://app:pw@db.example:5433/orders?sslmode=disable&connection_limit=20\
          &pool_timeout=5&connect_timeout=500ms&statement_timeout=2m&idle_timeout=0\
-         &max_lifetime=1h&pgbouncer=true&application_name=orders-api",
+         &max_lifetime=1h&pgbouncer=true&application_name=orders-api&adaptive_limit=true",
     )
     .unwrap();
     assert_eq!(config.kind, BackendKind::Postgres);
@@ -27,6 +27,7 @@ fn pool_parameters_are_read_and_stripped() {
     assert_eq!(config.max_lifetime, Some(Duration::from_secs(3600)));
     assert!(config.pgbouncer);
     assert_eq!(config.application_name.as_deref(), Some("orders-api"));
+    assert_eq!(config.adaptive_limit, Some(true));
     // Only what sqlx understands is left for it.
     assert_eq!(config.sqlx_url().query(), Some("sslmode=disable"));
     assert_eq!(config.sqlx_url().password(), Some("pw"));
@@ -53,6 +54,7 @@ fn a_bad_value_names_its_parameter() {
         ("max_lifetime=99999999999999999999h", "max_lifetime"),
         ("pgbouncer=maybe", "pgbouncer"),
         ("application_name=", "application_name"),
+        ("adaptive_limit=yes", "adaptive_limit"),
     ];
     for (query, parameter) in cases {
         let url = format!("postgres://app:topsecret@h/db?{query}");
@@ -120,6 +122,23 @@ async fn pool_settings_and_presets_reach_the_pool() {
         .build_pool::<Postgres>("u")
         .unwrap();
     assert!(unlimited.acquire_timeout() > Duration::from_secs(86_400));
+    // The adaptive limit starts at its floor, under the URL's hard cap.
+    let adaptive =
+        Config::from_url("postgres://h/db?connection_limit=3&adaptive_limit=true").unwrap();
+    assert_eq!(adaptive.settings().adaptive_limit, Some(1));
+    assert!(
+        adaptive
+            .settings()
+            .to_string()
+            .contains("adaptive_limit: from 1 to max_size")
+    );
+    let adaptive = adaptive.build_pool::<Postgres>("a").unwrap();
+    assert_eq!(
+        (adaptive.status().limit, adaptive.status().max_size),
+        (1, 3)
+    );
+    assert_eq!(adaptive.metrics().limit, 1);
+    assert_eq!(unlimited.status().limit, unlimited.status().max_size);
 }
 
 #[tokio::test]
@@ -162,6 +181,7 @@ async fn passwords_never_show() {
     assert!(format!("{config}").contains("app:***@127.0.0.1:1/db"));
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn postgres_session_settings_are_applied() {
     let Some(db) = db::postgres("pg_session").await else {
@@ -221,22 +241,23 @@ async fn postgres_session_settings_are_applied() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn mysql_statement_timeout_and_hook_are_applied() {
     let Some(db) = db::mysql("my_session").await else {
         return;
     };
     let config = Config::from_url(&db.url_with("statement_timeout=1500ms")).unwrap();
-    let manager = config
-        .manager::<MySql>()
-        .unwrap()
-        .on_connect(std::sync::Arc::new(|conn| {
+    let manager = config.manager::<MySql>().unwrap();
+    let pool = pool_sqlx::Pool::builder(manager)
+        .after_connect(pool_sqlx::on_connect(std::sync::Arc::new(|conn| {
             Box::pin(async move {
                 sqlx::query("SET @hooked = 42").execute(conn).await?;
                 Ok(())
             })
-        }));
-    let pool = pool_sqlx::Pool::builder(manager).build().unwrap();
+        })))
+        .build()
+        .unwrap();
     let mut conn = pool.get().await.unwrap();
     let (limit, hooked): (f64, i64) = sqlx::query_as("SELECT @@max_statement_time, @hooked")
         .fetch_one(&mut **conn)
@@ -249,6 +270,60 @@ async fn mysql_statement_timeout_and_hook_are_applied() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+/// `on_connect` is the pool's `after_connect`: a hook that fails fails the connect
+/// (a syntax error is permanent: at once, with the server's error), and a hook that
+/// panics costs that connection only.
+#[tokio::test]
+async fn a_failing_or_panicking_on_connect_hook_costs_the_connection_not_the_pool() {
+    let Some(db) = db::postgres("pg_hook_fails").await else {
+        return;
+    };
+    let config = Config::from_url(&db.url).unwrap();
+    let pool = pool_sqlx::Pool::builder(config.manager::<Postgres>().unwrap())
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(pool_sqlx::on_connect(std::sync::Arc::new(|conn| {
+            Box::pin(async move {
+                sqlx::query("SELEC 1").execute(conn).await?;
+                Ok(())
+            })
+        })))
+        .build()
+        .unwrap();
+    match pool.get().await {
+        Err(PoolError::Connect(error)) => {
+            assert_eq!(error.class(), ErrorClass::Permanent, "{error}");
+        }
+        other => panic!("expected the hook's error, got {other:?}"),
+    }
+    assert_eq!(pool.status().size, 0, "{:?}", pool.status());
+    pool.close().await;
+
+    let panicked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let once = std::sync::Arc::clone(&panicked);
+    let pool = pool_sqlx::Pool::builder(config.manager::<Postgres>().unwrap())
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_backoff(Duration::from_millis(10), Duration::from_millis(10))
+        .after_connect(pool_sqlx::on_connect(std::sync::Arc::new(move |conn| {
+            let first = !once.swap(true, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                assert!(!first, "on_connect panicked (on purpose)");
+                sqlx::query("SELECT 1").execute(conn).await?;
+                Ok(())
+            })
+        })))
+        .build()
+        .unwrap();
+    let conn = pool.get().await.unwrap();
+    assert!(panicked.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(pool.metrics().connect_errors, 1);
+    assert_eq!(pool.status().size, 1);
+    drop(conn);
+    pool.close().await;
+    db.cleanup().await;
+}
+
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn mysql_wrong_password_through_the_pool_is_permanent_and_hidden() {
     let Some(db) = db::mysql("my_pool_pw").await else {

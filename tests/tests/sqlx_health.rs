@@ -76,6 +76,7 @@ async fn sqlite_is_healthy_without_a_server_view() {
     assert!(json["server"].is_null());
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn postgres_is_healthy_and_counts_its_connections_by_application_name() {
     let Some(db) = db::postgres("pg_health").await else {
@@ -106,6 +107,7 @@ async fn postgres_is_healthy_and_counts_its_connections_by_application_name() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn mariadb_is_healthy_and_reports_threads_connected() {
     let Some(db) = db::mysql("my_health").await else {
@@ -217,6 +219,7 @@ async fn stalling_proxy(upstream: std::net::SocketAddr) -> (u16, Arc<AtomicBool>
     (port, stalled)
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn a_connection_that_stops_answering_is_unhealthy_within_the_timeout() {
     let Some(db) = db::postgres("pg_health_stall").await else {
@@ -328,6 +331,7 @@ async fn a_forced_open_breaker_degrades_a_passing_check() {
     assert_eq!(report.status, HealthStatus::Healthy);
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn no_password_in_the_report_of_a_server_pool() {
     let Some(db) = db::postgres("pg_health_pw").await else {

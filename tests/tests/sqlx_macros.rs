@@ -58,6 +58,7 @@ async fn total(conn: &mut PgConnection) -> Result<(i64, i64), Error> {
     .await?)
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pooled_transaction_transfers_are_retried_and_applied_once() {
     let Some(db) = db::postgres("pg_macro_transfers").await else {

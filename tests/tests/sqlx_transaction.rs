@@ -66,6 +66,7 @@ where
     attempts.load(Ordering::Relaxed)
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_concurrent_serializable_transfers_apply_exactly_once() {
     let Some(db) = db::postgres("pg_transfers").await else {
@@ -180,6 +181,7 @@ async fn pg_concurrent_serializable_transfers_apply_exactly_once() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn mariadb_concurrent_deadlocking_transfers_apply_exactly_once() {
     let Some(db) = db::mysql("my_transfers").await else {
@@ -289,6 +291,7 @@ async fn mariadb_concurrent_deadlocking_transfers_apply_exactly_once() {
 
 /// The backend is killed between the body and `COMMIT`: the commit's outcome is unknown.
 /// Not retried by default; retried when the policy is declared idempotent.
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_commit_with_unknown_outcome_is_retried_only_when_idempotent() {
     let Some(db) = db::postgres("pg_commit_unknown").await else {
@@ -360,6 +363,7 @@ async fn pg_commit_with_unknown_outcome_is_retried_only_when_idempotent() {
     db.cleanup().await;
 }
 
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_permanent_errors_roll_back_once_and_dropped_transactions_discard() {
     let Some(db) = db::postgres("pg_tx_permanent").await else {
@@ -488,6 +492,7 @@ async fn sqlite_busy_writers_are_retried() {
 
 /// The backend is killed in the middle of the body, before `COMMIT`: nothing was applied,
 /// so the transaction is re-run even by a policy that is not idempotent.
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_connection_lost_before_commit_is_retried_without_idempotent() {
     let Some(db) = db::postgres("pg_lost_before_commit").await else {

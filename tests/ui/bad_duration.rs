@@ -1,8 +1,8 @@
 use pool_sqlx::resilient;
 use tests::memory::TestError;
 
-#[resilient(timeout = "2 seconds")]
-async fn spelt_out() -> Result<(), TestError> {
+#[resilient(timeout = "2 parsecs")]
+async fn unknown_unit() -> Result<(), TestError> {
     Ok(())
 }
 
@@ -18,6 +18,11 @@ async fn words() -> Result<(), TestError> {
 
 #[resilient(deadline = "0s")]
 async fn zero() -> Result<(), TestError> {
+    Ok(())
+}
+
+#[resilient(max_delay = "600y")]
+async fn too_long() -> Result<(), TestError> {
     Ok(())
 }
 

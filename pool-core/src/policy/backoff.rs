@@ -27,7 +27,7 @@ pub enum Jitter {
 
 /// A complete backoff schedule: kind, base, factor, cap and jitter.
 ///
-/// The delay returned by [`BackoffSchedule::delay`] never exceeds `max_delay`, jitter included.
+/// No delay it yields ever exceeds `max_delay`, jitter included.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackoffSchedule {
     /// How the delay grows.
@@ -58,7 +58,15 @@ impl BackoffSchedule {
     /// The delay before retry number `retry` (0 for the first retry). `previous` is the
     /// delay slept before the previous retry (used by [`Backoff::Decorrelated`]; pass
     /// `Duration::ZERO` for the first). `rng` supplies the randomness.
-    pub fn delay(&self, retry: u32, previous: Duration, rng: &mut fastrand::Rng) -> Duration {
+    ///
+    /// Crate-private so that `fastrand`, an implementation detail, stays out of the
+    /// public API (a seed for reproducible jitter is a plain `u64` on the builder).
+    pub(crate) fn delay(
+        &self,
+        retry: u32,
+        previous: Duration,
+        rng: &mut fastrand::Rng,
+    ) -> Duration {
         let max = self.max_delay;
         let computed = match self.backoff {
             Backoff::Fixed => self.base,

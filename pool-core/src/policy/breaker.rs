@@ -30,7 +30,7 @@ use std::{
 use tokio::{sync::broadcast, time::Instant};
 
 use super::window::{Outcome, SlidingWindow, Window};
-use crate::{ConfigError, Rejected};
+use crate::{ConfigError, Rejected, names};
 
 /// A circuit breaker's configuration. Field names and defaults follow resilience4j
 /// (`failureRateThreshold` 50, `slowCallRateThreshold` 100, `slowCallDurationThreshold`
@@ -286,7 +286,7 @@ impl CircuitBreaker {
             SlidingWindow::Count(n) => (config.minimum_calls.min(n), false),
             SlidingWindow::Time(_) => (config.minimum_calls, true),
         };
-        let state_gauge = metrics::gauge!("pool_breaker_state", "breaker" => name.to_string());
+        let state_gauge = metrics::gauge!(names::BREAKER_STATE, "breaker" => name.to_string());
         state_gauge.set(BreakerState::Closed.gauge_value());
         let (events, _) = broadcast::channel(64);
         Ok(CircuitBreaker {
@@ -576,7 +576,7 @@ impl CircuitBreaker {
         }
         self.state_gauge.set(to.gauge_value());
         metrics::counter!(
-            "pool_breaker_transitions_total",
+            names::BREAKER_TRANSITIONS,
             "breaker" => self.name.to_string(),
             "from" => from.as_str(),
             "to" => to.as_str(),

@@ -10,16 +10,12 @@
 //!
 //! Each attempt asks the breaker, then takes a bulkhead place, then runs under the per-attempt
 //! timeout (bounded by the total deadline); its outcome is recorded in the breaker, and the
-//! retry decision is made from its [`Classify`](crate::Classify) answers:
+//! retry decision is made from its [`Classify`](crate::Classify) answers.
 //!
-//! | failure | retried? |
-//! |---|---|
-//! | `Permanent` | never (and not a breaker failure) |
-//! | `Delivery::NotSent` (no connection could be had) | yes |
-//! | `Delivery::Rejected` (the server answered: deadlock, serialization) | yes |
-//! | `Delivery::Unknown` (lost mid-statement, timed out) | only with [`idempotent(true)`](ResilienceBuilder::idempotent) |
-//! | a rejection by the breaker, the bulkhead or the deadline | never: the call ends at once |
-//! | a timed-out attempt ([`Rejected::Timeout`](crate::Rejected::Timeout), ambiguous) | only with `idempotent(true)` |
+//! The table below is the one in the README's "Classification" section (a test keeps the
+//! two equal); its transaction rows are the engine's, in [`transaction`](crate::transaction).
+//!
+#![doc = include_str!("../../delivery.md")]
 //!
 //! Retrying an ambiguous failure can apply a write twice, so `idempotent` is `false` by
 //! default: declare reads and idempotent writes (upserts, writes keyed by a client id)
@@ -33,17 +29,12 @@
 //!
 //! # Metrics
 //!
-//! Reported through the [`metrics`] facade. A call site registers its handles when its
-//! policy is built (its first call), so install the recorder before the first call.
-//!
-//! | name | kind | labels | meaning |
-//! |---|---|---|---|
-//! | `pool_calls_total` | counter | `function`, `outcome` (`ok`, `error`, `rejected`) | calls ended (not attempts); `rejected`: stopped by a policy before running |
-//! | `pool_retries_total` | counter | `function` | retries started |
-//! | `pool_slow_calls_total` | counter | `function` | attempts slower than the slow-call threshold (site's, else process-wide, 1 s) |
-//! | `pool_rejections_total` | counter | `function`, `reason` (`breaker_open`, `timeout`, `deadline_exceeded`, `bulkhead_full`, `budget_exhausted`, `breaker_not_declared`, `breaker_invalid`) | policy rejections; `timeout` counts each timed-out attempt, `budget_exhausted` each retry refused |
-//! | `pool_breaker_state` | gauge | `breaker` | 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled |
-//! | `pool_breaker_transitions_total` | counter | `breaker`, `from`, `to` | state changes (`closed`, `open`, `half_open`, `forced_open`, `disabled`) |
+//! Reported through the [`metrics`](https://docs.rs/metrics) facade: `pool_calls_total`, `pool_retries_total`,
+//! `pool_slow_calls_total`, `pool_rejections_total` (its `reason` is
+//! [`Rejected::reason`](crate::Rejected::reason)), `pool_breaker_state` and
+//! `pool_breaker_transitions_total`. Their kinds, labels and meanings are in one table,
+//! with the pool's, in [`names`](crate::names). A call site registers its handles when
+//! its policy is built (its first call), so install the recorder before the first call.
 //!
 //! # Tracing
 //!
@@ -57,6 +48,7 @@ mod budget;
 mod bulkhead;
 mod registry;
 mod resilience;
+pub(crate) mod slow_call;
 mod timeout;
 mod window;
 mod wrap;

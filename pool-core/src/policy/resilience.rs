@@ -3,19 +3,8 @@
 //! Order, outermost first: Retry( CircuitBreaker( Bulkhead( Timeout( call )))). Each
 //! attempt asks the breaker, then takes a bulkhead place, then runs under the per-attempt
 //! timeout (bounded by the total deadline); its outcome is recorded in the breaker, and the
-//! retry decision is made from its [`Classify`] answers:
-//!
-//! | failure | retried? |
-//! |---|---|
-//! | `Permanent` | never (and not a breaker failure) |
-//! | `Delivery::NotSent` (no connection could be had) | yes |
-//! | `Delivery::Rejected` (the server answered: deadlock, serialization) | yes |
-//! | `Delivery::Unknown` (lost mid-statement, timed out) | only with [`idempotent(true)`](ResilienceBuilder::idempotent) |
-//! | a rejection by the breaker, the bulkhead or the deadline | never: the call ends at once |
-//!
-//! Retrying an ambiguous failure can apply a write twice, so `idempotent` is `false` by
-//! default: declare reads and idempotent writes (upserts, writes keyed by a client id)
-//! idempotent to have their ambiguous failures retried.
+//! retry decision is made from its [`Classify`] answers, by the table in the
+//! [`policy`](crate::policy) module documentation (its one copy: `pool-core/delivery.md`).
 //!
 //! A retry also needs the user predicate (if any) to agree, attempts left, time left before
 //! the deadline for the backoff delay, and a token from the retry budget (if any). When one
@@ -38,7 +27,7 @@ use super::{
     bulkhead::Bulkhead,
     registry::{DeclaredBreaker, breakers},
 };
-use crate::{ConfigError, Rejected, ResilientError};
+use crate::{ConfigError, Rejected, ResilientError, names, rejected::RejectionKind};
 
 static DEFAULT_SLOW_CALL_NS: AtomicU64 = AtomicU64::new(1_000_000_000);
 
@@ -68,16 +57,6 @@ enum BreakerSource {
     Shared(Arc<CircuitBreaker>),
 }
 
-const REASONS: [&str; 7] = [
-    "breaker_open",
-    "timeout",
-    "deadline_exceeded",
-    "bulkhead_full",
-    "budget_exhausted",
-    "breaker_not_declared",
-    "breaker_invalid",
-];
-
 /// The metric handles of one call site, registered when it is built.
 #[derive(Debug)]
 struct SiteMetrics {
@@ -85,29 +64,26 @@ struct SiteMetrics {
     error: metrics::Counter,
     rejected: metrics::Counter,
     retries: metrics::Counter,
-    slow: metrics::Counter,
-    rejections: [metrics::Counter; REASONS.len()],
+    rejections: [metrics::Counter; RejectionKind::ALL.len()],
 }
 
 impl SiteMetrics {
     fn new(label: &'static str) -> Self {
-        let calls = |outcome| metrics::counter!("pool_calls_total", "function" => label, "outcome" => outcome);
+        let calls =
+            |outcome| metrics::counter!(names::CALLS, "function" => label, "outcome" => outcome);
         SiteMetrics {
             ok: calls("ok"),
             error: calls("error"),
             rejected: calls("rejected"),
-            retries: metrics::counter!("pool_retries_total", "function" => label),
-            slow: metrics::counter!("pool_slow_calls_total", "function" => label),
-            rejections: REASONS.map(|reason| {
-                metrics::counter!("pool_rejections_total", "function" => label, "reason" => reason)
+            retries: metrics::counter!(names::RETRIES, "function" => label),
+            rejections: RejectionKind::ALL.map(|kind| {
+                metrics::counter!(names::REJECTIONS, "function" => label, "reason" => kind.as_str())
             }),
         }
     }
 
     fn rejection(&self, rejected: &Rejected) -> &metrics::Counter {
-        let reason = rejected.reason();
-        let index = REASONS.iter().position(|r| *r == reason).unwrap_or(0);
-        &self.rejections[index]
+        &self.rejections[rejected.kind() as usize]
     }
 }
 
@@ -394,18 +370,9 @@ impl ResilienceBuilder {
     }
 }
 
-#[cold]
+/// The attempt loop's door to the one slow-call report.
 fn slow_call(policy: &Resilience, elapsed: Duration, threshold: Duration) {
-    policy.metrics.slow.increment(1);
-    tracing::warn!(
-        target: "pool_core::slow",
-        function = policy.label,
-        elapsed = ?elapsed,
-        threshold = ?threshold,
-        "slow call: {} took {:?}",
-        policy.label,
-        elapsed
-    );
+    super::slow_call::report(policy.label, elapsed, threshold);
 }
 
 mod attempt;

@@ -2,6 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use super::hooks::{HookFuture, Hooks};
 use crate::{ConfigError, Manager, Pool, PoolError};
 
 /// When an idle connection is validated with [`Manager::check`] before it is handed out.
@@ -13,6 +14,47 @@ pub enum Validation {
     IdleLongerThan(Duration),
     /// On every checkout of an idle connection (one round trip each time).
     Always,
+}
+
+/// The figures a [`PoolBuilder`] starts from, one constant each (the table on
+/// [`PoolBuilder`] says why each is what it is). Anything that describes a pool before it
+/// is built (pool-sqlx's presets and its settings display) reads them here: a preset
+/// states only what it changes.
+pub mod defaults {
+    use std::time::Duration;
+
+    use super::Validation;
+
+    /// `name`: the pool's label in metrics and logs.
+    pub const NAME: &str = "default";
+    /// `max_size`.
+    pub const MAX_SIZE: usize = 10;
+    /// `min_idle`: a lazy pool.
+    pub const MIN_IDLE: usize = 0;
+    /// `acquire_timeout`.
+    pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// `connect_timeout`.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// `check_timeout`.
+    pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+    /// `validation`: only connections idle longer than 500 ms.
+    pub const VALIDATION: Validation = Validation::IdleLongerThan(Duration::from_millis(500));
+    /// `idle_timeout`.
+    pub const IDLE_TIMEOUT: Option<Duration> = Some(Duration::from_secs(600));
+    /// `max_lifetime`.
+    pub const MAX_LIFETIME: Option<Duration> = Some(Duration::from_secs(1800));
+    /// `leak_threshold`: off.
+    pub const LEAK_THRESHOLD: Option<Duration> = None;
+    /// `slow_acquire_threshold`.
+    pub const SLOW_ACQUIRE_THRESHOLD: Option<Duration> = Some(Duration::from_secs(1));
+    /// `close_timeout`.
+    pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// `connect_backoff`'s base delay.
+    pub const CONNECT_BACKOFF_BASE: Duration = Duration::from_millis(50);
+    /// `connect_backoff`'s largest delay.
+    pub const CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
+    /// `adaptive_limit`: off (a fixed `max_size`).
+    pub const ADAPTIVE_LIMIT: Option<usize> = None;
 }
 
 /// The settings of one pool, fixed at build time (only `max_size` changes afterwards,
@@ -33,14 +75,13 @@ pub(crate) struct Config {
     pub(crate) connect_backoff_base: Duration,
     pub(crate) connect_backoff_max: Duration,
     pub(crate) reaper_interval: Option<Duration>,
+    /// The adaptive limit's floor, when the pool has one.
+    pub(crate) adaptive_floor: Option<usize>,
 }
 
 /// The largest `max_size` a pool accepts: far above what any database server takes, low
 /// enough that a mistyped figure is an error rather than an allocation that aborts.
 pub const MAX_POOL_SIZE: usize = 10_000;
-
-/// How many connections the pool opens before `build_and_connect` gives up.
-pub(crate) const START_ATTEMPTS: u32 = 3;
 
 /// Builds a [`Pool`]. Every wait has a finite default.
 ///
@@ -57,39 +98,43 @@ pub(crate) const START_ATTEMPTS: u32 = 3;
 /// | `leak_threshold` | off | HikariCP's `leakDetectionThreshold` is off by default |
 /// | `slow_acquire_threshold` | 1 s | a `tracing` warning for a slow checkout |
 /// | `close_timeout` | 30 s | how long `close()` waits for checked-out connections |
+/// | `adaptive_limit` | off | a fixed `max_size` is what every other pool does |
 #[derive(Debug)]
 #[must_use]
 pub struct PoolBuilder<M: Manager> {
     pub(crate) manager: M,
     pub(crate) max_size: usize,
     pub(crate) config: Config,
+    pub(crate) hooks: Hooks<M>,
 }
 
 impl<M: Manager> PoolBuilder<M> {
     pub(crate) fn new(manager: M) -> Self {
         PoolBuilder {
             manager,
-            max_size: 10,
+            max_size: defaults::MAX_SIZE,
             config: Config {
-                name: Arc::from("default"),
-                min_idle: 0,
-                acquire_timeout: Duration::from_secs(30),
-                connect_timeout: Duration::from_secs(10),
-                check_timeout: Duration::from_secs(5),
-                validation: Validation::IdleLongerThan(Duration::from_millis(500)),
-                idle_timeout: Some(Duration::from_secs(600)),
-                max_lifetime: Some(Duration::from_secs(1800)),
-                leak_threshold: None,
-                slow_acquire_threshold: Some(Duration::from_secs(1)),
-                close_timeout: Duration::from_secs(30),
-                connect_backoff_base: Duration::from_millis(50),
-                connect_backoff_max: Duration::from_secs(5),
+                name: Arc::from(defaults::NAME),
+                min_idle: defaults::MIN_IDLE,
+                acquire_timeout: defaults::ACQUIRE_TIMEOUT,
+                connect_timeout: defaults::CONNECT_TIMEOUT,
+                check_timeout: defaults::CHECK_TIMEOUT,
+                validation: defaults::VALIDATION,
+                idle_timeout: defaults::IDLE_TIMEOUT,
+                max_lifetime: defaults::MAX_LIFETIME,
+                leak_threshold: defaults::LEAK_THRESHOLD,
+                slow_acquire_threshold: defaults::SLOW_ACQUIRE_THRESHOLD,
+                close_timeout: defaults::CLOSE_TIMEOUT,
+                connect_backoff_base: defaults::CONNECT_BACKOFF_BASE,
+                connect_backoff_max: defaults::CONNECT_BACKOFF_MAX,
                 reaper_interval: None,
+                adaptive_floor: defaults::ADAPTIVE_LIMIT,
             },
+            hooks: Hooks::default(),
         }
     }
 
-    /// The pool's name, used in metrics labels and logs (default `"default"`).
+    /// The pool's name, used in metrics labels and logs (default [`defaults::NAME`]).
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
         self.config.name = name.into();
         self
@@ -181,6 +226,69 @@ impl<M: Manager> PoolBuilder<M> {
         self
     }
 
+    /// Lets the pool find how many connections to hand out at once: a limit that starts
+    /// at `floor` and moves between it and `max_size` (never above: `max_size` stays the
+    /// hard cap) by the time successful work holds a connection, rising while it stays
+    /// near its no-load minimum and falling when queueing in the server shows; failed or
+    /// timed-out connects and work that times out lower it too. The current limit is in
+    /// [`Status::limit`](crate::Status::limit), `metrics().limit` and the `pool_limit`
+    /// gauge; each change is a `debug` tracing event. Off by default.
+    pub fn adaptive_limit(mut self, floor: usize) -> Self {
+        self.config.adaptive_floor = Some(floor);
+        self
+    }
+
+    /// Runs `hook` on every new connection before the pool keeps it (sqlx's
+    /// `after_connect`, deadpool's `post_create`): session set-up, prepared statements.
+    /// An `Err` or a panic fails the connect like a connect error (retried, counted in
+    /// `connect_errors`, given to waiters); `connect_timeout` bounds the connect and the
+    /// hook together.
+    pub fn after_connect<H>(mut self, hook: H) -> Self
+    where
+        H: for<'c> Fn(&'c mut M::Connection) -> HookFuture<'c, M::Error> + Send + Sync + 'static,
+    {
+        self.hooks.after_connect = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` on an idle connection before it is handed out again (sqlx's
+    /// `before_acquire`, deadpool's `pre_recycle`), after validation; not on a connection
+    /// that was just opened. An `Err` or a panic closes the connection (counted as
+    /// `closed_hook`) and the checkout goes on with another; the checkout's deadline
+    /// bounds it.
+    pub fn before_acquire<H>(mut self, hook: H) -> Self
+    where
+        H: for<'c> Fn(&'c mut M::Connection) -> HookFuture<'c, M::Error> + Send + Sync + 'static,
+    {
+        self.hooks.before_acquire = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` on every connection that comes back, unless it is closed anyway
+    /// (sqlx's `after_release`, deadpool's `post_recycle`): `false` or a panic closes
+    /// it (counted as `closed_hook`). Synchronous, without I/O, because a return happens
+    /// inside `Drop`: work that needs the server belongs in
+    /// [`before_acquire`](Self::before_acquire).
+    pub fn after_release<H>(mut self, hook: H) -> Self
+    where
+        H: Fn(&mut M::Connection) -> bool + Send + Sync + 'static,
+    {
+        self.hooks.after_release = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` on every connection the pool closes, before it is closed (the seeds'
+    /// `onDelete`); not on one whose `after_connect` failed, which never joined the pool.
+    /// Synchronous, because most closes happen where the pool cannot await; a panic is
+    /// caught and the connection is closed anyway.
+    pub fn before_close<H>(mut self, hook: H) -> Self
+    where
+        H: Fn(&mut M::Connection) + Send + Sync + 'static,
+    {
+        self.hooks.before_close = Some(Arc::new(hook));
+        self
+    }
+
     /// Checks the settings and builds a lazy pool: nothing is opened until the first
     /// `get()` (or until the background task tops up `min_idle`).
     pub fn build(self) -> Result<Pool<M>, ConfigError> {
@@ -190,9 +298,11 @@ impl<M: Manager> PoolBuilder<M> {
         Ok(pool)
     }
 
-    /// Builds the pool and opens `max(min_idle, 1)` connections before returning,
-    /// retrying a few times with backoff, so a service that cannot reach its database
-    /// fails at start-up with the real connect error (HikariCP's fail-fast).
+    /// Builds the pool and opens `max(min_idle, 1)` connections before returning, so a
+    /// service that cannot reach its database fails at start-up with the real connect
+    /// error (HikariCP's fail-fast): each connection is retried with backoff only until
+    /// `connect_timeout` has passed since its first attempt, and not at all after a
+    /// permanent error.
     pub async fn build_and_connect(self) -> Result<Pool<M>, StartError<M::Error>> {
         self.validate().map_err(StartError::Config)?;
         // The background task starts after the warm-up: its own top-up to `min_idle` would
@@ -210,6 +320,17 @@ impl<M: Manager> PoolBuilder<M> {
             return Err(ConfigError::new(
                 "min_idle",
                 format!("is {}, above max_size {}", config.min_idle, self.max_size),
+            ));
+        }
+        if let Some(floor) = config.adaptive_floor
+            && (floor == 0 || floor > self.max_size)
+        {
+            return Err(ConfigError::new(
+                "adaptive_limit",
+                format!(
+                    "its floor is {floor}, outside 1..=max_size ({})",
+                    self.max_size
+                ),
             ));
         }
         let positive = [

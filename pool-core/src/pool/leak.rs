@@ -1,15 +1,9 @@
 //! Leak detection: which checkouts have been held longer than the threshold, and where
 //! they were taken.
 
-use std::{
-    panic::Location,
-    sync::{Mutex, atomic::Ordering},
-    time::Duration,
-};
+use std::{panic::Location, sync::Mutex, time::Duration};
 
 use tokio::time::Instant;
-
-use super::{observe::FacadeMetrics, stats::Counters};
 
 #[derive(Debug)]
 struct Checkout {
@@ -85,21 +79,14 @@ impl LeakRegistry {
         }
     }
 
-    pub(crate) fn scan(
-        &self,
-        threshold: Duration,
-        pool: &str,
-        counters: &Counters,
-        facade: &FacadeMetrics,
-    ) {
+    pub(crate) fn scan(&self, threshold: Duration, pool: &str, mut leaked: impl FnMut()) {
         let now = Instant::now();
         let mut slab = self.slab();
         for entry in slab.entries.iter_mut().flatten() {
             let held = now.duration_since(entry.at);
             if !entry.warned && held > threshold {
                 entry.warned = true;
-                counters.leaks.fetch_add(1, Ordering::Relaxed);
-                facade.leaks.increment(1);
+                leaked();
                 tracing::warn!(
                     pool,
                     caller = %entry.caller,

@@ -1,19 +1,31 @@
 //! The generic pool.
 
+mod adaptive;
+mod background;
 mod builder;
+mod checkout;
+mod close;
+mod connect;
+mod connect_warnings;
+mod event;
 mod global;
+mod hooks;
 mod inner;
 mod leak;
 mod observe;
 mod pooled;
+mod put_back;
+mod resize;
+mod retain;
 mod stats;
 
 use std::{fmt, future::Future, panic::Location, sync::Arc, time::Duration};
 
-pub use builder::{MAX_POOL_SIZE, PoolBuilder, StartError, Validation};
+pub use builder::{MAX_POOL_SIZE, PoolBuilder, StartError, Validation, defaults};
 pub use global::{AlreadyInitialized, GlobalPool};
+pub use hooks::{AsyncHook, CloseHook, HookFuture, ReleaseHook};
 pub use pooled::Pooled;
-pub use stats::{LatencyQuantiles, Metrics, Status};
+pub use stats::{LatencyQuantiles, Metrics, Status, rounded_millis};
 
 use crate::{ConfigError, Manager, PoolError};
 use inner::Inner;
@@ -50,6 +62,7 @@ impl<M: Manager> Pool<M> {
             builder.manager,
             builder.max_size,
             builder.config,
+            builder.hooks,
         ));
         Pool { inner }
     }
@@ -119,6 +132,16 @@ impl<M: Manager> Pool<M> {
         }
         self.inner.resize(max_size);
         Ok(())
+    }
+
+    /// Closes the idle connections for which `keep` returns `false` (deadpool's
+    /// `retain`), e.g. after a credentials rotation, and returns how many it closed.
+    /// Checked-out connections are not seen: an `after_release` hook catches those as
+    /// they come back. A panic in `keep` closes that connection. `keep` runs while the
+    /// pool's idle list is locked: make it quick, without I/O. The background task tops
+    /// the pool up to `min_idle` again.
+    pub fn retain(&self, keep: impl FnMut(&M::Connection) -> bool) -> usize {
+        self.inner.retain(keep)
     }
 
     /// Whether `close()` has been called.

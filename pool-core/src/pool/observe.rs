@@ -8,37 +8,28 @@ use std::sync::Arc;
 
 use metrics::{Counter, Gauge, Histogram};
 
-use super::stats::{CloseReason, Status};
-
-/// Metric names, stable and documented in the README.
-pub(crate) mod names {
-    pub(crate) const CHECKOUTS: &str = "pool_checkouts_total";
-    pub(crate) const ACQUIRE_SECONDS: &str = "pool_acquire_duration_seconds";
-    pub(crate) const SLOW_ACQUIRES: &str = "pool_slow_acquires_total";
-    pub(crate) const CREATED: &str = "pool_connections_created_total";
-    pub(crate) const CLOSED: &str = "pool_connections_closed_total";
-    pub(crate) const CONNECT_ERRORS: &str = "pool_connect_errors_total";
-    pub(crate) const LEAKS: &str = "pool_leaks_total";
-    pub(crate) const CONNECTIONS: &str = "pool_connections";
-    pub(crate) const WAITING: &str = "pool_waiting";
-    pub(crate) const MAX_SIZE: &str = "pool_max_size";
-}
+use super::{
+    event::Event,
+    stats::{CloseReason, Status},
+};
+use crate::names;
 
 #[derive(Debug)]
 pub(crate) struct FacadeMetrics {
-    pub(crate) checkouts_direct: Counter,
-    pub(crate) checkouts_waited: Counter,
-    pub(crate) checkouts_timed_out: Counter,
-    pub(crate) acquire_seconds: Histogram,
-    pub(crate) slow_acquires: Counter,
-    pub(crate) created: Counter,
-    closed: [Counter; 5],
-    pub(crate) connect_errors: Counter,
-    pub(crate) leaks: Counter,
+    checkouts_direct: Counter,
+    checkouts_waited: Counter,
+    checkouts_timed_out: Counter,
+    acquire_seconds: Histogram,
+    slow_acquires: Counter,
+    created: Counter,
+    closed: [Counter; 6],
+    connect_errors: Counter,
+    leaks: Counter,
     idle: Gauge,
     in_use: Gauge,
     waiting: Gauge,
     max_size: Gauge,
+    limit: Gauge,
 }
 
 impl FacadeMetrics {
@@ -60,18 +51,39 @@ impl FacadeMetrics {
                 closed(CloseReason::Idle),
                 closed(CloseReason::Lifetime),
                 closed(CloseReason::Pool),
+                closed(CloseReason::Hook),
             ],
             connect_errors: metrics::counter!(names::CONNECT_ERRORS, "pool" => pool.clone()),
             leaks: metrics::counter!(names::LEAKS, "pool" => pool.clone()),
             idle: connections("idle"),
             in_use: connections("in_use"),
             waiting: metrics::gauge!(names::WAITING, "pool" => pool.clone()),
-            max_size: metrics::gauge!(names::MAX_SIZE, "pool" => pool),
+            max_size: metrics::gauge!(names::MAX_SIZE, "pool" => pool.clone()),
+            limit: metrics::gauge!(names::LIMIT, "pool" => pool),
         }
     }
 
-    pub(crate) fn closed(&self, reason: CloseReason) {
-        self.closed[reason as usize].increment(1);
+    /// Moves the facade metric of `event` (called only by `Inner::record`).
+    #[inline]
+    pub(crate) fn record(&self, event: Event) {
+        let counter = match event {
+            Event::CheckoutDirect => &self.checkouts_direct,
+            Event::CheckoutWaited(waited) => {
+                self.acquire_seconds.record(waited.as_secs_f64());
+                &self.checkouts_waited
+            }
+            Event::CheckoutTimedOut => &self.checkouts_timed_out,
+            Event::SlowAcquire => &self.slow_acquires,
+            Event::Created => &self.created,
+            Event::Closed(reason) => &self.closed[reason as usize],
+            Event::ConnectError => &self.connect_errors,
+            Event::Leak => &self.leaks,
+            Event::LimitChanged(limit) => {
+                self.limit.set(limit as f64);
+                return;
+            }
+        };
+        counter.increment(1);
     }
 
     /// Publishes the gauges (called by the background task and by `status()`).

@@ -4,7 +4,6 @@ use std::{
     fmt,
     ops::{Deref, DerefMut},
     sync::Arc,
-    time::Duration,
 };
 
 use tokio::time::Instant;
@@ -23,6 +22,8 @@ pub struct Pooled<M: Manager> {
     discard_on_drop: bool,
     /// Set by [`begin_call`](Self::begin_call): when the call started, and its name.
     call: Option<(Instant, &'static str)>,
+    /// When it was checked out, for the adaptive limit (`None` without one).
+    started: Option<Instant>,
 }
 
 impl<M: Manager> Pooled<M> {
@@ -30,6 +31,7 @@ impl<M: Manager> Pooled<M> {
         inner: Arc<Inner<M>>,
         live: Live<M::Connection>,
         leak_key: Option<usize>,
+        started: Option<Instant>,
     ) -> Self {
         Pooled {
             live: Some(live),
@@ -37,6 +39,7 @@ impl<M: Manager> Pooled<M> {
             leak_key,
             discard_on_drop: false,
             call: None,
+            started,
         }
     }
 
@@ -68,12 +71,29 @@ impl<M: Manager> Pooled<M> {
     pub fn finish<T, E: Classify>(mut self, outcome: &Result<T, E>) {
         self.discard_on_drop =
             matches!(outcome, Err(error) if error.class() == ErrorClass::Connection);
+        if let Err(error) = outcome
+            && error.class() == ErrorClass::Timeout
+            && self.started.take().is_some()
+        {
+            // Work that timed out is congestion, not a sample of how long work takes.
+            self.inner.congestion();
+        }
         if let Some((started, function)) = self.call.take() {
             let elapsed = started.elapsed();
             let threshold = crate::policy::default_slow_call_threshold();
             if elapsed > threshold {
-                slow_call(function, elapsed, threshold);
+                crate::policy::slow_call::report(function, elapsed, threshold);
             }
+        }
+    }
+
+    /// The pool's manager and this connection, borrowed together, for the transaction
+    /// engine to call one on the other.
+    pub(crate) fn split(&mut self) -> (&M, &mut M::Connection) {
+        let manager = &self.inner.manager;
+        match &mut self.live {
+            Some(live) => (manager, &mut live.conn),
+            None => unreachable!("a Pooled connection is used after it was returned"),
         }
     }
 
@@ -91,18 +111,6 @@ impl<M: Manager> Pooled<M> {
             None => unreachable!("a Pooled connection is used after it was returned"),
         }
     }
-}
-
-#[cold]
-fn slow_call(function: &'static str, elapsed: Duration, threshold: Duration) {
-    metrics::counter!("pool_slow_calls_total", "function" => function).increment(1);
-    tracing::warn!(
-        target: "pool_core::slow",
-        function,
-        elapsed = ?elapsed,
-        threshold = ?threshold,
-        "slow call: {function} took {elapsed:?}"
-    );
 }
 
 impl<M: Manager> Deref for Pooled<M> {
@@ -132,6 +140,13 @@ impl<M: Manager> Drop for Pooled<M> {
     fn drop(&mut self) {
         if let (Some(key), Some(leaks)) = (self.leak_key.take(), &self.inner.leaks) {
             leaks.returned(key, &self.inner.config.name);
+        }
+        // Only work that ended well is a sample; the limit moves before the slot is
+        // released, so a lowered limit takes this very slot.
+        if let Some(started) = self.started
+            && !self.discard_on_drop
+        {
+            self.inner.work_done(started);
         }
         self.inner.put_back(self.live.take(), self.discard_on_drop);
     }

@@ -5,11 +5,16 @@ use std::{
     time::Duration,
 };
 
+use super::event::Event;
+
 /// A snapshot of the pool's connections. `idle + in_use == size <= max_size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Status {
     /// The most connections the pool may hold.
     pub max_size: usize,
+    /// How many connections may be handed out at once: `max_size`, or the adaptive
+    /// limit (between its floor and `max_size`) when the pool has one.
+    pub limit: usize,
     /// Connections open or being opened.
     pub size: usize,
     /// Connections waiting in the pool to be checked out.
@@ -36,16 +41,24 @@ pub struct Metrics {
     pub closed_lifetime: u64,
     /// Connections closed by `close()` or a shrinking `resize()`.
     pub closed_pool: u64,
+    /// Connections closed because a lifecycle hook (`before_acquire`, `after_release`)
+    /// rejected them, failed or panicked, or a `retain` predicate said no.
+    pub closed_hook: u64,
     /// Checkouts served at once from an idle connection or a free slot.
     pub checkouts_direct: u64,
     /// Checkouts that had to wait.
     pub checkouts_waited: u64,
     /// Checkouts that ran out of time.
     pub checkouts_timed_out: u64,
+    /// Checkouts that waited longer than `slow_acquire_threshold`.
+    pub slow_acquires: u64,
     /// Connect attempts that failed or timed out.
     pub connect_errors: u64,
     /// Connections held longer than the leak threshold.
     pub leaks: u64,
+    /// How many connections may be handed out at once now (a gauge, as in
+    /// [`Status::limit`]).
+    pub limit: u64,
     /// How long successful checkouts took.
     pub acquire_latency: LatencyQuantiles,
 }
@@ -69,7 +82,17 @@ pub struct LatencyQuantiles {
 
 /// Durations in JSON as fractional milliseconds, the unit dashboards read.
 fn as_millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(duration.as_secs_f64() * 1000.0)
+    serializer.serialize_f64(rounded_millis(*duration))
+}
+
+/// `duration` in milliseconds, rounded to the microsecond: how reports print a latency
+/// (`0.001`, not `0.0010240000000000002`; finer digits are below what a checkout or a
+/// ping can be measured to).
+pub fn rounded_millis(duration: Duration) -> f64 {
+    let micros = duration.as_nanos().saturating_add(500) / 1000;
+    // Exact below 2^53 µs (285 years); the division then yields the nearest f64 to the
+    // three-decimal figure, which prints as exactly those decimals.
+    micros as f64 / 1000.0
 }
 
 /// Why a connection was closed, for counters and metrics labels.
@@ -80,6 +103,7 @@ pub(crate) enum CloseReason {
     Idle,
     Lifetime,
     Pool,
+    Hook,
 }
 
 impl CloseReason {
@@ -90,26 +114,48 @@ impl CloseReason {
             CloseReason::Idle => "idle",
             CloseReason::Lifetime => "lifetime",
             CloseReason::Pool => "closed",
+            CloseReason::Hook => "hook",
         }
     }
 }
 
-/// The pool's own counters: plain atomics, read by `metrics()`.
+/// The pool's own counters: plain atomics, read by `metrics()`, moved only by
+/// [`Inner::record`](super::inner::Inner::record).
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) created: AtomicU64,
-    closed: [AtomicU64; 5],
-    pub(crate) checkouts_direct: AtomicU64,
-    pub(crate) checkouts_waited: AtomicU64,
-    pub(crate) checkouts_timed_out: AtomicU64,
-    pub(crate) connect_errors: AtomicU64,
-    pub(crate) leaks: AtomicU64,
-    pub(crate) waited_latency: Histogram,
+    created: AtomicU64,
+    closed: [AtomicU64; 6],
+    checkouts_direct: AtomicU64,
+    checkouts_waited: AtomicU64,
+    checkouts_timed_out: AtomicU64,
+    slow_acquires: AtomicU64,
+    connect_errors: AtomicU64,
+    leaks: AtomicU64,
+    limit: AtomicU64,
+    waited_latency: Histogram,
 }
 
 impl Counters {
-    pub(crate) fn closed(&self, reason: CloseReason) {
-        self.closed[reason as usize].fetch_add(1, Relaxed);
+    #[inline]
+    pub(crate) fn record(&self, event: Event) {
+        let counter = match event {
+            Event::CheckoutDirect => &self.checkouts_direct,
+            Event::CheckoutWaited(waited) => {
+                self.waited_latency.record(waited);
+                &self.checkouts_waited
+            }
+            Event::CheckoutTimedOut => &self.checkouts_timed_out,
+            Event::SlowAcquire => &self.slow_acquires,
+            Event::Created => &self.created,
+            Event::Closed(reason) => &self.closed[reason as usize],
+            Event::ConnectError => &self.connect_errors,
+            Event::Leak => &self.leaks,
+            Event::LimitChanged(limit) => {
+                self.limit.store(limit as u64, Relaxed);
+                return;
+            }
+        };
+        counter.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> Metrics {
@@ -122,11 +168,14 @@ impl Counters {
             closed_idle: closed(CloseReason::Idle),
             closed_lifetime: closed(CloseReason::Lifetime),
             closed_pool: closed(CloseReason::Pool),
+            closed_hook: closed(CloseReason::Hook),
             checkouts_direct: direct,
             checkouts_waited: self.checkouts_waited.load(Relaxed),
             checkouts_timed_out: self.checkouts_timed_out.load(Relaxed),
+            slow_acquires: self.slow_acquires.load(Relaxed),
             connect_errors: self.connect_errors.load(Relaxed),
             leaks: self.leaks.load(Relaxed),
+            limit: self.limit.load(Relaxed),
             // A direct checkout waits for nothing: it is counted in the lowest bucket
             // without reading the clock, which keeps the clock off the hot path.
             acquire_latency: self.waited_latency.quantiles(direct),
@@ -242,6 +291,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn latencies_print_in_milliseconds_to_three_decimals() {
+        let json = |nanos: u64| {
+            let q = LatencyQuantiles {
+                p50: Duration::from_nanos(nanos),
+                p95: Duration::ZERO,
+                p99: Duration::ZERO,
+                count: 1,
+            };
+            serde_json::to_value(q).unwrap()["p50_ms"].to_string()
+        };
+        assert_eq!(json(1024), "0.001");
+        assert_eq!(json(1_499), "0.001");
+        assert_eq!(json(1_500), "0.002");
+        assert_eq!(json(12_345_678), "12.346");
+        assert_eq!(json(2_000_000_000), "2000.0");
+        assert_eq!(json(0), "0.0");
+        assert_eq!(rounded_millis(Duration::from_micros(445_090)), 445.09);
     }
 
     #[test]

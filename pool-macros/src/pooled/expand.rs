@@ -8,15 +8,86 @@ use syn::{FnArg, PatType, Signature, Type, parse_quote, parse_quote_spanned, spa
 use super::args::PooledArgs;
 use crate::{body, target};
 
+/// Who measures the call for the slow-call warning.
+#[derive(Clone, Copy)]
+pub(crate) enum Timing {
+    /// `#[pooled]` alone: the checkout times the call.
+    ByCheckout,
+    /// Under `#[resilient]`: the attempt loop already times it.
+    ByAttempts,
+}
+
 /// A signature and body with the checkout in place.
 pub(crate) struct Checkout {
     /// The signature callers see: a pool argument instead of the connection.
     pub(crate) sig: Signature,
     /// Statements that check a connection out, run the body on it and give it back,
-    /// evaluating to the function's output.
+    /// evaluating to the function's output; in transaction mode, to the transaction
+    /// engine's outcome of the attempt (`Result<T, transaction::Failed<E>>`), which
+    /// [`Checkout::transaction`] says how to hand over.
     pub(crate) stmts: TokenStream,
+    /// In transaction mode, how the caller wraps the attempt.
+    pub(crate) transaction: Option<Engine>,
 }
 
+/// The transaction engine's paths, as the code around a transactional attempt uses them.
+pub(crate) struct Engine {
+    /// The engine's module.
+    pub(crate) path: TokenStream,
+    /// Declares `__pool_tx`, one per call, before any attempt. Spanned on the
+    /// `transaction` key: `Transaction::new` is where the engine asks the error type to
+    /// carry the database error, so that is where a user is told it does not.
+    pub(crate) declare: TokenStream,
+    /// The function that turns the last attempt's outcome into the caller's result.
+    pub(crate) deliver: TokenStream,
+}
+
+impl Checkout {
+    /// The function's body when nothing else drives attempts: in transaction mode, one
+    /// attempt, its outcome delivered by the engine.
+    pub(crate) fn alone(self) -> TokenStream {
+        let Some(engine) = &self.transaction else {
+            return self.stmts;
+        };
+        let attempt = attempt_block(&engine.path, self.stmts);
+        let Engine {
+            declare, deliver, ..
+        } = engine;
+        quote! {
+            #declare
+            #deliver(#attempt.await)
+        }
+    }
+}
+
+// Input: the statements of one transactional attempt.
+// Output: `async { if let Some(r) = None::<Result<_, transaction::Failed<_>>> { return r; }
+// <stmts> }`: an async block whose `?` converts into the engine's outcome.
+/// An async block running one transactional attempt: its output is the engine's
+/// `Result<_, Failed<_>>`, named so `?` inside converts into it.
+pub(crate) fn attempt_block(engine: &TokenStream, stmts: TokenStream) -> TokenStream {
+    let __pool_ret = body::local("__pool_ret");
+    quote! {
+        async {
+            if let ::core::option::Option::Some(#__pool_ret) = ::core::option::Option::None::<
+                ::core::result::Result<_, #engine::Failed<_>>,
+            > {
+                #[allow(unreachable_code)]
+                return #__pool_ret;
+            }
+            #stmts
+        }
+    }
+}
+
+// Input: `async fn find_user(conn: &mut PgConnection, id: i64) -> Result<User, E>`.
+// Output: `async fn find_user<__M: Manager>(__pool: &Pool<__M>, id: i64) -> Result<User, E>
+// where __M: ConnectionFor<PgConnection>, E: FromPoolError<__M::Error>` (or, with
+// `pool = DB`, no pool argument and `let __pool = IsGlobalPool::installed(&DB)?;`), whose
+// statements are `let mut __pool_conn = __pool.get().await?; <begin>; let __pool_result =
+// async { let conn: &mut PgConnection = connection_argument(__pool, &mut *__pool_conn);
+// <body> }.await; __pool_conn.finish(&__pool_result); __pool_result`; in transaction
+// mode, `__pool_tx.begin(..)` and `__pool_tx.end(..)` around the body instead.
 /// Rewrites `sig` and wraps `user` (statements yielding `output`, which see the
 /// connection argument) in a checkout.
 pub(crate) fn checkout(
@@ -25,7 +96,7 @@ pub(crate) fn checkout(
     sig: &Signature,
     output: &Type,
     user: TokenStream,
-    timed: bool,
+    timing: Timing,
 ) -> syn::Result<Checkout> {
     let (index, conn) = connection_argument(sig)?;
     let conn_pat = &conn.pat;
@@ -38,8 +109,42 @@ pub(crate) fn checkout(
             ));
         }
     };
+    if let Some(pool) = names_a_pool(conn_ty) {
+        return Err(syn::Error::new(
+            pool.span(),
+            format!(
+                "the first argument of a `#[pooled]` function is the connection its body runs \
+                 on (e.g. `conn: &mut PgConnection`), not a `{pool}`: the generated function \
+                 takes the `&{pool}` in its place and checks the connection out of it"
+            ),
+        ));
+    }
     let mut sig = sig.clone();
-    let pool = quote!(__pool);
+    let pool = body::local("__pool");
+    let __pool_conn = body::local("__pool_conn");
+    let __pool_result = body::local("__pool_result");
+    let __pool_tx = body::local("__pool_tx");
+
+    // The error type as written, or named through the return type (an alias such as
+    // `DbResult<T>`), which the compiler then checks is a `Result`.
+    let error = match target::error_type(output) {
+        Some(error) => quote!(#error),
+        None => body::through_returns_result(output, krate, "Err"),
+    };
+    // With a global pool the manager is known here: its errors go through `pool_error`,
+    // spanned on the error type, so an error type that cannot carry them is reported at
+    // the definition, once. (In a transaction the engine's `Failed` takes them.)
+    let error_span = target::error_type(output).map_or_else(|| output.span(), Spanned::span);
+    let into_error = match (&args.pool, args.transaction) {
+        (Some(_), None) => {
+            // A closure, not the function as a value: one obligation, on the error type.
+            let failure = body::local_at("__pool_failure", error_span);
+            quote_spanned! {error_span=>
+                .map_err(|#failure| #krate::__private::pool_error::<#error, _>(#failure))
+            }
+        }
+        _ => TokenStream::new(),
+    };
 
     let pool_binding = match &args.pool {
         Some(path) => {
@@ -51,18 +156,12 @@ pub(crate) fn checkout(
                 .filter(|(i, _)| *i != index)
                 .map(|(_, arg)| arg.clone())
                 .collect();
+            // Through a trait, so a path that is not a `GlobalPool` is told so, on the path.
             quote_spanned! {path.span()=>
-                let #pool = #path.get()?;
+                let #pool = #krate::__private::IsGlobalPool::installed(&#path);
             }
         }
         None => {
-            let Some(error) = target::error_type(output) else {
-                return Err(syn::Error::new(
-                    output.span(),
-                    "`#[pooled]` needs the error type written out (`Result<T, E>`) to require \
-                     `E: From<PoolError<..>>`; or name a global pool with `pool = PATH`",
-                ));
-            };
             let manager_trait = match args.transaction {
                 Some(_) => quote!(#krate::TransactionManager),
                 None => quote!(#krate::Manager),
@@ -70,134 +169,145 @@ pub(crate) fn checkout(
             let manager: syn::GenericParam = parse_quote!(__M: #manager_trait);
             sig.generics.params.push(manager);
             let where_clause = sig.generics.make_where_clause();
-            where_clause.predicates.push(parse_quote! {
-                <__M as #krate::Manager>::Connection: ::core::borrow::BorrowMut<#conn_ty>
-            });
-            where_clause.predicates.push(parse_quote_spanned! {output.span()=>
-                #error: ::core::convert::From<#krate::PoolError<<__M as #krate::Manager>::Error>>
-            });
+            // Through traits that say, at a call with the wrong pool or at a definition
+            // with the wrong error type, what is wrong in the terms of `#[pooled]`.
+            where_clause
+                .predicates
+                .push(parse_quote_spanned! {conn_ty.span()=>
+                    __M: #krate::__private::ConnectionFor<#conn_ty>
+                });
+            where_clause
+                .predicates
+                .push(parse_quote_spanned! {output.span()=>
+                    #error: #krate::__private::FromPoolError<<__M as #krate::Manager>::Error>
+                });
             if let Some(span) = args.transaction {
                 where_clause.predicates.push(parse_quote_spanned! {span=>
-                    #error: ::core::convert::From<<__M as #krate::Manager>::Error>
+                    #error: ::core::convert::From<<__M as #krate::TransactionManager>::TransactionError>
                 });
             }
-            let arg: FnArg = parse_quote!(#pool: &#krate::Pool<__M>);
+            let (arg, binding): (FnArg, TokenStream) = match args.read {
+                None => (parse_quote!(#pool: &#krate::Pool<__M>), TokenStream::new()),
+                Some(span) => {
+                    // `read`: the argument is whatever reads (a set of replicas, a pool);
+                    // each attempt asks it for the pool to check out from.
+                    let source: syn::GenericParam = parse_quote_spanned! {span=>
+                        __R: #krate::ReadSource<Manager = __M> + ?::core::marker::Sized
+                    };
+                    sig.generics.params.push(source);
+                    (
+                        parse_quote!(#pool: &__R),
+                        quote!(let #pool = #krate::ReadSource::read_pool(#pool);),
+                    )
+                }
+            };
             if let Some(slot) = sig.inputs.iter_mut().nth(index) {
                 *slot = arg;
             }
-            TokenStream::new()
+            binding
         }
     };
 
+    // Through `ConnectionFor`, spanned on the connection's type: with a `GlobalPool` the
+    // manager is known here, and a connection of another backend is reported on it.
+    let conn_at = body::local_at("__pool_conn", conn_ty.span());
+    let as_argument = quote_spanned! {conn_ty.span()=>
+        #krate::__private::connection_argument::<_, #conn_ty>(&mut #conn_at)
+    };
     let body = body::typed_async(
-        output,
+        &body::attempt_output(output, krate),
         quote! {
-            let #conn_pat: &mut #conn_ty =
-                ::core::borrow::BorrowMut::<#conn_ty>::borrow_mut(&mut *__pool_conn);
+            let #conn_pat: &mut #conn_ty = #as_argument;
             #user
         },
     );
-    let run = match args.transaction {
-        None => quote! {
-            let __pool_result = #body.await;
-        },
-        Some(span) => {
-            // With a global pool the manager is concrete: check here that the error type
-            // can carry its error, with a message that says so.
-            let carry = match args.pool {
-                Some(_) => target::error_type(output),
-                None => None,
-            };
-            transaction(krate, span, &body, carry)
-        }
-    };
     // Alone, `#[pooled]` times the call for the slow-call warning; under `#[resilient]`
     // the attempt loop already does.
-    let begin = if timed {
-        let name = sig.ident.to_string();
-        quote!(__pool_conn.begin_call(::core::concat!(::core::module_path!(), "::", #name));)
-    } else {
-        quote!(__pool_conn.begin_operation();)
+    let begin = match timing {
+        Timing::ByCheckout => {
+            let name = sig.ident.to_string();
+            quote!(#__pool_conn.begin_call(::core::concat!(::core::module_path!(), "::", #name));)
+        }
+        Timing::ByAttempts => quote!(#__pool_conn.begin_operation();),
     };
-    let stmts = quote! {
-        #pool_binding
-        let mut __pool_conn = #pool.get().await?;
-        #begin
-        #run
-        __pool_conn.finish(&__pool_result);
-        __pool_result
+    // The checkout. From a global pool, "not initialised" and a failed checkout end in
+    // the error type by one conversion, reported once when it is missing.
+    let pool_error = body::local("__pool_error");
+    let checkout = match &args.pool {
+        None => quote!(#pool.get().await?),
+        Some(_) => quote! {
+            match #pool {
+                ::core::result::Result::Ok(#pool) => #pool.get().await,
+                ::core::result::Result::Err(#pool_error) => ::core::result::Result::Err(#pool_error),
+            } #into_error?
+        },
     };
-    Ok(Checkout { sig, stmts })
+    let (stmts, transaction) = match args.transaction {
+        None => (
+            quote! {
+                #pool_binding
+                let mut #__pool_conn = #checkout;
+                #begin
+                let #__pool_result = #body.await;
+                #__pool_conn.finish(&#__pool_result);
+                #__pool_result
+            },
+            None,
+        ),
+        Some(span) => {
+            // Every step is the engine's: begin, then the body, then end (commit or
+            // rollback, and what the failure means). Spanned on `transaction`, so an error
+            // type that cannot carry the database error is reported there.
+            let path = quote!(#krate::transaction);
+            let engine = Engine {
+                declare: respan(quote!(let #__pool_tx = #path::Transaction::new();), span),
+                deliver: quote!(#__pool_tx.deliver),
+                path,
+            };
+            let stmts = quote_spanned! {span=>
+                #pool_binding
+                let mut #__pool_conn = #checkout;
+                #begin
+                let mut #__pool_conn = #__pool_tx.begin(#__pool_conn).await?;
+                let #__pool_result = #body.await;
+                #__pool_tx.end(#__pool_conn, #__pool_result).await
+            };
+            (stmts, Some(engine))
+        }
+    };
+    Ok(Checkout {
+        sig,
+        stmts,
+        transaction,
+    })
 }
 
-/// Begin; the body; commit on `Ok`, roll back on `Err`. A connection whose commit or
-/// rollback failed is not finished, so it is discarded rather than reused.
-fn transaction(
-    krate: &TokenStream,
-    span: Span,
-    body: &TokenStream,
-    carry: Option<&Type>,
-) -> TokenStream {
-    let (check, convert) = match carry {
-        Some(error) => (
-            quote_spanned! {span=>
-                #[diagnostic::on_unimplemented(
-                    message = "`#[pooled(transaction)]` needs the error type `{Self}` to carry the database error `{E}`",
-                    label = "begin, commit and rollback can fail with `{E}`",
-                    note = "implement `From<{E}>` for `{Self}`, or drop `transaction`"
-                )]
-                trait __PoolCarriesDbError<E>: ::core::marker::Sized {
-                    fn __pool_from(error: E) -> Self;
-                }
-                impl<E, T: ::core::convert::From<E>> __PoolCarriesDbError<E> for T {
-                    fn __pool_from(error: E) -> Self {
-                        ::core::convert::From::from(error)
-                    }
-                }
-            },
-            quote_spanned! {span=> <#error as __PoolCarriesDbError<_>>::__pool_from },
-        ),
-        None => (
-            TokenStream::new(),
-            quote_spanned! {span=> ::core::convert::From::from },
-        ),
-    };
-    quote! {
-        #check
-        if let ::core::result::Result::Err(__pool_error) =
-            #krate::TransactionManager::begin(#krate::Pool::manager(__pool), &mut *__pool_conn)
-                .await
-        {
-            return ::core::result::Result::Err(#convert(__pool_error));
-        }
-        let __pool_result = match #body.await {
-            ::core::result::Result::Ok(__pool_value) => {
-                match #krate::TransactionManager::commit(
-                    #krate::Pool::manager(__pool),
-                    &mut *__pool_conn,
-                )
-                .await
-                {
-                    ::core::result::Result::Ok(()) => ::core::result::Result::Ok(__pool_value),
-                    ::core::result::Result::Err(__pool_error) => {
-                        return ::core::result::Result::Err(#convert(__pool_error));
-                    }
-                }
-            }
-            ::core::result::Result::Err(__pool_error) => {
-                match #krate::TransactionManager::rollback(
-                    #krate::Pool::manager(__pool),
-                    &mut *__pool_conn,
-                )
-                .await
-                {
-                    ::core::result::Result::Ok(()) => ::core::result::Result::Err(__pool_error),
-                    ::core::result::Result::Err(_) => {
-                        return ::core::result::Result::Err(__pool_error);
-                    }
-                }
-            }
-        };
+/// `tokens` (a statement without groups) with every token on `span`, so an error about the
+/// whole statement points there.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            // Located at `span`, resolved as before: generated locals keep their hygiene.
+            token.set_span(token.span().located_at(span));
+            token
+        })
+        .collect()
+}
+
+/// The last segment of `ty` when it names a pool (`Pool<M>`, `GlobalPool<M>`), which a
+/// user may put where the connection goes.
+fn names_a_pool(ty: &Type) -> Option<&syn::Ident> {
+    match ty {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map(|last| &last.ident)
+            .filter(|ident| *ident == "Pool" || *ident == "GlobalPool"),
+        Type::Group(group) => names_a_pool(&group.elem),
+        Type::Paren(paren) => names_a_pool(&paren.elem),
+        _ => None,
     }
 }
 

@@ -37,13 +37,35 @@ pub(crate) enum Breaker {
     Path(syn::Path),
 }
 
+/// `backoff = "..."`: how the delay between attempts grows.
+#[derive(Clone, Copy)]
+pub(crate) enum Backoff {
+    /// `"fixed"`.
+    Fixed,
+    /// `"exponential"`.
+    Exponential,
+    /// `"decorrelated"`.
+    Decorrelated,
+}
+
+/// `jitter = "..."`: the randomness applied to each delay.
+#[derive(Clone, Copy)]
+pub(crate) enum Jitter {
+    /// `"none"`.
+    None,
+    /// `"full"`.
+    Full,
+    /// `"equal"`.
+    Equal,
+}
+
 /// `#[resilient(...)]`, read.
 pub(crate) struct ResilientArgs {
     pub(crate) retries: Option<u32>,
-    pub(crate) backoff: Option<&'static str>,
+    pub(crate) backoff: Option<Backoff>,
     pub(crate) base: Option<Duration>,
     pub(crate) max_delay: Option<Duration>,
-    pub(crate) jitter: Option<&'static str>,
+    pub(crate) jitter: Option<Jitter>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Duration>,
     pub(crate) slow_call: Option<Duration>,
@@ -66,7 +88,13 @@ impl ResilientArgs {
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         let backoff = args
             .get("backoff")
-            .map(|arg| arg.choice(&["fixed", "exponential", "decorrelated"]))
+            .map(|arg| {
+                arg.choice(&[
+                    ("fixed", Backoff::Fixed),
+                    ("exponential", Backoff::Exponential),
+                    ("decorrelated", Backoff::Decorrelated),
+                ])
+            })
             .transpose()?;
         let base = args
             .get("base")
@@ -78,7 +106,13 @@ impl ResilientArgs {
             .transpose()?;
         let jitter = args
             .get("jitter")
-            .map(|arg| arg.choice(&["none", "full", "equal"]))
+            .map(|arg| {
+                arg.choice(&[
+                    ("none", Jitter::None),
+                    ("full", Jitter::Full),
+                    ("equal", Jitter::Equal),
+                ])
+            })
             .transpose()?;
         let timeout = args
             .get("timeout")

@@ -6,10 +6,14 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::{Expr, ExprPath, FnArg, Local, Pat, Signature, Stmt, Type, spanned::Spanned};
 
 use super::{
-    args::{Breaker, ResilientArgs},
+    args::{Backoff, Breaker, Jitter, ResilientArgs},
     bindings,
 };
 
+// Input: `#[resilient(retries = 3, timeout = "1s", breaker = "db")]` on `find_user`.
+// Output: `static __POOL_SITE: CallSite = CallSite::new(|| Resilience::builder(
+// concat!(module_path!(), "::", "find_user")).retries(3).timeout(..).breaker("db")
+// .build());` and, for a named breaker, its `inventory` registration.
 /// The `static` holding the call site's policy, built on first use.
 pub(crate) fn call_site(args: &ResilientArgs, krate: &TokenStream, sig: &Signature) -> TokenStream {
     let name = sig.ident.to_string();
@@ -27,9 +31,9 @@ pub(crate) fn call_site(args: &ResilientArgs, krate: &TokenStream, sig: &Signatu
     }
     if let Some(backoff) = args.backoff {
         let variant = match backoff {
-            "fixed" => quote!(Fixed),
-            "decorrelated" => quote!(Decorrelated),
-            _ => quote!(Exponential),
+            Backoff::Fixed => quote!(Fixed),
+            Backoff::Exponential => quote!(Exponential),
+            Backoff::Decorrelated => quote!(Decorrelated),
         };
         builder.extend(quote!(.backoff(#krate::Backoff::#variant)));
     }
@@ -43,9 +47,9 @@ pub(crate) fn call_site(args: &ResilientArgs, krate: &TokenStream, sig: &Signatu
     }
     if let Some(jitter) = args.jitter {
         let variant = match jitter {
-            "none" => quote!(None),
-            "equal" => quote!(Equal),
-            _ => quote!(Full),
+            Jitter::None => quote!(None),
+            Jitter::Full => quote!(Full),
+            Jitter::Equal => quote!(Equal),
         };
         builder.extend(quote!(.jitter(#krate::Jitter::#variant)));
     }
@@ -96,70 +100,120 @@ pub(crate) fn call_site(args: &ResilientArgs, krate: &TokenStream, sig: &Signatu
     }
 }
 
+/// `&PATH`, the `&` on the path's span, so a static of the wrong type is reported on
+/// `PATH` rather than on the whole attribute.
 fn breaker_reference(path: &syn::Path) -> TokenStream {
-    let mut tokens = quote!(&);
+    let mut tokens = quote_spanned!(path.span()=> &);
     path.to_tokens(&mut tokens);
     tokens
 }
 
+// Input: the attempt (the body, or the checkout around it) and the signature.
+// Output, retried: `let mut __pool_attempts = __POOL_SITE.get().begin(); loop { <per-
+// attempt lets>; let __pool_attempt = async { <attempt> }; match __pool_attempts
+// .run(__pool_attempt).await { Break(r) => break r, Continue(()) => {} } }`.
+// Output, `retries = 0`: `__pool_attempts.once(async { <attempt> }).await`, arguments
+// moved in. Under `#[pooled(transaction)]`, the engine's `deliver` around the result.
 /// The body of the wrapped function: the attempt loop around `attempt` (statements that
-/// see the arguments under their own names and evaluate to `output`).
+/// see the arguments under their own names and evaluate to `output`; or, under
+/// `#[pooled(transaction)]`, to the outcome of the transaction engine at `transaction`,
+/// which judges each attempt for the policy and delivers the call's result).
 pub(crate) fn attempt_loop(
     args: &ResilientArgs,
     krate: &TokenStream,
     sig: &mut Signature,
     output: &Type,
     attempt: TokenStream,
+    transaction: Option<&crate::pooled::expand::Engine>,
 ) -> TokenStream {
     let site = call_site(args, krate, sig);
-    let attempt = crate::body::typed_async(output, attempt);
-    // Spanned on the error type, so `E: Classify + From<Rejected>` is reported there.
-    let error_span = crate::target::error_type(output).map_or_else(|| output.span(), Spanned::span);
-    let run = match &args.retry_if {
-        Some(predicate) => {
-            quote_spanned!(error_span=> __pool_attempts.run_if(__pool_attempt, #predicate).await)
-        }
-        None => quote_spanned!(error_span=> __pool_attempts.run(__pool_attempt).await),
+    let __pool_attempts = crate::body::local("__pool_attempts");
+    let __pool_attempt = crate::body::local("__pool_attempt");
+    let __pool_result = crate::body::local("__pool_result");
+    let (attempt, declare, deliver) = match transaction {
+        None => (
+            crate::body::typed_async(&crate::body::attempt_output(output, krate), attempt),
+            TokenStream::new(),
+            quote!(),
+        ),
+        Some(engine) => (
+            crate::pooled::expand::attempt_block(&engine.path, attempt),
+            engine.declare.clone(),
+            engine.deliver.clone(),
+        ),
     };
+    // Spanned on the error type, so `E: Classify + From<Rejected>` is reported there.
+    // In the macro's hygiene like the locals the calls use, so the call is one expression
+    // on the error type, reported once.
+    let error_span = proc_macro2::Span::mixed_site()
+        .located_at(crate::target::error_type(output).map_or_else(|| output.span(), Spanned::span));
+    let attempts_at = crate::body::local_at("__pool_attempts", error_span);
+    let attempt_at = crate::body::local_at("__pool_attempt", error_span);
     if !args.may_retry() {
         // One attempt: arguments are moved into it, nothing is cloned.
+        let once = quote_spanned!(error_span=> #attempts_at.once(#attempt_at).await);
         return quote! {
             #site
-            let mut __pool_attempts = __POOL_SITE.get().begin();
-            let __pool_attempt = #attempt;
-            match #run {
-                ::core::ops::ControlFlow::Break(__pool_result) => __pool_result,
-                ::core::ops::ControlFlow::Continue(()) => ::core::result::Result::Err(
-                    ::core::convert::From::from(#krate::Rejected::BudgetExhausted),
-                ),
-            }
+            #declare
+            let mut #__pool_attempts = __POOL_SITE.get().begin();
+            let #__pool_attempt = #attempt;
+            #deliver(#once)
         };
     }
+    let run = match (&args.retry_if, transaction) {
+        (Some(predicate), None) => {
+            quote_spanned!(error_span=> #attempts_at.run_if(#attempt_at, #predicate).await)
+        }
+        (Some(predicate), Some(engine)) => {
+            let path = &engine.path;
+            quote_spanned! {error_span=>
+                #attempts_at.run_if(#attempt_at, #path::retry_if(#predicate)).await
+            }
+        }
+        (None, _) => quote_spanned!(error_span=> #attempts_at.run(#attempt_at).await),
+    };
     let lets = bindings::per_attempt(sig, krate);
     quote! {
         #site
-        let mut __pool_attempts = __POOL_SITE.get().begin();
+        #declare
+        let mut #__pool_attempts = __POOL_SITE.get().begin();
         loop {
             #lets
-            let __pool_attempt = #attempt;
+            let #__pool_attempt = #attempt;
             match #run {
-                ::core::ops::ControlFlow::Break(__pool_result) => break __pool_result,
+                ::core::ops::ControlFlow::Break(#__pool_result) => break #deliver(#__pool_result),
                 ::core::ops::ControlFlow::Continue(()) => {}
             }
         }
     }
 }
 
-/// In a body `#[async_trait]` produced, `let mut __self = self;` moves a `&mut self` into
-/// the first attempt; make it a re-borrow so every attempt gets one.
-pub(crate) fn reborrow_async_trait_self(sig: &Signature, stmts: &mut [Stmt]) {
-    let unique_self = sig.inputs.iter().any(|input| {
-        matches!(input, FnArg::Receiver(receiver)
-            if receiver.reference.is_some() && receiver.mutability.is_some())
+// Input: the body `#[async_trait]` made of a method, `let mut __self = self; ..`.
+// Output: `let mut __self = &mut *self;` for `&mut self` (a re-borrow per attempt), and
+// `let __self = RetryArgument::for_attempt(&self);` for a receiver by value under retries
+// (a copy per attempt), so no attempt moves what the next one needs.
+/// Makes the `__self` binding of an `#[async_trait]` body fit for every attempt.
+pub(crate) fn reborrow_async_trait_self(
+    sig: &Signature,
+    stmts: &mut [Stmt],
+    args: &ResilientArgs,
+    krate: &TokenStream,
+) {
+    let rebinding = sig.inputs.iter().find_map(|input| match input {
+        FnArg::Receiver(receiver) if receiver.reference.is_some() => receiver
+            .mutability
+            .is_some()
+            .then(|| -> Expr { syn::parse_quote!(&mut *self) }),
+        FnArg::Receiver(receiver) if args.may_retry() => {
+            Some(syn::parse_quote_spanned! {receiver.span()=>
+                #krate::__private::RetryArgument::for_attempt(&self)
+            })
+        }
+        _ => None,
     });
-    if !unique_self {
+    let Some(rebinding) = rebinding else {
         return;
-    }
+    };
     for stmt in stmts {
         let Stmt::Local(Local {
             pat: Pat::Ident(ident),
@@ -172,7 +226,7 @@ pub(crate) fn reborrow_async_trait_self(sig: &Signature, stmts: &mut [Stmt]) {
         let is_self =
             matches!(&*init.expr, Expr::Path(ExprPath { path, .. }) if path.is_ident("self"));
         if ident.ident == "__self" && is_self {
-            *init.expr = syn::parse_quote!(&mut *self);
+            *init.expr = rebinding.clone();
         }
     }
 }

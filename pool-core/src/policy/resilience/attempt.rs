@@ -8,6 +8,7 @@
 //! call and moved it all between nested futures on every call.
 
 use std::{
+    convert::Infallible,
     future::Future,
     ops::ControlFlow,
     pin::Pin,
@@ -81,6 +82,33 @@ impl<'p> Attempts<'p> {
         Fut: Future<Output = Result<T, E>>,
         P: Fn(&E) -> bool,
     {
+        self.attempt(attempt, retry_if)
+    }
+
+    /// Runs the only attempt of a call that has one (a policy without retries, where
+    /// `#[resilient]` moves the arguments into the attempt) and returns the call's result.
+    /// A failure is recorded as the last attempt's: there is no next attempt to ask for.
+    #[inline]
+    pub fn once<T, E, Fut>(&mut self, attempt: Fut) -> impl Future<Output = Result<T, E>>
+    where
+        E: ResilientError,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let attempt = self.attempt::<_, _, _, _, Infallible>(attempt, |_: &E| false);
+        async move {
+            let ControlFlow::Break(result) = attempt.await;
+            result
+        }
+    }
+
+    #[inline(always)]
+    fn attempt<T, E, Fut, P, N>(&mut self, attempt: Fut, retry_if: P) -> Attempt<'_, 'p, Fut, P, N>
+    where
+        E: ResilientError,
+        Fut: Future<Output = Result<T, E>>,
+        P: Fn(&E) -> bool,
+        N: Next,
+    {
         Attempt {
             attempts: self,
             retry_if,
@@ -120,14 +148,14 @@ impl<'p> Attempts<'p> {
     /// Records how an attempt that ran ended, and decides: `Break` ends the call with its
     /// result, `Continue` carries the delay to sleep before the next attempt.
     #[inline(always)]
-    fn settle<T, E, P>(
+    fn settle<T, E, P, N: Next>(
         &mut self,
         output: Option<Result<T, E>>,
         timing: Timing,
         permit: Option<BreakerPermit<'_>>,
         retry_if: &P,
         deadline_at: Option<Instant>,
-    ) -> ControlFlow<Result<T, E>, Duration>
+    ) -> ControlFlow<Result<T, E>, (Duration, N)>
     where
         E: ResilientError,
         P: Fn(&E) -> bool,
@@ -169,7 +197,7 @@ impl<'p> Attempts<'p> {
                 ControlFlow::Break(Ok(value))
             }
             Err(error) => match self.failed(&error, elapsed, permit, retry_if, deadline_at) {
-                Some(delay) => ControlFlow::Continue(delay),
+                Some(next) => ControlFlow::Continue(next),
                 None => ControlFlow::Break(Err(error)),
             },
         }
@@ -177,14 +205,14 @@ impl<'p> Attempts<'p> {
 
     /// Records a failed attempt; returns the delay before the next one, or `None` when the
     /// failure ends the call.
-    fn failed<E, P>(
+    fn failed<E, P, N: Next>(
         &mut self,
         error: &E,
         elapsed: Duration,
         permit: Option<BreakerPermit<'_>>,
         retry_if: &P,
         deadline_at: Option<Instant>,
-    ) -> Option<Duration>
+    ) -> Option<(Duration, N)>
     where
         E: Classify,
         P: Fn(&E) -> bool,
@@ -198,7 +226,7 @@ impl<'p> Attempts<'p> {
                 permit.failure(elapsed);
             }
         }
-        let Some(delay) = self.retry_delay(error, retry_if, deadline_at) else {
+        let Some((delay, next)) = self.retry_delay(error, retry_if, deadline_at) else {
             policy.metrics.error.increment(1);
             return None;
         };
@@ -211,16 +239,17 @@ impl<'p> Attempts<'p> {
             delay = ?delay,
             "attempt failed; retrying"
         );
-        Some(delay)
+        Some((delay, next))
     }
 
     /// The delay before the next attempt, or `None` if the failure must not be retried.
-    fn retry_delay<E: Classify, P: Fn(&E) -> bool>(
+    fn retry_delay<E: Classify, P: Fn(&E) -> bool, N: Next>(
         &mut self,
         error: &E,
         retry_if: &P,
         deadline_at: Option<Instant>,
-    ) -> Option<Duration> {
+    ) -> Option<(Duration, N)> {
+        let next = N::next()?;
         let policy = self.policy;
         if self.attempt >= policy.max_attempts || error.class() == ErrorClass::Permanent {
             return None;
@@ -258,11 +287,11 @@ impl<'p> Attempts<'p> {
             return None;
         }
         self.previous_delay = delay;
-        Some(delay)
+        Some((delay, next))
     }
 
     #[cold]
-    fn reject<T, E: From<Rejected>>(&self, rejected: Rejected) -> ControlFlow<Result<T, E>> {
+    fn reject<T, E: From<Rejected>, N>(&self, rejected: Rejected) -> ControlFlow<Result<T, E>, N> {
         let metrics = &self.policy.metrics;
         metrics.rejection(&rejected).increment(1);
         metrics.rejected.increment(1);
@@ -280,9 +309,31 @@ impl<'p> Attempts<'p> {
 type BulkheadWait<'p> =
     Pin<Box<dyn Future<Output = Result<SemaphorePermit<'p>, Rejected>> + Send + 'p>>;
 
+/// What lets a failed attempt be followed by another: `()` in the attempt loop
+/// ([`Attempts::run`]); nothing (`Infallible`, which has no value) for the only attempt of
+/// [`Attempts::once`], whose output therefore cannot say "run the next attempt".
+trait Next: Copy {
+    /// The token that starts the next attempt, if there can be one.
+    fn next() -> Option<Self>;
+}
+
+impl Next for () {
+    #[inline(always)]
+    fn next() -> Option<()> {
+        Some(())
+    }
+}
+
+impl Next for Infallible {
+    #[inline(always)]
+    fn next() -> Option<Infallible> {
+        None
+    }
+}
+
 /// Where an [`Attempt`] is.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Stage {
+#[derive(Clone, Copy)]
+enum Stage<N> {
     /// Not started: the deadline, the breaker and the bulkhead are asked on the first poll.
     Gates,
     /// Waiting for a bulkhead place (it was full, and the policy allows a wait).
@@ -290,14 +341,14 @@ enum Stage {
     /// The call runs, under the timer once it has been pending.
     Calling,
     /// The call failed and will be retried: the timer holds the backoff delay.
-    BackingOff,
+    BackingOff(N),
     /// The output has been returned.
     Done,
 }
 
 pin_project! {
     /// One attempt: gates, call, outcome, and the backoff sleep when it is retried.
-    struct Attempt<'s, 'p, Fut, P> {
+    struct Attempt<'s, 'p, Fut, P, N> {
         attempts: &'s mut Attempts<'p>,
         retry_if: P,
         // The call, dropped (in place) as soon as it ends or is cut by the timer, so a
@@ -307,7 +358,7 @@ pin_project! {
         // The attempt's timeout while `Calling`, then the backoff delay while `BackingOff`.
         #[pin]
         timer: Option<Sleep>,
-        stage: Stage,
+        stage: Stage<N>,
         // Set only while `Bulkhead`.
         bulkhead_wait: Option<BulkheadWait<'p>>,
         permit: Option<BreakerPermit<'p>>,
@@ -317,13 +368,14 @@ pin_project! {
     }
 }
 
-impl<'p, Fut, P, T, E> Future for Attempt<'_, 'p, Fut, P>
+impl<'p, Fut, P, T, E, N> Future for Attempt<'_, 'p, Fut, P, N>
 where
     Fut: Future<Output = Result<T, E>>,
     E: ResilientError,
     P: Fn(&E) -> bool,
+    N: Next,
 {
-    type Output = ControlFlow<Result<T, E>>;
+    type Output = ControlFlow<Result<T, E>, N>;
 
     // Always inlined: each instantiation (one per `#[resilient]` function) is polled from
     // exactly one place, and returning the output through memory costs more than the call.
@@ -342,7 +394,7 @@ where
             }};
         }
         loop {
-            match this.stage {
+            match *this.stage {
                 Stage::Gates => {
                     let (deadline_at, now) = match this.attempts.start_attempt() {
                         Ok(times) => times,
@@ -424,19 +476,19 @@ where
                             *this.stage = Stage::Done;
                             return Poll::Ready(ControlFlow::Break(result));
                         }
-                        ControlFlow::Continue(delay) => {
+                        ControlFlow::Continue((delay, next)) => {
                             this.timer.set(Some(tokio::time::sleep(delay)));
-                            *this.stage = Stage::BackingOff;
+                            *this.stage = Stage::BackingOff(next);
                         }
                     }
                 }
-                Stage::BackingOff => {
+                Stage::BackingOff(next) => {
                     if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
                         ready!(sleep.poll(cx));
                     }
                     this.timer.set(None);
                     *this.stage = Stage::Done;
-                    return Poll::Ready(ControlFlow::Continue(()));
+                    return Poll::Ready(ControlFlow::Continue(next));
                 }
                 Stage::Done => {
                     #[allow(

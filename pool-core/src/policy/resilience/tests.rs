@@ -3,12 +3,13 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex,
-        atomic::{AtomicU32, AtomicU64, Ordering},
+        Arc,
+        atomic::{AtomicU32, Ordering},
     },
     time::Duration,
 };
 
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use tokio::time::{Instant, sleep};
 
 use super::*;
@@ -436,68 +437,44 @@ fn invalid_settings_are_config_errors_and_build_corrects_them() {
         .build();
 }
 
-/// A recorder that keeps counters and gauges by `name{label=value,...}`.
-#[derive(Debug, Default, Clone)]
-struct TestRecorder(Arc<Mutex<HashMap<String, Arc<AtomicU64>>>>);
+/// What `metrics-util`'s debugging recorder saw, by `name{label=value,...}`.
+struct Seen(HashMap<String, DebugValue>);
 
-impl TestRecorder {
-    fn handle(&self, key: &metrics::Key) -> Arc<AtomicU64> {
-        let labels: Vec<String> = key
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        let name = format!("{}{{{}}}", key.name(), labels.join(","));
-        Arc::clone(self.0.lock().unwrap().entry(name).or_default())
+impl Seen {
+    /// Takes the recorder's one snapshot (it resets its counters).
+    fn of(snapshotter: &Snapshotter) -> Self {
+        let seen = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                let labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                (format!("{}{{{}}}", key.name(), labels.join(",")), value)
+            });
+        Seen(seen.collect())
     }
     fn get(&self, name: &str) -> u64 {
-        self.0
-            .lock()
-            .unwrap()
-            .get(name)
-            .map_or(0, |v| v.load(Ordering::SeqCst))
+        match self.0.get(name) {
+            Some(DebugValue::Counter(count)) => *count,
+            _ => 0,
+        }
     }
-}
-
-impl metrics::Recorder for TestRecorder {
-    fn describe_counter(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_gauge(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_histogram(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-        metrics::Counter::from_arc(self.handle(key))
-    }
-    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-        metrics::Gauge::from_arc(self.handle(key))
-    }
-    fn register_histogram(
-        &self,
-        _: &metrics::Key,
-        _: &metrics::Metadata<'_>,
-    ) -> metrics::Histogram {
-        metrics::Histogram::noop()
+    fn gauge(&self, name: &str) -> Option<f64> {
+        match self.0.get(name) {
+            Some(DebugValue::Gauge(value)) => Some(value.into_inner()),
+            _ => None,
+        }
     }
 }
 
 #[test]
 fn slow_calls_and_outcomes_are_counted_by_function() {
-    let recorder = TestRecorder::default();
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -524,6 +501,7 @@ fn slow_calls_and_outcomes_are_counted_by_function() {
             let _ = run(&policy, &[Ok(1)]).await;
         });
     });
+    let recorder = Seen::of(&snapshotter);
     let f = "function=repo::find_user";
     assert_eq!(recorder.get(&format!("pool_slow_calls_total{{{f}}}")), 1);
     assert_eq!(
@@ -544,8 +522,8 @@ fn slow_calls_and_outcomes_are_counted_by_function() {
         1
     );
     assert_eq!(
-        f64::from_bits(recorder.get("pool_breaker_state{breaker=metrics_breaker}")),
-        1.0
+        recorder.gauge("pool_breaker_state{breaker=metrics_breaker}"),
+        Some(1.0)
     );
 }
 
@@ -594,7 +572,8 @@ async fn pending_attempts_are_timed_and_slow_calls_open_the_breaker() {
 
 #[test]
 fn a_pending_attempt_over_the_threshold_is_a_slow_call() {
-    let recorder = TestRecorder::default();
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -616,10 +595,41 @@ fn a_pending_attempt_over_the_threshold_is_a_slow_call() {
             assert_eq!(policy.call(|| timed(500 * MS)).await, Ok(1));
         });
     });
+    let recorder = Seen::of(&snapshotter);
     let f = "function=repo::slow_write";
     assert_eq!(recorder.get(&format!("pool_slow_calls_total{{{f}}}")), 1);
     assert_eq!(
         recorder.get(&format!("pool_calls_total{{{f},outcome=ok}}")),
         3
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn once_returns_the_only_attempts_result_and_never_retries() {
+    // Even on a policy with retries left, `once` runs one attempt: its failure is the
+    // call's, with no backoff slept.
+    let policy = fixed("once", 3).build();
+    let started = Instant::now();
+    let mut attempts = policy.begin();
+    let failed: Result<u32, TestError> = attempts.once(async { Err(TestError::Transient) }).await;
+    assert_eq!(failed, Err(TestError::Transient));
+    assert_eq!(attempts.attempts(), 1);
+    assert_eq!(started.elapsed(), Duration::ZERO);
+
+    let mut attempts = policy.begin();
+    assert_eq!(attempts.once(async { Ok::<_, TestError>(7) }).await, Ok(7));
+
+    // A policy rejection ends it the same way.
+    let timed = fixed("once_timed", 0).timeout(10 * MS).build();
+    let mut attempts = timed.begin();
+    let cut: Result<u32, TestError> = attempts
+        .once(async {
+            sleep(Duration::from_secs(1)).await;
+            Ok(1)
+        })
+        .await;
+    assert_eq!(
+        cut,
+        Err(TestError::Rejected(Rejected::Timeout { after: 10 * MS }))
     );
 }

@@ -1,0 +1,386 @@
+//! One scripted scenario through every event the pool and the policies record, on the
+//! paused clock, under `metrics-util`'s debugging recorder: what `pool.metrics()` says
+//! must be what the recorder saw, counter by counter, and the policies' counters must be
+//! what the scenario did.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod support;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use pool_core::{
+    Backoff, BreakerConfig, BreakerState, CircuitBreaker, Classify, Delivery, ErrorClass, Jitter,
+    Metrics, Pool, PoolError, Rejected, Resilience, SlidingWindow, names,
+};
+use support::{Step, TestError, TestManager, settle};
+
+/// What the debugging recorder saw, by `name{label=value,...}` (labels in the order the
+/// code registers them).
+struct Seen(HashMap<String, DebugValue>);
+
+impl Seen {
+    fn counter(&self, key: &str) -> u64 {
+        match self.0.get(key) {
+            Some(DebugValue::Counter(count)) => *count,
+            Some(other) => panic!("{key} is not a counter: {other:?}"),
+            None => panic!("the recorder never saw {key}"),
+        }
+    }
+
+    fn gauge(&self, key: &str) -> f64 {
+        match self.0.get(key) {
+            Some(DebugValue::Gauge(value)) => value.into_inner(),
+            other => panic!("{key} is not a gauge: {other:?}"),
+        }
+    }
+
+    fn histogram_len(&self, key: &str) -> u64 {
+        match self.0.get(key) {
+            Some(DebugValue::Histogram(values)) => values.len() as u64,
+            other => panic!("{key} is not a histogram: {other:?}"),
+        }
+    }
+
+    /// The pool's counters as the recorder saw them, in `Metrics`' shape (latency
+    /// quantiles are the pool's own; their count is checked against the histogram).
+    fn pool_metrics(&self, pool: &str, latency: pool_core::LatencyQuantiles) -> Metrics {
+        let p = format!("pool={pool}");
+        let checkouts =
+            |outcome: &str| self.counter(&format!("{}{{{p},outcome={outcome}}}", names::CHECKOUTS));
+        let closed =
+            |reason: &str| self.counter(&format!("{}{{{p},reason={reason}}}", names::CLOSED));
+        Metrics {
+            connections_created: self.counter(&format!("{}{{{p}}}", names::CREATED)),
+            closed_broken: closed("broken"),
+            closed_invalid: closed("invalid"),
+            closed_idle: closed("idle"),
+            closed_lifetime: closed("lifetime"),
+            closed_pool: closed("closed"),
+            closed_hook: closed("hook"),
+            checkouts_direct: checkouts("direct"),
+            checkouts_waited: checkouts("waited"),
+            checkouts_timed_out: checkouts("timed_out"),
+            slow_acquires: self.counter(&format!("{}{{{p}}}", names::SLOW_ACQUIRES)),
+            connect_errors: self.counter(&format!("{}{{{p}}}", names::CONNECT_ERRORS)),
+            leaks: self.counter(&format!("{}{{{p}}}", names::LEAKS)),
+            limit: self.gauge(&format!("{}{{{p}}}", names::LIMIT)) as u64,
+            acquire_latency: latency,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum CallError {
+    Db(ErrorClass),
+    Rejected(Rejected),
+}
+
+impl Classify for CallError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            CallError::Db(class) => *class,
+            CallError::Rejected(rejected) => rejected.class(),
+        }
+    }
+    fn delivery(&self) -> Delivery {
+        match self {
+            CallError::Db(_) => Delivery::Rejected,
+            CallError::Rejected(rejected) => rejected.delivery(),
+        }
+    }
+}
+
+impl From<Rejected> for CallError {
+    fn from(rejected: Rejected) -> Self {
+        CallError::Rejected(rejected)
+    }
+}
+
+async fn run_for(duration: Duration) {
+    let until = tokio::time::Instant::now() + duration;
+    while tokio::time::Instant::now() < until {
+        settle().await;
+        tokio::time::advance(Duration::from_millis(100)).await;
+    }
+    settle().await;
+}
+
+/// The pool's part: warm-up failures, direct and waited checkouts, a slow acquire, a
+/// timeout, a leak, a broken return, a failed validation, idle and lifetime closes,
+/// a close by `retain`, closes by `close()`, and a slow `#[pooled]`-style call.
+async fn pool_scenario() -> (Pool<TestManager>, Metrics) {
+    let (manager, state) = TestManager::new();
+    state.script_connects([
+        Step::Fail(ErrorClass::Connection),
+        Step::Fail(ErrorClass::Connection),
+        Step::Ok,
+    ]);
+    let pool = Pool::builder(manager)
+        .name("events")
+        .max_size(2)
+        .connect_timeout(Duration::from_secs(1))
+        .connect_backoff(Duration::from_millis(100), Duration::from_millis(100))
+        .acquire_timeout(Duration::from_secs(2))
+        .slow_acquire_threshold(Some(Duration::from_millis(500)))
+        .leak_threshold(Some(Duration::from_secs(5)))
+        .idle_timeout(Some(Duration::from_secs(10)))
+        .max_lifetime(Some(Duration::from_secs(60)))
+        .reaper_interval(Duration::from_secs(1))
+        .build_and_connect()
+        .await
+        .unwrap();
+
+    // The warmed-up connection, at once; then a second that waits 600 ms for its connect.
+    let first = pool.get().await.unwrap();
+    state.script_connects([Step::Slow(Duration::from_millis(600))]);
+    let second = pool.get().await.unwrap();
+    // Both slots held: a third caller times out.
+    assert!(matches!(pool.get().await, Err(PoolError::Timeout { .. })));
+    // Held past the leak threshold.
+    run_for(Duration::from_secs(6)).await;
+    // One breaks, one comes back and is closed after idling past the idle timeout.
+    let mut second = second;
+    second.broken = true;
+    drop(second);
+    drop(first);
+    run_for(Duration::from_secs(12)).await;
+
+    // An idle connection that fails validation is closed, and the caller gets a new one.
+    drop(pool.get().await.unwrap());
+    run_for(Duration::from_secs(1)).await;
+    state.script_checks([Step::Fail(ErrorClass::Connection)]);
+    let mut long_held = pool.get().await.unwrap();
+    // A slow call, timed as `#[pooled]` times one.
+    long_held.begin_call("metrics_events::pooled_call");
+    run_for(Duration::from_secs(2)).await;
+    long_held.finish(&Ok::<(), TestError>(()));
+    // Kept past its lifetime: closed when it comes back.
+    let long_held = pool.get().await.unwrap();
+    run_for(Duration::from_secs(61)).await;
+    drop(long_held);
+    // Closed on demand, as after a credentials rotation.
+    drop(pool.get().await.unwrap());
+    assert_eq!(pool.retain(|_| false), 1);
+    drop(pool.get().await.unwrap());
+    pool.close().await;
+    let metrics = pool.metrics();
+    (pool, metrics)
+}
+
+/// The policies' part: a retry that succeeds, a slow call, a retry cut by the breaker
+/// opening, a rejection while open, the half-open probe that closes it, and an attempt
+/// timeout.
+async fn policy_scenario(breaker: &Arc<CircuitBreaker>) {
+    let policy = Resilience::builder("metrics_events::find")
+        .retries(1)
+        .backoff(Backoff::Fixed)
+        .base(Duration::from_millis(10))
+        .max_delay(Duration::from_millis(10))
+        .jitter(Jitter::None)
+        .timeout(Duration::from_secs(1))
+        .slow_call_threshold(Duration::from_millis(200))
+        .circuit_breaker(Arc::clone(breaker))
+        .build();
+    let outcomes = |script: Vec<Result<u32, ErrorClass>>| {
+        let script = std::sync::Mutex::new(script.into_iter());
+        move || {
+            let next = script.lock().unwrap().next().unwrap_or(Ok(0));
+            async move { next.map_err(CallError::Db) }
+        }
+    };
+    // 1: fails, is retried, succeeds (breaker: F S).
+    let result = policy
+        .call(outcomes(vec![Err(ErrorClass::Transient), Ok(1)]))
+        .await;
+    assert_eq!(result.unwrap(), 1);
+    // 2: succeeds slowly (F S S).
+    let result = policy
+        .call(|| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<u32, CallError>(2)
+        })
+        .await;
+    assert_eq!(result.unwrap(), 2);
+    // 3: fails (F S S F: 50 %, the breaker opens), its retry is rejected.
+    let result = policy
+        .call(outcomes(vec![Err(ErrorClass::Transient), Ok(3)]))
+        .await;
+    assert!(matches!(
+        result,
+        Err(CallError::Rejected(Rejected::BreakerOpen { .. }))
+    ));
+    // 4: rejected at once.
+    let result = policy.call(outcomes(vec![Ok(4)])).await;
+    assert!(matches!(
+        result,
+        Err(CallError::Rejected(Rejected::BreakerOpen { .. }))
+    ));
+    // 5: after the wait in open, the probe succeeds and closes the breaker.
+    tokio::time::advance(Duration::from_secs(6)).await;
+    assert_eq!(policy.call(outcomes(vec![Ok(5)])).await.unwrap(), 5);
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    // 6: an attempt runs past its timeout (and is slow); ambiguous, so not retried.
+    let result = policy
+        .call(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<u32, CallError>(6)
+        })
+        .await;
+    assert!(matches!(
+        result,
+        Err(CallError::Rejected(Rejected::Timeout { .. }))
+    ));
+}
+
+#[test]
+fn every_counter_the_pool_reports_is_what_the_recorder_saw() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let (pool_metrics, transitions) = metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (_pool, metrics) = pool_scenario().await;
+            let breaker = Arc::new(
+                CircuitBreaker::new(
+                    "metrics_events_db",
+                    BreakerConfig {
+                        minimum_calls: 4,
+                        sliding_window: SlidingWindow::Count(4),
+                        wait_in_open: Duration::from_secs(5),
+                        permitted_calls_in_half_open: 1,
+                        ..BreakerConfig::default()
+                    },
+                )
+                .unwrap(),
+            );
+            let mut events = breaker.subscribe();
+            policy_scenario(&breaker).await;
+            let mut transitions: HashMap<(String, String), u64> = HashMap::new();
+            while let Ok(event) = events.try_recv() {
+                *transitions
+                    .entry((event.from.as_str().to_owned(), event.to.as_str().to_owned()))
+                    .or_default() += 1;
+            }
+            (metrics, transitions)
+        })
+    });
+
+    let seen = Seen(
+        snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                let labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                (format!("{}{{{}}}", key.name(), labels.join(",")), value)
+            })
+            .collect(),
+    );
+
+    // The pool: counter by counter, the same figures through both sinks.
+    let from_recorder = seen.pool_metrics("events", pool_metrics.acquire_latency);
+    assert_eq!(pool_metrics, from_recorder);
+    assert_eq!(
+        seen.histogram_len(&format!("{}{{pool=events}}", names::ACQUIRE_SECONDS)),
+        pool_metrics.checkouts_waited
+    );
+    assert_eq!(
+        pool_metrics.acquire_latency.count,
+        pool_metrics.checkouts_direct + pool_metrics.checkouts_waited
+    );
+    // ... and the scenario reached every one of them.
+    let Metrics {
+        connections_created,
+        closed_broken,
+        closed_invalid,
+        closed_idle,
+        closed_lifetime,
+        closed_pool,
+        closed_hook,
+        checkouts_direct,
+        checkouts_waited,
+        checkouts_timed_out,
+        slow_acquires,
+        connect_errors,
+        leaks,
+        limit,
+        acquire_latency: _,
+    } = pool_metrics;
+    for (name, value) in [
+        ("connections_created", connections_created),
+        ("closed_broken", closed_broken),
+        ("closed_invalid", closed_invalid),
+        ("closed_idle", closed_idle),
+        ("closed_lifetime", closed_lifetime),
+        ("closed_pool", closed_pool),
+        ("closed_hook", closed_hook),
+        ("checkouts_direct", checkouts_direct),
+        ("checkouts_waited", checkouts_waited),
+        ("checkouts_timed_out", checkouts_timed_out),
+        ("slow_acquires", slow_acquires),
+        ("leaks", leaks),
+        ("limit", limit),
+    ] {
+        assert!(value > 0, "the scenario never reached {name}");
+    }
+    assert_eq!(
+        connect_errors, 2,
+        "the warm-up's two failures, in both sinks"
+    );
+    println!("pool metrics, equal in both sinks: {pool_metrics:?}");
+
+    // The slow-call report, from the pool's door and the policy's.
+    let slow =
+        |function: &str| seen.counter(&format!("{}{{function={function}}}", names::SLOW_CALLS));
+    assert_eq!(slow("metrics_events::pooled_call"), 1);
+
+    // The policies: what the scenario did.
+    let f = "function=metrics_events::find";
+    let calls = |outcome: &str| seen.counter(&format!("{}{{{f},outcome={outcome}}}", names::CALLS));
+    assert_eq!(calls("ok"), 3);
+    assert_eq!(calls("error"), 1);
+    assert_eq!(calls("rejected"), 2);
+    assert_eq!(seen.counter(&format!("{}{{{f}}}", names::RETRIES)), 2);
+    assert_eq!(slow("metrics_events::find"), 2);
+    let rejections =
+        |reason: &str| seen.counter(&format!("{}{{{f},reason={reason}}}", names::REJECTIONS));
+    for (reason, expected) in [
+        ("breaker_open", 2),
+        ("timeout", 1),
+        ("deadline_exceeded", 0),
+        ("bulkhead_full", 0),
+        ("budget_exhausted", 0),
+        ("breaker_not_declared", 0),
+        ("breaker_invalid", 0),
+    ] {
+        assert_eq!(rejections(reason), expected, "reason={reason}");
+    }
+    // Breaker transitions: the counter matches the breaker's own event stream.
+    assert_eq!(transitions.len(), 3, "{transitions:?}");
+    for ((from, to), count) in &transitions {
+        assert_eq!(
+            seen.counter(&format!(
+                "{}{{breaker=metrics_events_db,from={from},to={to}}}",
+                names::BREAKER_TRANSITIONS
+            )),
+            *count,
+            "{from} -> {to}"
+        );
+    }
+    assert_eq!(
+        seen.gauge(&format!(
+            "{}{{breaker=metrics_events_db}}",
+            names::BREAKER_STATE
+        )),
+        BreakerState::Closed.gauge_value()
+    );
+}

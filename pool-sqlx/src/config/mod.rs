@@ -1,0 +1,143 @@
+//! `Config`: a pool configured from the `DATABASE_URL` people already have.
+//!
+//! One idea per file: `backend_kind` (which backend a URL names), `preset` (the
+//! starting points), `parameters` (reading a URL's pool parameters), `duration` (their
+//! duration grammar), `build` (a manager and a pool builder from a `Config`),
+//! `settings` (the values in force, printable) and `redact` (showing a `Config`
+//! without its secrets).
+
+mod backend_kind;
+mod build;
+mod duration;
+mod hosts;
+mod parameters;
+mod preset;
+mod redact;
+mod settings;
+
+use std::time::Duration;
+
+use url::Url;
+
+pub use self::{
+    backend_kind::BackendKind,
+    duration::parse_duration,
+    hosts::{DEFAULT_PORT, Host, LoadBalanceHosts, MAX_HOSTS, TargetSessionAttrs},
+    preset::{Preset, UnknownPreset},
+    settings::Settings,
+};
+
+/// A pool configuration parsed from a database URL.
+///
+/// Pool parameters in the query string are taken out; everything else (`sslmode`,
+/// `sslrootcert`, `socket`, ...) goes to sqlx untouched.
+///
+/// | parameter | meaning | `0` means |
+/// |---|---|---|
+/// | `connection_limit` | `max_size`, at most 10 000 | rejected |
+/// | `pool_timeout` | `acquire_timeout` | no limit |
+/// | `connect_timeout` | time limit of one connect | no limit |
+/// | `statement_timeout` | server-side statement limit ([`Session::statement_timeout`](crate::Session::statement_timeout)) | none |
+/// | `idle_timeout` | close connections idle this long | never |
+/// | `max_lifetime` | close connections this old | never |
+/// | `pgbouncer` | `true`/`false`: behind PgBouncer in transaction mode | |
+/// | `application_name` | PostgreSQL `application_name` (default: the pool's name) | |
+/// | `slow_query` | log statements slower than this, text and duration, never bound values ([`slow_query`](crate::slow_query); default 1 s) | off |
+/// | `adaptive_limit` | `true`/`false`: the pool finds how many connections to hand out at once, from 1 up to `connection_limit` ([`PoolBuilder::adaptive_limit`](pool_core::PoolBuilder::adaptive_limit)) | |
+/// | `target_session_attrs` | PostgreSQL: which server a connect accepts ([`TargetSessionAttrs`]; default `any`) | |
+/// | `load_balance_hosts` | PostgreSQL: `disable` (hosts in order) or `random` ([`LoadBalanceHosts`]) | |
+///
+/// PostgreSQL URLs may list several hosts, as libpq reads them:
+/// `postgres://app@db1:5432,db2:5433,[::1]/app?target_session_attrs=read-write`. A host
+/// without a port gets 5432; at most [`MAX_HOSTS`] hosts, none twice. Each connect walks
+/// them (see [`SqlxManager`](crate::SqlxManager)). MySQL and SQLite URLs take one host
+/// and neither setting.
+///
+/// Durations are whole seconds when written as a plain number (`pool_timeout=10`, as in
+/// Prisma), or humantime's grammar: `500ms`, `10s`, `5m`/`5min`, `1h`, `1d`, `1m 30s`,
+/// `1.5s` (see [`parse_duration`]; the macros' attribute keys read the same grammar but
+/// refuse a bare number).
+/// A bad value is a [`ConfigError`](pool_core::ConfigError) naming the parameter.
+///
+/// Neither `Debug` nor `Display` shows the password.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Config {
+    url: Url,
+    /// The backend the URL's scheme names.
+    pub kind: BackendKind,
+    /// `connection_limit`.
+    pub connection_limit: Option<usize>,
+    /// `pool_timeout` (`Some(ZERO)`: no limit).
+    pub pool_timeout: Option<Duration>,
+    /// `connect_timeout` (`Some(ZERO)`: no limit).
+    pub connect_timeout: Option<Duration>,
+    /// `statement_timeout` (`Some(ZERO)`: none).
+    pub statement_timeout: Option<Duration>,
+    /// `idle_timeout` (`Some(ZERO)`: never).
+    pub idle_timeout: Option<Duration>,
+    /// `max_lifetime` (`Some(ZERO)`: never).
+    pub max_lifetime: Option<Duration>,
+    /// `pgbouncer`.
+    pub pgbouncer: bool,
+    /// `application_name`.
+    pub application_name: Option<String>,
+    /// `slow_query` (`Some(ZERO)`: off; `None`: the default,
+    /// [`DEFAULT_SLOW_QUERY`](crate::slow_query::DEFAULT_SLOW_QUERY)).
+    pub slow_query: Option<Duration>,
+    /// `adaptive_limit` (`None`: the preset's choice).
+    pub adaptive_limit: Option<bool>,
+    /// The starting point the URL parameters override.
+    pub preset: Preset,
+    /// The hosts of a multi-host URL, in the URL's order; empty for a URL with one host.
+    pub hosts: Vec<Host>,
+    /// `target_session_attrs`.
+    pub target_session_attrs: TargetSessionAttrs,
+    /// `load_balance_hosts`.
+    pub load_balance_hosts: LoadBalanceHosts,
+}
+
+impl Config {
+    /// The settings a preset starts from (URL parameters still override it).
+    pub fn with_preset(mut self, preset: Preset) -> Self {
+        self.preset = preset;
+        self
+    }
+
+    /// The slow-query threshold (`None`: off), in place of the URL's `slow_query`.
+    pub fn with_slow_query(mut self, threshold: Option<Duration>) -> Self {
+        self.slow_query = Some(threshold.unwrap_or(Duration::ZERO));
+        self
+    }
+
+    /// The slow-query threshold in force: the URL's or [`with_slow_query`](Self::with_slow_query)'s
+    /// (`0` read as off), else the default.
+    pub fn effective_slow_query(&self) -> Option<Duration> {
+        match self.slow_query {
+            None => Some(crate::slow_query::DEFAULT_SLOW_QUERY),
+            Some(threshold) => (!threshold.is_zero()).then_some(threshold),
+        }
+    }
+
+    /// The URL handed to sqlx: pool parameters removed, password replaced by `***`.
+    /// A multi-host URL shows every host.
+    pub fn redacted_url(&self) -> String {
+        if self.hosts.is_empty() {
+            redact::redact(&self.url)
+        } else {
+            hosts::with_hosts(&redact::redacted(&self.url), &self.hosts)
+        }
+    }
+
+    /// The URL handed to sqlx, pool parameters removed, password included (of a
+    /// multi-host URL, with its first host only: the manager sets each host in turn).
+    /// Never log it.
+    pub fn sqlx_url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The statement timeout, with `0` read as none.
+    pub fn effective_statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout.filter(|timeout| !timeout.is_zero())
+    }
+}

@@ -1,0 +1,215 @@
+//! Reading a URL: its scheme, and the pool parameters taken out of its query string.
+
+use pool_core::ConfigError;
+use url::Url;
+
+use super::{
+    Config,
+    backend_kind::BackendKind,
+    duration::parse_duration,
+    hosts::{LoadBalanceHosts, TargetSessionAttrs},
+    preset::Preset,
+};
+
+/// The largest `connection_limit` accepted. No server takes that many connections from
+/// one pool, and pool-core sizes its bookkeeping by `max_size` when the pool is built: a
+/// limit in the billions made building the pool abort the process (memory allocation
+/// failure) instead of returning an error.
+const MAX_CONNECTION_LIMIT: usize = pool_core::MAX_POOL_SIZE;
+
+const POOL_PARAMETERS: [&str; 12] = [
+    "connection_limit",
+    "pool_timeout",
+    "connect_timeout",
+    "statement_timeout",
+    "idle_timeout",
+    "max_lifetime",
+    "pgbouncer",
+    "application_name",
+    "slow_query",
+    "target_session_attrs",
+    "load_balance_hosts",
+    "adaptive_limit",
+];
+
+impl Config {
+    /// Parses `url`, taking the pool parameters out of its query string.
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        let split = super::hosts::split(url)?;
+        let url = split.as_ref().map_or(url, |split| split.single.as_str());
+        // url's parse errors never echo the input, so no password can leak through them.
+        let mut url = Url::parse(url)
+            .map_err(|error| ConfigError::new("url", format!("is not a valid URL: {error}")))?;
+        let kind = match url.scheme() {
+            "postgres" | "postgresql" => BackendKind::Postgres,
+            "mysql" | "mariadb" => BackendKind::MySql,
+            "sqlite" => BackendKind::Sqlite,
+            other => {
+                return Err(ConfigError::new(
+                    "url",
+                    format!(
+                        "has scheme `{other}`; expected postgres, postgresql, mysql, mariadb or sqlite"
+                    ),
+                ));
+            }
+        };
+        if url.scheme() == "mariadb" && url.set_scheme("mysql").is_err() {
+            return Err(ConfigError::new("url", "cannot be read as a mysql URL"));
+        }
+        let mut config = Config {
+            url: url.clone(),
+            kind,
+            connection_limit: None,
+            pool_timeout: None,
+            connect_timeout: None,
+            statement_timeout: None,
+            idle_timeout: None,
+            max_lifetime: None,
+            pgbouncer: false,
+            application_name: None,
+            slow_query: None,
+            adaptive_limit: None,
+            preset: Preset::Production,
+            hosts: split.map(|split| split.hosts).unwrap_or_default(),
+            target_session_attrs: TargetSessionAttrs::default(),
+            load_balance_hosts: LoadBalanceHosts::default(),
+        };
+        let mut rest: Vec<(String, String)> = Vec::new();
+        for (key, value) in url.query_pairs() {
+            match POOL_PARAMETERS.iter().find(|name| **name == key) {
+                Some(name) => config.set(name, &value)?,
+                None if is_unread_secret(kind, &key) => {
+                    return Err(ConfigError::new(
+                        "url",
+                        format!(
+                            "has a `{key}` parameter, which sqlx does not read: the secret \
+                             would be ignored (and PostgreSQL's driver logs parameters it does \
+                             not know with their values); remove it"
+                        ),
+                    ));
+                }
+                None => rest.push((key.into_owned(), value.into_owned())),
+            }
+        }
+        if config.pgbouncer && kind != BackendKind::Postgres {
+            return Err(ConfigError::new(
+                "pgbouncer",
+                format!(
+                    "is for PostgreSQL behind PgBouncer; this is a {} URL",
+                    kind.name()
+                ),
+            ));
+        }
+        if kind != BackendKind::Postgres {
+            let what = if !config.hosts.is_empty() {
+                Some(("url", "lists several hosts"))
+            } else if url
+                .query_pairs()
+                .any(|(key, _)| key == "target_session_attrs")
+            {
+                Some(("target_session_attrs", "is set"))
+            } else if url
+                .query_pairs()
+                .any(|(key, _)| key == "load_balance_hosts")
+            {
+                Some(("load_balance_hosts", "is set"))
+            } else {
+                None
+            };
+            if let Some((name, what)) = what {
+                return Err(ConfigError::new(
+                    name,
+                    format!(
+                        "{what}, but multi-host connects are for PostgreSQL only; this is a {} URL",
+                        kind.name()
+                    ),
+                ));
+            }
+        }
+        if rest.is_empty() {
+            config.url.set_query(None);
+        } else {
+            config.url.query_pairs_mut().clear().extend_pairs(rest);
+        }
+        Ok(config)
+    }
+
+    /// The configuration of a process: the URL in `DATABASE_URL` (required) and the preset
+    /// in `POOL_PRESET` ([`Preset::from_env`]; production when unset).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let url = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => url,
+            Ok(_) | Err(std::env::VarError::NotPresent) => {
+                return Err(ConfigError::new("DATABASE_URL", "is not set"));
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(ConfigError::new("DATABASE_URL", "is not valid UTF-8"));
+            }
+        };
+        let preset = Preset::from_env()?.unwrap_or(Preset::Production);
+        Ok(Config::from_url(&url)?.with_preset(preset))
+    }
+
+    fn set(&mut self, name: &'static str, value: &str) -> Result<(), ConfigError> {
+        match name {
+            "connection_limit" => {
+                let limit = value.parse::<usize>().map_err(|_| {
+                    ConfigError::new(
+                        name,
+                        format!("must be a positive whole number, not `{value}`"),
+                    )
+                })?;
+                if limit == 0 {
+                    return Err(ConfigError::new(name, "must be at least 1"));
+                }
+                if limit > MAX_CONNECTION_LIMIT {
+                    return Err(ConfigError::new(
+                        name,
+                        format!("must be at most {MAX_CONNECTION_LIMIT}, not {limit}"),
+                    ));
+                }
+                self.connection_limit = Some(limit);
+            }
+            "pool_timeout" => self.pool_timeout = Some(parse_duration(name, value)?),
+            "connect_timeout" => self.connect_timeout = Some(parse_duration(name, value)?),
+            "statement_timeout" => self.statement_timeout = Some(parse_duration(name, value)?),
+            "idle_timeout" => self.idle_timeout = Some(parse_duration(name, value)?),
+            "max_lifetime" => self.max_lifetime = Some(parse_duration(name, value)?),
+            "slow_query" => self.slow_query = Some(parse_duration(name, value)?),
+            "target_session_attrs" => {
+                self.target_session_attrs = TargetSessionAttrs::parse(value)?;
+            }
+            "load_balance_hosts" => self.load_balance_hosts = LoadBalanceHosts::parse(value)?,
+            "pgbouncer" => self.pgbouncer = parse_bool(name, value)?,
+            "adaptive_limit" => self.adaptive_limit = Some(parse_bool(name, value)?),
+            "application_name" => {
+                if value.is_empty() {
+                    return Err(ConfigError::new(name, "must not be empty"));
+                }
+                self.application_name = Some(value.to_owned());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A password-like query parameter the driver does not read: `password` is read by
+/// sqlx's PostgreSQL driver only; anything else naming a password (`sslpassword`) would be
+/// dropped, and on PostgreSQL logged with its value.
+fn is_unread_secret(kind: BackendKind, key: &str) -> bool {
+    key.to_ascii_lowercase().contains("password")
+        && !(kind == BackendKind::Postgres && key == "password")
+}
+
+/// A URL's switch: `true`/`1` or `false`/`0`.
+fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ConfigError::new(
+            name,
+            format!("must be `true` or `false`, not `{value}`"),
+        )),
+    }
+}

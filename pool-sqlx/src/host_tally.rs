@@ -1,0 +1,86 @@
+//! How many of a multi-host pool's connections are open to each host: the figure an
+//! operator reads after a failover ("is everything on the new primary yet?").
+//!
+//! A connection made by the walk takes a [`HostSeat`]; dropping the connection (closed by
+//! the pool, or unwrapped with `into_raw` and so no longer the pool's) gives the seat
+//! back. Each change publishes the gauge `pool_host_connections{pool, host}`; connects
+//! and closes are rare, so the gauge is looked up in the recorder on each change rather
+//! than held (the pool's name is only known once the pool builder is named).
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use pool_core::names;
+
+use crate::config::Host;
+
+/// Open connections per host of one pool, in the URL's order.
+#[derive(Debug)]
+pub(crate) struct HostTally {
+    pool: Arc<str>,
+    hosts: Box<[(String, AtomicUsize)]>,
+}
+
+impl HostTally {
+    pub(crate) fn new(pool: Arc<str>, hosts: &[Host]) -> Arc<Self> {
+        let tally = Arc::new(HostTally {
+            pool,
+            hosts: hosts
+                .iter()
+                .map(|host| (host.to_string(), AtomicUsize::new(0)))
+                .collect(),
+        });
+        // Every host shows from the start, at 0, so a dashboard lists the standby too.
+        for index in 0..tally.hosts.len() {
+            tally.publish(index);
+        }
+        tally
+    }
+
+    /// A seat on host `index` (of the URL's list) for a connection just made.
+    pub(crate) fn seat(self: &Arc<Self>, index: usize) -> Option<HostSeat> {
+        let (_, open) = self.hosts.get(index)?;
+        open.fetch_add(1, Ordering::Relaxed);
+        self.publish(index);
+        Some(HostSeat {
+            tally: Arc::clone(self),
+            index,
+        })
+    }
+
+    /// Open connections to host `index` now.
+    pub(crate) fn open(&self, index: usize) -> usize {
+        self.hosts
+            .get(index)
+            .map_or(0, |(_, open)| open.load(Ordering::Relaxed))
+    }
+
+    fn publish(&self, index: usize) {
+        if let Some((host, open)) = self.hosts.get(index) {
+            metrics::gauge!(
+                names::HOST_CONNECTIONS,
+                "pool" => self.pool.to_string(),
+                "host" => host.clone()
+            )
+            .set(open.load(Ordering::Relaxed) as f64);
+        }
+    }
+}
+
+/// One open connection's place in its host's count; given back on drop.
+#[derive(Debug)]
+pub(crate) struct HostSeat {
+    tally: Arc<HostTally>,
+    index: usize,
+}
+
+impl Drop for HostSeat {
+    fn drop(&mut self) {
+        if let Some((_, open)) = self.tally.hosts.get(self.index) {
+            open.fetch_sub(1, Ordering::Relaxed);
+            self.tally.publish(self.index);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Running an example binary the way a person does: a plain command, an environment,
+//! no flags added; its exit status, what it printed and how long it took.
+
+use std::{
+    io::Read,
+    net::{Ipv4Addr, TcpListener},
+    process::{Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+/// What one run of a binary did.
+#[derive(Debug)]
+pub struct Run {
+    /// How it exited.
+    pub status: ExitStatus,
+    /// Everything it wrote to stdout.
+    pub stdout: String,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+    /// From spawn to exit.
+    pub took: Duration,
+}
+
+impl Run {
+    /// The lines of stderr (empty lines left out).
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .collect()
+    }
+
+    /// What a person sees when the program's database refuses: one `error: …` line in
+    /// `Display` form naming the refusal, nothing else (the eager start retries a refused
+    /// connect while the connect timeout lasts, without logging: its error is the one
+    /// line). Panics, listing stderr, when it is otherwise.
+    pub fn assert_refused_start(&self) {
+        let lines = self.stderr_lines();
+        assert_eq!(lines.len(), 1, "one line on stderr: {lines:#?}");
+        assert!(lines[0].starts_with("error: "), "{lines:#?}");
+        assert!(lines[0].to_lowercase().contains("refused"), "{lines:#?}");
+        assert!(
+            !lines[0].contains("PgDatabaseError") && !lines[0].contains(" { "),
+            "Display, not Debug: {lines:#?}"
+        );
+    }
+}
+
+/// Runs `command` to its end, killing it (and failing the test) if it is still running
+/// after `limit`. stdout and stderr are read on threads so that a full pipe never stalls
+/// the child.
+pub fn run_bounded(mut command: Command, limit: Duration) -> Run {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{command:?} does not start: {error}"));
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = reader(Box::new(child.stdout.take().expect("stdout is piped")));
+    let stderr = reader(Box::new(child.stderr.take().expect("stderr is piped")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the exit status is readable") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = stderr.join().unwrap_or_default();
+            panic!("{command:?} still running after {limit:?}; stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = started.elapsed();
+    Run {
+        status,
+        stdout: stdout.join().expect("the stdout reader does not panic"),
+        stderr: stderr.join().expect("the stderr reader does not panic"),
+        took,
+    }
+}
+
+/// A loopback port nothing listens on (bound, then released): a connect to it is
+/// refused, as one to a mistyped port is.
+pub fn refused_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free loopback port");
+    listener.local_addr().expect("a bound address").port()
+}

@@ -1,0 +1,468 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The connect walk of a multi-host URL on a real primary and streaming standby: a host
+//! that refuses, one that never answers, and one of the wrong role are skipped; when none
+//! fits, one error names every host and why, without the password, and the pool keeps
+//! trying (it is not permanent). The pool's check asks the role again; health lists each
+//! host with its connections (and the gauge `pool_host_connections` agrees); the role
+//! query works through PgBouncer in transaction mode.
+
+use std::{sync::OnceLock, time::Duration};
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+
+use pool_sqlx::{
+    Classify, Config, ErrorClass, Manager, NoHostAvailable, Pool, SqlxManager, Validation, health,
+    sqlx::{self, Connection, PgConnection, Postgres},
+};
+use tests::{
+    cluster::{Cluster, Replication},
+    db,
+    pgbouncer::PgBouncer,
+};
+use tokio::time::Instant;
+
+const PASSWORD: &str = "hunter2-not-shown";
+const SCENARIO_LIMIT: Duration = Duration::from_secs(120);
+
+/// A loopback port nothing listens on: connects are refused at once.
+fn refusing_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn url(ports: &[u16], query: &str) -> String {
+    let hosts: Vec<String> = ports
+        .iter()
+        .map(|port| format!("127.0.0.1:{port}"))
+        .collect();
+    format!(
+        "postgres://postgres:{PASSWORD}@{}/postgres?{query}",
+        hosts.join(",")
+    )
+}
+
+fn pool(url: &str, name: &str) -> Pool<SqlxManager<Postgres>> {
+    Config::from_url(url)
+        .unwrap()
+        .pool_builder::<Postgres>(name)
+        .unwrap()
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
+async fn in_recovery(conn: &mut PgConnection) -> bool {
+    sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+/// The role a pool's connection lands on.
+async fn lands_on_standby(url: &str, name: &str) -> bool {
+    let pool = pool(url, name);
+    let mut conn = pool
+        .get()
+        .await
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+    in_recovery(&mut conn).await
+}
+
+#[tokio::test]
+async fn the_walk_skips_hosts_that_refuse_or_have_the_wrong_role() {
+    tokio::time::timeout(SCENARIO_LIMIT, async {
+        let Some(cluster) = Cluster::start(Replication::Async) else {
+            return;
+        };
+        let (primary, standby, dead) = (
+            cluster.primary_port(),
+            cluster.standby_port(),
+            refusing_port(),
+        );
+        let cases = [
+            ("read-write", vec![dead, standby, primary], false),
+            ("primary", vec![standby, primary], false),
+            ("read-only", vec![primary, standby], true),
+            ("standby", vec![dead, primary, standby], true),
+            ("prefer-standby", vec![primary, standby], true),
+            ("prefer-standby", vec![dead, primary], false),
+            ("any", vec![dead, standby, primary], true),
+        ];
+        for (index, (target, ports, standby_wanted)) in cases.into_iter().enumerate() {
+            let url = url(&ports, &format!("target_session_attrs={target}"));
+            assert_eq!(
+                lands_on_standby(&url, &format!("walk_{index}")).await,
+                standby_wanted,
+                "{target} over {ports:?}"
+            );
+        }
+        // One host with a role asked for: the walk of one.
+        let one = url(&[standby], "target_session_attrs=standby");
+        assert!(lands_on_standby(&one, "walk_one").await);
+    })
+    .await
+    .expect("the scenario finished in time");
+}
+
+/// The pool's check (validation on checkout) asks the role again: a connection to a
+/// primary fenced read-only is closed on checkout, and the new one lands on the promoted
+/// standby, before any write is refused.
+async fn port(conn: &mut PgConnection) -> i32 {
+    sqlx::query_scalar("SELECT inet_server_port()")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+/// This binary's metrics recorder (global: the pool's closes run on spawned tasks).
+fn recorder() -> &'static Snapshotter {
+    static SNAPSHOTTER: OnceLock<Snapshotter> = OnceLock::new();
+    SNAPSHOTTER.get_or_init(|| {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        recorder.install().unwrap();
+        snapshotter
+    })
+}
+
+/// `pool`'s connections per host as health reports them and as the gauge
+/// `pool_host_connections` says, in the URL's order: the two must agree.
+async fn per_host(pool: &Pool<SqlxManager<Postgres>>) -> Vec<usize> {
+    let report = health(pool, Duration::from_secs(2)).await;
+    let counted: Vec<usize> = report.hosts.iter().map(|host| host.connections).collect();
+    let snapshot = recorder().snapshot().into_hashmap();
+    let gauged: Vec<usize> = report
+        .hosts
+        .iter()
+        .map(|host| {
+            let value = snapshot.iter().find_map(|(key, (_, _, value))| {
+                let labels: Vec<(&str, &str)> =
+                    key.key().labels().map(|l| (l.key(), l.value())).collect();
+                (key.key().name() == pool_sqlx::names::HOST_CONNECTIONS
+                    && labels == [("pool", pool.name()), ("host", host.host.as_str())])
+                .then_some(value)
+            });
+            match value {
+                Some(DebugValue::Gauge(value)) => value.into_inner() as usize,
+                other => panic!("no gauge for {}: {other:?}", host.host),
+            }
+        })
+        .collect();
+    assert_eq!(counted, gauged, "health and the gauge disagree");
+    counted
+}
+
+/// Polls [`per_host`] until it reads `expected` (a close runs on a task of its own).
+async fn wait_per_host(pool: &Pool<SqlxManager<Postgres>>, expected: &[usize]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = per_host(pool).await;
+        if seen == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "per host {seen:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn validation_closes_a_connection_whose_server_changed_role() {
+    tokio::time::timeout(SCENARIO_LIMIT, async {
+        let Some(cluster) = Cluster::start(Replication::Async) else {
+            return;
+        };
+        recorder();
+        let (primary, standby) = (cluster.primary_port(), cluster.standby_port());
+        let pool = Config::from_url(&url(&[primary, standby], "target_session_attrs=read-write"))
+            .unwrap()
+            .pool_builder::<Postgres>("walk_validation")
+            .unwrap()
+            .validation(Validation::Always)
+            .build()
+            .unwrap();
+        {
+            let mut conn = pool.get().await.unwrap();
+            assert_eq!(port(&mut conn).await, i32::from(primary));
+        }
+        // The standby shows too, at 0 (health's own check reuses the idle connection).
+        assert_eq!(
+            per_host(&pool).await,
+            [1, 0],
+            "the idle connection is the primary's"
+        );
+        let mut admin = PgConnection::connect(&cluster.primary_url("postgres"))
+            .await
+            .unwrap();
+        for sql in [
+            "ALTER SYSTEM SET default_transaction_read_only = on",
+            "SELECT pg_reload_conf()",
+        ] {
+            sqlx::raw_sql(sql).execute(&mut admin).await.unwrap();
+        }
+        cluster.promote_standby();
+        // The reload reaches the idle backend asynchronously: give it a moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let landed = loop {
+            let mut conn = pool.get().await.unwrap();
+            let landed = port(&mut conn).await;
+            if landed == i32::from(standby) || Instant::now() >= deadline {
+                break landed;
+            }
+            drop(conn);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(landed, i32::from(standby));
+        assert!(pool.metrics().closed_invalid >= 1, "{:?}", pool.metrics());
+        // After the promotion every connection is the new primary's.
+        wait_per_host(&pool, &[0, 1]).await;
+    })
+    .await
+    .expect("the scenario finished in time");
+}
+
+#[tokio::test]
+async fn health_shows_each_host_with_its_role() {
+    tokio::time::timeout(SCENARIO_LIMIT, async {
+        let Some(cluster) = Cluster::start(Replication::Async) else {
+            return;
+        };
+        let dead = refusing_port();
+        let (primary, standby) = (cluster.primary_port(), cluster.standby_port());
+        let pool = pool(
+            &url(&[dead, primary, standby], "target_session_attrs=read-write"),
+            "walk_health",
+        );
+        let report = health(&pool, Duration::from_secs(2)).await;
+        assert!(report.is_healthy(), "{report:#?}");
+        let seen: Vec<(String, bool, Option<&str>)> = report
+            .hosts
+            .iter()
+            .map(|host| (host.host.clone(), host.reachable, host.role))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (format!("127.0.0.1:{dead}"), false, None),
+                (format!("127.0.0.1:{primary}"), true, Some("primary")),
+                (format!("127.0.0.1:{standby}"), true, Some("standby")),
+            ]
+        );
+        assert!(report.hosts[0].error.is_some());
+        assert_eq!(
+            report.hosts[1].replay_lag_bytes, None,
+            "a primary has no lag"
+        );
+        assert_eq!(report.hosts[2].replay_lag_bytes, Some(0), "caught up");
+
+        // A commit replayed, then replay paused and a write on the primary: the
+        // standby's lag shows in bytes and in the age of its last replayed commit.
+        let mut primary_conn = PgConnection::connect(&cluster.primary_url("postgres"))
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE lag (id int)")
+            .execute(&mut primary_conn)
+            .await
+            .unwrap();
+        let mut standby_conn = PgConnection::connect(&cluster.standby_url("postgres"))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sqlx::query_scalar::<_, bool>("SELECT pg_last_xact_replay_timestamp() IS NOT NULL")
+            .fetch_one(&mut standby_conn)
+            .await
+            .unwrap()
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cluster.pause_replay();
+        sqlx::raw_sql("INSERT INTO lag SELECT generate_series(1, 1000)")
+            .execute(&mut primary_conn)
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let lagging = loop {
+            let report = health(&pool, Duration::from_secs(2)).await;
+            let bytes = report.hosts[2].replay_lag_bytes.unwrap_or(0);
+            if bytes > 0 || Instant::now() >= deadline {
+                break report.hosts[2].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(lagging.replay_lag_bytes.unwrap_or(0) > 0, "{lagging:?}");
+        assert!(
+            lagging.replay_lag_ms.is_some_and(|ms| ms > 0.0),
+            "{lagging:?}"
+        );
+        println!(
+            "failover health: a paused standby shows {} bytes, {:.0} ms of replay lag",
+            lagging.replay_lag_bytes.unwrap_or(0),
+            lagging.replay_lag_ms.unwrap_or(0.0)
+        );
+        cluster.resume_replay();
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(!json.contains(PASSWORD), "{json}");
+
+        let single = pool_from(&cluster.primary_url("postgres"));
+        assert!(
+            health(&single, Duration::from_secs(2))
+                .await
+                .hosts
+                .is_empty()
+        );
+    })
+    .await
+    .expect("the scenario finished in time");
+}
+
+fn pool_from(url: &str) -> Pool<SqlxManager<Postgres>> {
+    Config::from_url(url)
+        .unwrap()
+        .build_pool::<Postgres>("walk_health_single")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_host_that_never_answers_gets_its_share_of_the_connect_timeout() {
+    tokio::time::timeout(SCENARIO_LIMIT, async {
+        let Some(cluster) = Cluster::start(Replication::Async) else {
+            return;
+        };
+        // Accepts TCP (the kernel's backlog) and never says a word: a black hole.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let silent_port = silent.local_addr().unwrap().port();
+        let url = url(
+            &[silent_port, cluster.primary_port()],
+            "target_session_attrs=read-write&connect_timeout=2",
+        );
+        let manager = Config::from_url(&url)
+            .unwrap()
+            .manager::<Postgres>()
+            .unwrap();
+        let started = Instant::now();
+        let mut conn = manager.connect().await.expect("the second host answers");
+        let took = started.elapsed();
+        assert!(!in_recovery(conn.raw_mut()).await);
+        // 2 s divided between 2 hosts: the silent one is given up after 1 s.
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        println!("failover connect: a silent first host cost {took:.1?} (its share: 1 s)");
+        drop(silent);
+    })
+    .await
+    .expect("the scenario finished in time");
+}
+
+#[tokio::test]
+async fn when_no_host_fits_one_error_names_every_host_and_the_pool_keeps_trying() {
+    tokio::time::timeout(SCENARIO_LIMIT, async {
+        let Some(cluster) = Cluster::start(Replication::Async) else {
+            return;
+        };
+        let dead = refusing_port();
+        let url = url(
+            &[dead, cluster.standby_port()],
+            "target_session_attrs=primary",
+        );
+        let manager = Config::from_url(&url)
+            .unwrap()
+            .manager::<Postgres>()
+            .unwrap();
+        let error = manager.connect().await.expect_err("no primary listed");
+        let text = error.to_string();
+        assert!(!text.contains(PASSWORD), "{text}");
+        assert!(
+            text.contains(&format!("127.0.0.1:{dead} failed"))
+                && text.contains(&format!(
+                    "127.0.0.1:{} is a standby, not primary",
+                    cluster.standby_port()
+                )),
+            "{text}"
+        );
+        assert_eq!(
+            error.class(),
+            ErrorClass::Connection,
+            "retried, not permanent"
+        );
+        let typed = NoHostAvailable::find(error.as_sqlx()).expect("the typed error is reachable");
+        assert_eq!(typed.skipped.len(), 2);
+
+        // Through the pool: the checkout fails within its acquire timeout, saying why.
+        let pool = pool(&url, "walk_none");
+        let started = Instant::now();
+        let error = pool.get().await.expect_err("no primary listed");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(4), "{took:?}");
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains(PASSWORD), "{shown}");
+        assert!(shown.contains("is a standby"), "{shown}");
+        assert_ne!(error.class(), ErrorClass::Permanent);
+
+        // After a promotion the same pool finds the primary, no restart.
+        cluster.stop_primary_immediate();
+        cluster.promote_standby();
+        let mut conn = pool.get().await.expect("the promoted standby is a primary");
+        assert!(!in_recovery(&mut conn).await);
+    })
+    .await
+    .expect("the scenario finished in time");
+}
+
+/// The role query is one parameterless simple-protocol statement, so the walk and the
+/// check work through PgBouncer in transaction mode.
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test]
+async fn the_role_query_works_behind_pgbouncer() {
+    let Some(db) = db::postgres("walk_pgbouncer").await else {
+        return;
+    };
+    let Some(bouncer) = PgBouncer::start(&db, 2).await else {
+        db.cleanup().await;
+        return;
+    };
+    let dead = refusing_port();
+    let through = |query: &str| {
+        bouncer.url_with(query).replacen(
+            &format!("127.0.0.1:{}", bouncer.port()),
+            &format!("127.0.0.1:{dead},127.0.0.1:{}", bouncer.port()),
+            1,
+        )
+    };
+    let pool = Config::from_url(&through("pgbouncer=true&target_session_attrs=read-write"))
+        .unwrap()
+        .pool_builder::<Postgres>("walk_bouncer")
+        .unwrap()
+        .validation(Validation::Always)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let mut conn = pool.get().await.expect("through the bouncer");
+        assert!(!in_recovery(&mut conn).await);
+    }
+    let standby_wanted = Config::from_url(&through("pgbouncer=true&target_session_attrs=standby"))
+        .unwrap()
+        .manager::<Postgres>()
+        .unwrap();
+    let error = standby_wanted
+        .connect()
+        .await
+        .expect_err("no standby there");
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!("127.0.0.1:{dead} failed"))
+            && text.contains(&format!(
+                "127.0.0.1:{} is a read-write primary, not standby",
+                bouncer.port()
+            )),
+        "{text}"
+    );
+    drop(pool);
+    drop(bouncer);
+    db.cleanup().await;
+}

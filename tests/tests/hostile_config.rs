@@ -1,0 +1,539 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Issue #7, hostile input: property tests of every parser of user configuration.
+//!
+//! `Config::from_url` (arbitrary strings, URL-shaped strings with arbitrary parameters,
+//! bad values of each known parameter, good values read back), the URL's use by sqlx
+//! (`Config::manager`, `build_pool`), `parse_duration`, `Preset` (`POOL_PRESET`), and the
+//! settings a pool and a breaker are built from. Nothing panics, and every rejection names
+//! the key at fault (a bad value of a known parameter names that parameter).
+//!
+//! ```sh
+//! cargo test -p tests --test hostile_config -- --nocapture
+//! ```
+
+use std::time::Duration;
+
+use pool_sqlx::{
+    BackendKind, BreakerConfig, Config, ConfigError, Error, Pool, Preset, SlidingWindow,
+    SqlxManager, Validation, parse_duration,
+    sqlx::{MySql, Postgres, Sqlite},
+};
+use proptest::prelude::*;
+
+/// The pool parameters `Config::from_url` reads.
+const KNOWN: [&str; 9] = [
+    "connection_limit",
+    "pool_timeout",
+    "connect_timeout",
+    "statement_timeout",
+    "idle_timeout",
+    "max_lifetime",
+    "pgbouncer",
+    "application_name",
+    "adaptive_limit",
+];
+
+const DURATIONS: [&str; 5] = [
+    "pool_timeout",
+    "connect_timeout",
+    "statement_timeout",
+    "idle_timeout",
+    "max_lifetime",
+];
+
+/// Parameters sqlx itself reads and rejects bad values of.
+const SQLX_KNOWN: [(&str, &str); 5] = [
+    ("postgres", "sslmode"),
+    ("postgres", "port"),
+    ("postgres", "statement-cache-capacity"),
+    ("mysql", "ssl-mode"),
+    ("mysql", "statement-cache-capacity"),
+];
+
+/// The settings `PoolBuilder::build` and `BreakerConfig::validate` can name.
+const POOL_SETTINGS: [&str; 11] = [
+    "max_size",
+    "min_idle",
+    "acquire_timeout",
+    "connect_timeout",
+    "check_timeout",
+    "idle_timeout",
+    "max_lifetime",
+    "leak_threshold",
+    "slow_acquire_threshold",
+    "connect_backoff",
+    "reaper_interval",
+];
+const BREAKER_SETTINGS: [&str; 10] = [
+    "failure_rate_threshold",
+    "slow_call_rate_threshold",
+    "slow_call_duration_threshold",
+    "wait_in_open",
+    "max_wait_in_half_open",
+    "permitted_calls_in_half_open",
+    "minimum_calls",
+    "sliding_window",
+    "open_backoff_multiplier",
+    "max_wait_in_open",
+];
+
+fn cases(n: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: n,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// A rejection of `url`: it names `url` itself or a key of its query string, and its
+/// message names it too.
+fn assert_names_a_key(url: &str, error: &ConfigError) {
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("`{}`", error.setting)),
+        "{url:?}: {message}"
+    );
+    if error.setting != "url" {
+        assert!(KNOWN.contains(&error.setting), "{url:?}: {message}");
+        let parsed = url::Url::parse(url).unwrap();
+        assert!(
+            parsed.query_pairs().any(|(key, _)| key == error.setting),
+            "{url:?}: {message} names a key the URL does not have"
+        );
+    }
+}
+
+/// Everything done with a configuration that parsed: no panic, and a failure names a key.
+fn exercise(url: &str, config: &Config) {
+    let _ = format!("{config:?} {config} {}", config.settings());
+    let _ = config.redacted_url();
+    let built = match config.kind {
+        BackendKind::Postgres => config.build_pool::<Postgres>("p").map(|p| p.status()),
+        BackendKind::MySql => config.build_pool::<MySql>("p").map(|p| p.status()),
+        BackendKind::Sqlite => config.build_pool::<Sqlite>("p").map(|p| p.status()),
+    };
+    match built {
+        Ok(status) => assert_eq!(
+            Some(status.max_size),
+            config.connection_limit.or(Some(status.max_size))
+        ),
+        Err(Error::Config(error)) => {
+            assert_names_a_key(url, &error);
+            if error.setting == "url" {
+                // sqlx rejected something: the message names the parameter (or the user
+                // name or password) at fault, when one alone is at fault.
+                let message = error.to_string();
+                let parsed = url::Url::parse(url).unwrap();
+                let named = parsed
+                    .query_pairs()
+                    .any(|(key, _)| message.contains(&format!("`{key}`")))
+                    || message.contains("`password`")
+                    || message.contains("`user`")
+                    || message.contains("cannot be used by sqlx");
+                assert!(named, "{url:?}: {message}");
+            }
+        }
+        Err(other) => panic!("{url:?}: not a configuration error: {other:?}"),
+    }
+}
+
+fn scheme() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => Just("postgres".to_owned()),
+        2 => Just("postgresql".to_owned()),
+        3 => Just("mysql".to_owned()),
+        2 => Just("mariadb".to_owned()),
+        1 => Just("sqlite".to_owned()),
+        1 => "[a-z][a-z0-9+.-]{0,8}",
+    ]
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => proptest::sample::select(KNOWN.to_vec()).prop_map(str::to_owned),
+        2 => proptest::sample::select(SQLX_KNOWN.iter().map(|(_, k)| *k).collect::<Vec<_>>())
+            .prop_map(str::to_owned),
+        2 => "[a-zA-Z_-]{1,12}",
+        1 => any::<String>(),
+    ]
+}
+
+fn value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[0-9]{0,25}",
+        3 => "[0-9]{1,6} ?(ms|s|sec|secs|m|min|mins|h|us|ns|d|parsecs|)",
+        1 => "-?[0-9]{1,4}(\\.[0-9]{1,3})?",
+        2 => "(true|false|1|0|yes|TRUE|maybe|)",
+        2 => "[ -~]{0,16}",
+        2 => any::<String>(),
+    ]
+}
+
+/// A URL with arbitrary parameters, percent-encoded or written raw.
+fn url_shaped() -> impl Strategy<Value = String> {
+    (
+        scheme(),
+        "([a-z]{1,6}(:[a-zA-Z0-9%@:-]{0,10})?@)?",
+        "(127\\.0\\.0\\.1|localhost|db\\.example|[a-z0-9.-]{0,12})(:[0-9]{1,6})?",
+        "(/[a-zA-Z0-9_%.-]{0,10})?",
+        proptest::collection::vec((key(), value()), 0..6),
+        any::<bool>(),
+    )
+        .prop_map(|(scheme, user, host, path, pairs, encode)| {
+            let query: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| {
+                    if encode {
+                        format!(
+                            "{}={}",
+                            url::form_urlencoded::byte_serialize(k.as_bytes()).collect::<String>(),
+                            url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                        )
+                    } else {
+                        format!("{k}={v}")
+                    }
+                })
+                .collect();
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", query.join("&"))
+            };
+            if scheme == "sqlite" {
+                format!("sqlite:{path}{query}")
+            } else {
+                format!("{scheme}://{user}{host}{path}{query}")
+            }
+        })
+}
+
+/// A value that `Config::from_url` must reject for `key`.
+fn bad_value(key: &'static str) -> BoxedStrategy<String> {
+    // Leading spaces are ignored and `us`, `d`, `w`, `y` are units (the grammar is
+    // humantime's, pinned by tests/duration_cases.rs), so neither starts a bad value here.
+    let not_a_duration = prop_oneof![
+        "[a-zA-Z.+-][ -~]{0,10}",
+        "[0-9]{1,5}(parsecs|S|MS|H|x)",
+        "[0-9]{1,5}\\.[0-9]{1,3}",
+        "[1-9][0-9]{20,29}",
+        "[1-9][0-9]{13,17}h",
+    ];
+    match key {
+        "connection_limit" => prop_oneof![
+            Just("0".to_owned()),
+            "[a-zA-Z.+ -][ -~]{0,10}",
+            "[0-9]{1,4}\\.[0-9]",
+            "1000[1-9]|[1-9][0-9]{5,30}",
+        ]
+        .boxed(),
+        "pgbouncer" | "adaptive_limit" => "[ -~]{0,10}"
+            .prop_filter("a valid boolean", |v| {
+                !["true", "false", "1", "0"].contains(&v.as_str())
+            })
+            .boxed(),
+        "application_name" => Just(String::new()).boxed(),
+        _ => not_a_duration.boxed(),
+    }
+}
+
+/// Valid values for every known parameter but `except`.
+fn good_pairs(except: &'static str) -> impl Strategy<Value = Vec<(String, String)>> {
+    let good = |key: &'static str| -> BoxedStrategy<(String, String)> {
+        let value: BoxedStrategy<String> = match key {
+            "connection_limit" => (1usize..=10_000).prop_map(|n| n.to_string()).boxed(),
+            "pgbouncer" | "adaptive_limit" => "(true|false|1|0)".boxed(),
+            "application_name" => "[a-z][a-z0-9-]{0,10}".boxed(),
+            _ => "[0-9]{1,5}(ms|s|m|min|h|)".boxed(),
+        };
+        value.prop_map(move |v| (key.to_owned(), v)).boxed()
+    };
+    let keys: Vec<&'static str> = KNOWN.iter().copied().filter(|k| *k != except).collect();
+    proptest::sample::subsequence(keys, 0..=3)
+        .prop_flat_map(move |keys| keys.into_iter().map(good).collect::<Vec<_>>())
+}
+
+proptest! {
+    #![proptest_config(cases(400))]
+
+    #[test]
+    fn from_url_never_panics_on_arbitrary_strings(input in prop_oneof![any::<String>(), "\\PC{0,60}"]) {
+        match Config::from_url(&input) {
+            Ok(config) => exercise(&input, &config),
+            Err(error) => {
+                prop_assert_eq!(error.setting, "url", "{:?}: {}", input, error);
+                prop_assert!(error.to_string().contains("`url`"));
+            }
+        }
+    }
+
+    #[test]
+    fn url_shaped_strings_with_arbitrary_parameters_never_panic(url in url_shaped()) {
+        match Config::from_url(&url) {
+            Ok(config) => exercise(&url, &config),
+            Err(error) => assert_names_a_key(&url, &error),
+        }
+    }
+
+    #[test]
+    fn a_bad_value_of_a_known_parameter_is_named(
+        (key, bad, good, position) in proptest::sample::select(KNOWN.to_vec())
+            .prop_flat_map(|key| (Just(key), bad_value(key), good_pairs(key), 0usize..4))
+    ) {
+        let mut pairs = good;
+        let position = position.min(pairs.len());
+        pairs.insert(position, (key.to_owned(), bad.clone()));
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        let url = format!("postgres://app:pw@db.example/app?{query}");
+        let error = Config::from_url(&url).expect_err(&url);
+        prop_assert_eq!(error.setting, key, "{}: {}", url, error);
+        assert_names_a_key(&url, &error);
+    }
+
+    #[test]
+    fn a_bad_value_of_a_sqlx_parameter_is_named(
+        (backend, key) in proptest::sample::select(SQLX_KNOWN.to_vec()),
+        bad in "[a-z]{1,8}".prop_filter("a valid TLS mode", |v| {
+            !["disable", "allow", "prefer", "require", "disabled", "preferred", "required"]
+                .contains(&v.as_str())
+        }),
+        good in good_pairs("none"),
+    ) {
+        let mut pairs = good;
+        if backend != "postgres" {
+            // `pgbouncer` is for PostgreSQL URLs only (an error elsewhere).
+            pairs.retain(|(key, _)| key != "pgbouncer");
+        }
+        pairs.push((key.to_owned(), bad));
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        let url = format!("{backend}://app:pw@db.example/app?{query}");
+        let config = Config::from_url(&url).unwrap();
+        let error = match config.kind {
+            BackendKind::Postgres => config.manager::<Postgres>().map(|_| ()).unwrap_err(),
+            _ => config.manager::<MySql>().map(|_| ()).unwrap_err(),
+        };
+        let message = error.to_string();
+        prop_assert!(
+            matches!(&error, Error::Config(e) if e.setting == "url"),
+            "{}: {:?}", url, error
+        );
+        prop_assert!(message.contains(&format!("`{key}`")), "{}: {}", url, message);
+        prop_assert!(!message.contains("pw@"), "{}", message);
+    }
+
+    #[test]
+    fn good_values_are_read_back(
+        limit in 1usize..=10_000,
+        secs in 0u64..1_000_000,
+        unit in proptest::sample::select(vec![("", 1000u64), ("s", 1000), ("ms", 1), ("m", 60_000), ("min", 60_000), ("h", 3_600_000)]),
+        key in proptest::sample::select(DURATIONS.to_vec()),
+        pgbouncer in proptest::sample::select(vec![("true", true), ("1", true), ("false", false), ("0", false)]),
+    ) {
+        let url = format!(
+            "postgres://u@h/d?connection_limit={limit}&{key}={secs}{}&pgbouncer={}",
+            unit.0, pgbouncer.0
+        );
+        let config = Config::from_url(&url).unwrap();
+        let expected = Some(Duration::from_millis(secs * unit.1));
+        let read = match key {
+            "pool_timeout" => config.pool_timeout,
+            "connect_timeout" => config.connect_timeout,
+            "statement_timeout" => config.statement_timeout,
+            "idle_timeout" => config.idle_timeout,
+            _ => config.max_lifetime,
+        };
+        prop_assert_eq!(read, expected);
+        prop_assert_eq!(config.connection_limit, Some(limit));
+        prop_assert_eq!(config.pgbouncer, pgbouncer.1);
+        // Pool parameters are taken out; nothing is left for sqlx.
+        prop_assert_eq!(config.sqlx_url().query(), None);
+        exercise(&url, &config);
+    }
+
+    #[test]
+    fn durations_never_panic_and_name_their_parameter(
+        value in prop_oneof![any::<String>(), "[0-9]{0,22}[a-z ]{0,4}"],
+        parameter in proptest::sample::select(DURATIONS.to_vec()),
+    ) {
+        match parse_duration(parameter, &value) {
+            Ok(duration) => prop_assert!(duration.as_millis() <= u128::from(u64::MAX)),
+            Err(error) => {
+                prop_assert_eq!(error.setting, parameter);
+                prop_assert!(error.to_string().contains(parameter));
+            }
+        }
+    }
+
+    #[test]
+    fn preset_names_never_panic_and_name_the_variable(value in prop_oneof![any::<String>(), "[a-zA-Z ]{0,12}"]) {
+        match Preset::from_env_value(Some(&value)) {
+            Ok(None) => prop_assert!(value.trim().is_empty()),
+            Ok(Some(preset)) => prop_assert!(preset.name().eq_ignore_ascii_case(value.trim())),
+            Err(error) => {
+                prop_assert_eq!(error.variable, "POOL_PRESET");
+                prop_assert!(error.to_string().contains("POOL_PRESET"));
+                prop_assert_eq!(ConfigError::from(error).setting, "POOL_PRESET");
+            }
+        }
+        if let Err(error) = value.parse::<Preset>() {
+            prop_assert_eq!(error.variable, "preset");
+        }
+    }
+
+    /// The pool's settings: `build()` returns a pool or an error naming a setting. (Sizes
+    /// stay at most 10 000: see `a_huge_max_size_is_an_error_not_an_abort`.)
+    #[test]
+    fn pool_settings_build_or_name_the_setting(
+        max_size in 0usize..=10_000,
+        min_idle in 0usize..=10_001,
+        millis in proptest::collection::vec(prop_oneof![Just(0u64), 1u64..100_000, Just(u64::MAX / 4)], 9),
+        validation in 0u8..3,
+    ) {
+        let manager = SqlxManager::<Postgres>::from_url("postgres://u:pw@127.0.0.1:1/db").unwrap();
+        let d = |i: usize| Duration::from_millis(millis[i]);
+        let o = |i: usize| (millis[i] % 3 != 1).then(|| d(i));
+        let builder = Pool::builder(manager)
+            .max_size(max_size)
+            .min_idle(min_idle)
+            .acquire_timeout(d(0))
+            .connect_timeout(d(1))
+            .check_timeout(d(2))
+            .idle_timeout(o(3))
+            .max_lifetime(o(4))
+            .leak_threshold(o(5))
+            .slow_acquire_threshold(o(6))
+            .connect_backoff(d(7), d(8))
+            .validation(match validation {
+                0 => Validation::Never,
+                1 => Validation::Always,
+                _ => Validation::IdleLongerThan(d(3)),
+            });
+        match builder.build() {
+            Ok(pool) => prop_assert_eq!(pool.status().max_size, max_size),
+            Err(error) => {
+                prop_assert!(POOL_SETTINGS.contains(&error.setting), "{}", error);
+                prop_assert!(error.to_string().contains(error.setting));
+            }
+        }
+    }
+
+    #[test]
+    fn breaker_settings_validate_or_name_the_setting(
+        rates in (any::<f32>(), any::<f32>()),
+        millis in proptest::collection::vec(prop_oneof![Just(0u64), 1u64..1_000_000], 4),
+        counts in (0u32..200, 0u32..200, 0u32..200),
+        time_window in any::<bool>(),
+        multiplier in prop_oneof![any::<f64>(), 0.5f64..4.0],
+    ) {
+        let config = BreakerConfig {
+            failure_rate_threshold: rates.0,
+            slow_call_rate_threshold: rates.1,
+            slow_call_duration_threshold: Duration::from_millis(millis[0]),
+            permitted_calls_in_half_open: counts.0,
+            minimum_calls: counts.1,
+            sliding_window: if time_window { SlidingWindow::Time(counts.2) } else { SlidingWindow::Count(counts.2) },
+            wait_in_open: Duration::from_millis(millis[1]),
+            open_backoff_multiplier: multiplier,
+            max_wait_in_open: Duration::from_millis(millis[2]),
+            max_wait_in_half_open: Duration::from_millis(millis[3]),
+        };
+        match pool_sqlx::CircuitBreaker::new("hostile", config.clone()) {
+            Ok(breaker) => {
+                prop_assert!(config.validate().is_ok());
+                let _ = breaker.snapshot();
+            }
+            Err(error) => {
+                prop_assert!(BREAKER_SETTINGS.contains(&error.setting), "{}", error);
+                prop_assert!(error.to_string().contains(error.setting));
+            }
+        }
+    }
+}
+
+#[test]
+fn fixed_cases_found_while_writing_the_properties() {
+    // A connection limit in the billions made `build_pool` abort the process (pool-core
+    // reserves bookkeeping for `max_size` connections up front); the URL parser now
+    // rejects it, naming the parameter.
+    let error = Config::from_url("postgres://h/db?connection_limit=99999999999").unwrap_err();
+    assert_eq!(error.setting, "connection_limit");
+    assert!(error.to_string().contains("at most"), "{error}");
+    let ok = Config::from_url("postgres://h/db?connection_limit=10000").unwrap();
+    assert_eq!(
+        ok.build_pool::<Postgres>("big").unwrap().status().max_size,
+        10_000
+    );
+    // sqlx's own messages did not say which parameter was wrong.
+    for (url, key) in [
+        ("postgres://u:pw@h/db?port=abc", "`port`"),
+        (
+            "postgres://u:pw@h/db?statement-cache-capacity=x",
+            "`statement-cache-capacity`",
+        ),
+        (
+            "mysql://u:pw@h/db?statement-cache-capacity=x",
+            "`statement-cache-capacity`",
+        ),
+        ("postgres://u:pw@h/db?sslmode=bogus", "`sslmode`"),
+        ("postgres://u:%ff%fe@h/db", "`password`"),
+        ("sqlite:x.db?mode=bogus", "`mode`"),
+    ] {
+        let config = Config::from_url(url).unwrap();
+        let error = match config.kind {
+            BackendKind::Postgres => config.manager::<Postgres>().map(|_| ()).unwrap_err(),
+            BackendKind::MySql => config.manager::<MySql>().map(|_| ()).unwrap_err(),
+            BackendKind::Sqlite => config.manager::<Sqlite>().map(|_| ()).unwrap_err(),
+        };
+        let message = error.to_string();
+        assert!(message.contains(key), "{url}: {message}");
+        assert!(
+            matches!(error, Error::Config(ref e) if e.setting == "url"),
+            "{error:?}"
+        );
+        assert!(!message.contains("pw"), "{message}");
+    }
+}
+
+/// `PoolBuilder::build` promises a typed error, never a panic, for a bad configuration.
+/// A huge `max_size` takes the process down instead: `Inner::new` calls
+/// `Semaphore::new(max_size)`, which panics above `Semaphore::MAX_PERMITS` (`usize::MAX >>
+/// 3`: "a semaphore may not have more than MAX_PERMITS permits"), and
+/// `Vec::with_capacity(max_size)`, which aborts the process ("memory allocation of
+/// 5599999999944 bytes failed") for `max_size` = 99 999 999 999. Run in a child process, since an abort would
+/// take this test binary down with it.
+#[test]
+fn a_huge_max_size_is_an_error_not_an_abort() {
+    const NAME: &str = "a_huge_max_size_is_an_error_not_an_abort";
+    if std::env::var_os("POOL_HUGE_PROBE").is_some() {
+        let manager = SqlxManager::<Postgres>::from_url("postgres://h/db").unwrap();
+        let built = Pool::builder(manager).max_size(usize::MAX / 2).build();
+        assert!(built.is_err(), "built a pool of usize::MAX / 2 connections");
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--include-ignored", "--test-threads=1"])
+        .env("POOL_HUGE_PROBE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "building a pool with a huge max_size did not return an error: {:?}\n{}",
+        output.status,
+        [&output.stdout, &output.stderr]
+            .iter()
+            .flat_map(|out| String::from_utf8_lossy(out)
+                .lines()
+                .filter(
+                    |line| ["panicked", "MAX_PERMITS", "memory allocation", "capacity"]
+                        .iter()
+                        .any(|word| line.contains(word))
+                )
+                .map(str::to_owned)
+                .collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -1,0 +1,17 @@
+use pool_sqlx::{Pool, pooled};
+use tests::memory::{MemoryConnection, MemoryManager, TestError};
+
+#[pooled]
+async fn broken(conn: &mut MemoryConnection) -> Result<u64, TestError> {
+    let id = conn.id + ;
+    Ok(id)
+}
+
+// The caller passes a pool, as the generated signature says: no second error here.
+async fn caller(pool: &Pool<MemoryManager>) -> Result<u64, TestError> {
+    broken(pool).await
+}
+
+fn main() {
+    let _ = caller;
+}

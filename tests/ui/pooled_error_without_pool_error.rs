@@ -1,0 +1,25 @@
+use pool_sqlx::{Classify, ErrorClass, Pool, pooled};
+use tests::memory::{MemoryConnection, MemoryManager};
+
+/// An error type that cannot carry a failed checkout.
+#[derive(Debug)]
+struct AppError;
+
+impl Classify for AppError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Permanent
+    }
+}
+
+#[pooled]
+async fn find_user(conn: &mut MemoryConnection) -> Result<u64, AppError> {
+    Ok(conn.id)
+}
+
+async fn caller(pool: &Pool<MemoryManager>) -> Result<u64, AppError> {
+    find_user(pool).await
+}
+
+fn main() {
+    let _ = caller;
+}

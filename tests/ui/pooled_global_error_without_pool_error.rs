@@ -1,0 +1,24 @@
+use pool_sqlx::{Classify, ErrorClass, GlobalPool, pooled};
+use tests::memory::{MemoryConnection, MemoryManager};
+
+/// An error type that cannot carry a failed checkout.
+#[derive(Debug)]
+struct AppError;
+
+impl Classify for AppError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Permanent
+    }
+}
+
+static DB: GlobalPool<MemoryManager> = GlobalPool::new("db");
+
+// The manager is known here: the error type is checked at the definition.
+#[pooled(pool = DB)]
+async fn find_user(conn: &mut MemoryConnection) -> Result<u64, AppError> {
+    Ok(conn.id)
+}
+
+fn main() {
+    let _ = find_user();
+}

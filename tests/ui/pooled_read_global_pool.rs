@@ -1,0 +1,11 @@
+use pool_sqlx::{GlobalPool, pooled};
+use tests::memory::{MemoryConnection, MemoryManager, TestError};
+
+static DB: GlobalPool<MemoryManager> = GlobalPool::new("db");
+
+#[pooled(pool = DB, read)]
+async fn read_from_global(conn: &mut MemoryConnection) -> Result<u64, TestError> {
+    Ok(conn.id)
+}
+
+fn main() {}

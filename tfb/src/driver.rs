@@ -1,0 +1,294 @@
+//! `tfb bench`: starts one service per stack, loads each with `wrk` in interleaved rounds,
+//! and prints per-round ratios (median and interquartile range), requests/s and p99.
+//!
+//! Interleaving: in every round each test runs on every stack back to back, in an order
+//! that rotates from round to round, so slow drifts of a shared 2-core machine (wrk, the
+//! services and PostgreSQL all run on it) fall on every stack alike and each round's
+//! ratio compares like with like.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use crate::stacks::Kind;
+
+/// What `tfb bench` was asked to run.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// How long each `wrk` run lasts.
+    pub(crate) duration: Duration,
+    /// Rounds per (test, connections) cell.
+    pub(crate) rounds: usize,
+    /// `wrk -c` values.
+    pub(crate) connections: Vec<u32>,
+    /// Paths to load (`/db`, `/queries?q=20`, …).
+    pub(crate) tests: Vec<&'static str>,
+    /// The stacks to compare.
+    pub(crate) stacks: Vec<Kind>,
+}
+
+/// The four TechEmpower tests, as loaded.
+pub(crate) const TESTS: [&str; 4] = ["/db", "/queries?q=20", "/updates?q=20", "/fortunes"];
+
+/// A service started for the bench; killed on drop.
+struct Service {
+    kind: Kind,
+    child: Child,
+    base: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(kind: Kind, url: &str) -> Result<Service, String> {
+    let exe = std::env::current_exe().map_err(|error| format!("own executable: {error}"))?;
+    let mut child = Command::new(exe)
+        .args(["serve", "--stack", kind.name(), "--listen", "127.0.0.1:0"])
+        .env("TFB_DATABASE_URL", url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|error| format!("start the {} service: {error}", kind.name()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|error| format!("read the {} service's address: {error}", kind.name()))?;
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or_else(|| {
+            format!(
+                "the {} service did not start: `{}`",
+                kind.name(),
+                line.trim()
+            )
+        })?
+        .to_owned();
+    Ok(Service { kind, child, base })
+}
+
+/// One `wrk` run's figures.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    requests_per_second: f64,
+    p99: Duration,
+    /// Non-2xx answers: the service's own failures (it logs each one).
+    failed: u64,
+    /// wrk's socket errors (connect, read, write, timeout: wrk gives up after 2 s).
+    socket: u64,
+}
+
+fn wrk(url: &str, connections: u32, duration: Duration) -> Result<Run, String> {
+    let output = Command::new("wrk")
+        .args([
+            "-t2".to_owned(),
+            format!("-c{connections}"),
+            format!("-d{}s", duration.as_secs().max(1)),
+            "--latency".to_owned(),
+            url.to_owned(),
+        ])
+        .output()
+        .map_err(|error| format!("run wrk (install it: apt-get install wrk): {error}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "wrk failed: {text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    parse_wrk(&text).ok_or_else(|| format!("unreadable wrk output:\n{text}"))
+}
+
+fn parse_wrk(text: &str) -> Option<Run> {
+    let mut requests_per_second = None;
+    let mut p99 = None;
+    let (mut failed, mut socket) = (0, 0);
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", value] => requests_per_second = value.parse().ok(),
+            ["99%", value] => p99 = parse_latency(value),
+            ["Non-2xx", "or", "3xx", "responses:", count] => failed += count.parse::<u64>().ok()?,
+            ["Socket", "errors:", rest @ ..] => {
+                // "connect 0, read 0, write 0, timeout 12"
+                socket += rest
+                    .iter()
+                    .filter_map(|word| word.trim_end_matches(',').parse::<u64>().ok())
+                    .sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    Some(Run {
+        requests_per_second: requests_per_second?,
+        p99: p99?,
+        failed,
+        socket,
+    })
+}
+
+fn parse_latency(value: &str) -> Option<Duration> {
+    let (number, scale) = if let Some(n) = value.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = value.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = value.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = value.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        return None;
+    };
+    Some(Duration::from_secs_f64(number.parse::<f64>().ok()? * scale))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    quantile(values, 0.5)
+}
+
+/// The q-quantile by linear interpolation between order statistics.
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = q * (values.len() - 1) as f64;
+    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+    values[low] + (values[high] - values[low]) * (rank - low as f64)
+}
+
+/// Runs the plan against a database at `url` and prints the report.
+pub(crate) fn run(plan: &Plan, url: &str) -> Result<(), String> {
+    let services = plan
+        .stacks
+        .iter()
+        .map(|&kind| start(kind, url))
+        .collect::<Result<Vec<_>, _>>()?;
+    println!(
+        "tfb: {} rounds of {:?} per cell, wrk -t2, connections {:?}; wrk, the services and \
+         PostgreSQL share this machine's {} cores",
+        plan.rounds,
+        plan.duration,
+        plan.connections,
+        std::thread::available_parallelism().map_or(0, usize::from),
+    );
+    for service in &services {
+        // Warm every stack's pool and caches before anything is measured.
+        wrk(&format!("{}/db", service.base), 64, Duration::from_secs(2))?;
+    }
+    for test in &plan.tests {
+        for &connections in &plan.connections {
+            // runs[stack][round]
+            let mut runs: Vec<Vec<Run>> = vec![Vec::new(); services.len()];
+            for round in 0..plan.rounds {
+                for offset in 0..services.len() {
+                    let index = (round + offset) % services.len();
+                    let service = &services[index];
+                    let run = wrk(
+                        &format!("{}{test}", service.base),
+                        connections,
+                        plan.duration,
+                    )?;
+                    runs[index].push(run);
+                }
+            }
+            report(test, connections, &services, &runs);
+        }
+    }
+    Ok(())
+}
+
+fn report(test: &str, connections: u32, services: &[Service], runs: &[Vec<Run>]) {
+    println!("\n{test}, {connections} connections");
+    println!("| stack | requests/s (median) | p99 (median) | failed (non-2xx) | socket errors |");
+    println!("|---|---:|---:|---:|---:|");
+    for (service, runs) in services.iter().zip(runs) {
+        let mut rps: Vec<f64> = runs.iter().map(|run| run.requests_per_second).collect();
+        let mut p99: Vec<f64> = runs.iter().map(|run| run.p99.as_secs_f64() * 1e3).collect();
+        let failed: u64 = runs.iter().map(|run| run.failed).sum();
+        let socket: u64 = runs.iter().map(|run| run.socket).sum();
+        println!(
+            "| {} | {:.0} | {:.2} ms | {failed} | {socket} |",
+            service.kind.name(),
+            median(&mut rps),
+            median(&mut p99)
+        );
+    }
+    let index = |kind: Kind| services.iter().position(|service| service.kind == kind);
+    let ratio = |a: Kind, b: Kind| -> Option<String> {
+        let (a, b) = (index(a)?, index(b)?);
+        let mut ratios: Vec<f64> = runs[a]
+            .iter()
+            .zip(&runs[b])
+            .map(|(a, b)| a.requests_per_second / b.requests_per_second)
+            .collect();
+        let mut p99: Vec<f64> = runs[a]
+            .iter()
+            .zip(&runs[b])
+            .map(|(a, b)| a.p99.as_secs_f64() / b.p99.as_secs_f64())
+            .collect();
+        Some(format!(
+            "{:.2}× [{:.2}–{:.2}], p99 {:.2}×",
+            median(&mut ratios.clone()),
+            quantile(&mut ratios.clone(), 0.25),
+            quantile(&mut ratios, 0.75),
+            median(&mut p99),
+        ))
+    };
+    for theirs in [Kind::PgPool, Kind::Deadpool] {
+        if let Some(line) = ratio(Kind::Attributes, theirs) {
+            println!("attributes / {}: {line}", theirs.name());
+        }
+    }
+    for kind in [Kind::Attributes, Kind::Untimed, Kind::Pooled] {
+        if let Some(line) = ratio(kind, Kind::Plain) {
+            println!("{} / plain: {line}", kind.name());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WRK: &str = "Running 5s test @ http://127.0.0.1:1/db
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.10ms    1.02ms  20.31ms   80.00%
+    Req/Sec    15.20k     1.10k   17.00k    70.00%
+  Latency Distribution
+     50%    1.90ms
+     75%    2.50ms
+     90%    3.20ms
+     99%    5.75ms
+  151234 requests in 5.00s, 20.11MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:  30246.80
+Transfer/sec:      4.02MB
+";
+
+    #[test]
+    fn reads_wrk_figures() {
+        let run = parse_wrk(WRK).unwrap();
+        assert!((run.requests_per_second - 30246.80).abs() < 1e-6);
+        assert_eq!(run.p99, Duration::from_micros(5750));
+        assert_eq!((run.failed, run.socket), (4, 3));
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(quantile(&mut [1.0, 2.0, 3.0, 4.0, 5.0], 0.25), 2.0);
+        assert_eq!(parse_latency("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_latency("250.00us"), Some(Duration::from_micros(250)));
+    }
+}
