@@ -205,7 +205,7 @@ pub(crate) async fn probe<DB: Backend>(
             error: Some(format!("no answer within {timeout:?}")),
             replay_lag_ms: None,
             replay_lag_bytes: None,
-            connections: tally.map_or(0, |tally| tally.open(index)),
+            connections: tally.map_or(0, |tally| tally.report(index)),
         })
         .collect();
     while let Some(joined) = probes.join_next().await {

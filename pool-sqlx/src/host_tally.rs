@@ -57,6 +57,23 @@ impl HostTally {
             .map_or(0, |(_, open)| open.load(Ordering::Relaxed))
     }
 
+    /// Open connections to host `index`, for a health report: the gauge is set to the
+    /// figure again, so the two agree even where the recorder lost the last change (one
+    /// installed after it, or one that resets what it reads, as metrics-util's
+    /// debugging recorder does).
+    pub(crate) fn report(&self, index: usize) -> usize {
+        self.publish(index);
+        self.open(index)
+    }
+
+    /// Every host with its open connections, in the URL's order.
+    pub(crate) fn counts(&self) -> Vec<(String, usize)> {
+        self.hosts
+            .iter()
+            .map(|(host, open)| (host.clone(), open.load(Ordering::Relaxed)))
+            .collect()
+    }
+
     fn publish(&self, index: usize) {
         if let Some((host, open)) = self.hosts.get(index) {
             metrics::gauge!(

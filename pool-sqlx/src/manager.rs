@@ -164,6 +164,16 @@ impl<DB: Backend> SqlxManager<DB> {
         self.tally.as_deref()
     }
 
+    /// The pool's open connections per host of a multi-host URL, in the URL's order
+    /// (`host:port`, count), read without I/O: the figures of the health report's
+    /// `connections` and of the gauge `pool_host_connections`. Empty for a URL with one
+    /// host.
+    pub fn connections_per_host(&self) -> Vec<(String, usize)> {
+        self.tally
+            .as_ref()
+            .map_or_else(Vec::new, |tally| tally.counts())
+    }
+
     /// The per-connection settings in force.
     pub fn session_settings(&self) -> &Session {
         &self.session

@@ -6,7 +6,7 @@
 //! host with its connections (and the gauge `pool_host_connections` agrees); the role
 //! query works through PgBouncer in transaction mode.
 
-use std::{sync::OnceLock, time::Duration};
+use std::{cell::RefCell, time::Duration};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
@@ -115,55 +115,84 @@ async fn port(conn: &mut PgConnection) -> i32 {
         .unwrap()
 }
 
-/// This binary's metrics recorder (global: the pool's closes run on spawned tasks).
-fn recorder() -> &'static Snapshotter {
-    static SNAPSHOTTER: OnceLock<Snapshotter> = OnceLock::new();
-    SNAPSHOTTER.get_or_init(|| {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        recorder.install().unwrap();
+thread_local! {
+    /// The calling test's own metrics recorder (see [`record_here`]).
+    static SNAPSHOTTER: RefCell<Option<Snapshotter>> = const { RefCell::new(None) };
+}
+
+/// Installs a metrics recorder for the calling test alone: metrics' thread-local default,
+/// which `#[tokio::test]`'s current-thread runtime also applies to the pool's spawned
+/// tasks. A global recorder would be shared with the tests running beside this one, and
+/// every snapshot of metrics-util's debugging recorder resets the gauges it reads.
+fn record_here() -> metrics::LocalRecorderGuard<'static> {
+    let recorder: &'static DebuggingRecorder = Box::leak(Box::new(DebuggingRecorder::new()));
+    SNAPSHOTTER.with(|snapshotter| *snapshotter.borrow_mut() = Some(recorder.snapshotter()));
+    metrics::set_default_local_recorder(recorder)
+}
+
+/// The gauges `pool_host_connections` of `pool` for `hosts`, read off this test's
+/// recorder (which resets them: health sets them again before each read).
+fn gauged(pool: &Pool<SqlxManager<Postgres>>, hosts: &[String]) -> Vec<Option<usize>> {
+    let snapshot = SNAPSHOTTER.with(|snapshotter| {
         snapshotter
-    })
+            .borrow()
+            .as_ref()
+            .expect("record_here() first")
+            .snapshot()
+            .into_hashmap()
+    });
+    hosts
+        .iter()
+        .map(|host| {
+            snapshot.iter().find_map(|(key, (_, _, value))| {
+                let labels: Vec<(&str, &str)> =
+                    key.key().labels().map(|l| (l.key(), l.value())).collect();
+                match value {
+                    DebugValue::Gauge(value)
+                        if key.key().name() == pool_sqlx::names::HOST_CONNECTIONS
+                            && labels == [("pool", pool.name()), ("host", host.as_str())] =>
+                    {
+                        Some(value.into_inner() as usize)
+                    }
+                    _ => None,
+                }
+            })
+        })
+        .collect()
 }
 
 /// `pool`'s connections per host as health reports them and as the gauge
-/// `pool_host_connections` says, in the URL's order: the two must agree.
-async fn per_host(pool: &Pool<SqlxManager<Postgres>>) -> Vec<usize> {
+/// `pool_host_connections` says right after, in the URL's order.
+async fn counted_and_gauged(
+    pool: &Pool<SqlxManager<Postgres>>,
+) -> (Vec<usize>, Vec<Option<usize>>) {
     let report = health(pool, Duration::from_secs(2)).await;
     let counted: Vec<usize> = report.hosts.iter().map(|host| host.connections).collect();
-    let snapshot = recorder().snapshot().into_hashmap();
-    let gauged: Vec<usize> = report
-        .hosts
-        .iter()
-        .map(|host| {
-            let value = snapshot.iter().find_map(|(key, (_, _, value))| {
-                let labels: Vec<(&str, &str)> =
-                    key.key().labels().map(|l| (l.key(), l.value())).collect();
-                (key.key().name() == pool_sqlx::names::HOST_CONNECTIONS
-                    && labels == [("pool", pool.name()), ("host", host.host.as_str())])
-                .then_some(value)
-            });
-            match value {
-                Some(DebugValue::Gauge(value)) => value.into_inner() as usize,
-                other => panic!("no gauge for {}: {other:?}", host.host),
-            }
-        })
-        .collect();
-    assert_eq!(counted, gauged, "health and the gauge disagree");
+    let hosts: Vec<String> = report.hosts.iter().map(|host| host.host.clone()).collect();
+    (counted, gauged(pool, &hosts))
+}
+
+/// [`counted_and_gauged`] when nothing is changing: the two must agree.
+async fn per_host(pool: &Pool<SqlxManager<Postgres>>) -> Vec<usize> {
+    let (counted, gauged) = counted_and_gauged(pool).await;
+    let expected: Vec<Option<usize>> = counted.iter().copied().map(Some).collect();
+    assert_eq!(gauged, expected, "health and the gauge disagree");
     counted
 }
 
-/// Polls [`per_host`] until it reads `expected` (a close runs on a task of its own).
+/// Polls until health and the gauge both read `expected` (a close runs on a task of its
+/// own, so either may read a change the other has not seen yet).
 async fn wait_per_host(pool: &Pool<SqlxManager<Postgres>>, expected: &[usize]) {
     let deadline = Instant::now() + Duration::from_secs(5);
+    let gauged_expected: Vec<Option<usize>> = expected.iter().copied().map(Some).collect();
     loop {
-        let seen = per_host(pool).await;
-        if seen == expected {
+        let (counted, gauged) = counted_and_gauged(pool).await;
+        if counted == expected && gauged == gauged_expected {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "per host {seen:?}, expected {expected:?}"
+            "per host: health {counted:?}, gauge {gauged:?}; expected {expected:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -175,7 +204,7 @@ async fn validation_closes_a_connection_whose_server_changed_role() {
         let Some(cluster) = Cluster::start(Replication::Async) else {
             return;
         };
-        recorder();
+        let _recorder = record_here();
         let (primary, standby) = (cluster.primary_port(), cluster.standby_port());
         let pool = Config::from_url(&url(&[primary, standby], "target_session_attrs=read-write"))
             .unwrap()
@@ -219,6 +248,82 @@ async fn validation_closes_a_connection_whose_server_changed_role() {
         assert!(pool.metrics().closed_invalid >= 1, "{:?}", pool.metrics());
         // After the promotion every connection is the new primary's.
         wait_per_host(&pool, &[0, 1]).await;
+    })
+    .await
+    .expect("the scenario finished in time");
+}
+
+/// The background sweep: with `keepalive`, idle connections whose server turned read-only
+/// are closed by the pool's own task, with no checkout to find them, and `min_idle`
+/// refills on the new primary.
+#[tokio::test]
+async fn keepalive_closes_idle_connections_whose_server_changed_role() {
+    tokio::time::timeout(SCENARIO_LIMIT, async {
+        let Some(cluster) = Cluster::start(Replication::Async) else {
+            return;
+        };
+        let _recorder = record_here();
+        let (primary, standby) = (cluster.primary_port(), cluster.standby_port());
+        let pool = Config::from_url(&url(
+            &[primary, standby],
+            "target_session_attrs=read-write&keepalive=1s",
+        ))
+        .unwrap()
+        .pool_builder::<Postgres>("walk_keepalive")
+        .unwrap()
+        .min_idle(2)
+        .connect_backoff(Duration::from_millis(50), Duration::from_millis(500))
+        .build_and_connect()
+        .await
+        .unwrap();
+        // Read without I/O, so the polling below is no checkout.
+        let on_each = || {
+            let counts = pool.manager().connections_per_host();
+            counts.into_iter().map(|(_, open)| open).collect::<Vec<_>>()
+        };
+        // No checkout from here on: only the background task touches the pool.
+        let before = pool.metrics();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while on_each() != [2, 0] {
+            assert!(Instant::now() < deadline, "warm-up: {:?}", on_each());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut admin = PgConnection::connect(&cluster.primary_url("postgres"))
+            .await
+            .unwrap();
+        for sql in [
+            "ALTER SYSTEM SET default_transaction_read_only = on",
+            "SELECT pg_reload_conf()",
+        ] {
+            sqlx::raw_sql(sql).execute(&mut admin).await.unwrap();
+        }
+        admin.close().await.unwrap();
+        cluster.promote_standby();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while on_each() != [0, 2] {
+            assert!(
+                Instant::now() < deadline,
+                "per host {:?}, expected [0, 2]: {:?}",
+                on_each(),
+                pool.metrics()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let metrics = pool.metrics();
+        assert_eq!(
+            metrics.closed_invalid,
+            before.closed_invalid + 2,
+            "{metrics:?}"
+        );
+        assert_eq!(
+            metrics.checkouts_direct + metrics.checkouts_waited,
+            before.checkouts_direct + before.checkouts_waited,
+            "found by the background task, not by a checkout"
+        );
+        // Health agrees, and the connections it finds are the new primary's.
+        assert_eq!(per_host(&pool).await, [0, 2]);
+        let mut conn = pool.get().await.unwrap();
+        assert_eq!(port(&mut conn).await, i32::from(standby));
     })
     .await
     .expect("the scenario finished in time");

@@ -21,24 +21,26 @@ use pool_sqlx::{
 use proptest::prelude::*;
 
 /// The pool parameters `Config::from_url` reads.
-const KNOWN: [&str; 9] = [
+const KNOWN: [&str; 10] = [
     "connection_limit",
     "pool_timeout",
     "connect_timeout",
     "statement_timeout",
     "idle_timeout",
     "max_lifetime",
+    "keepalive",
     "pgbouncer",
     "application_name",
     "adaptive_limit",
 ];
 
-const DURATIONS: [&str; 5] = [
+const DURATIONS: [&str; 6] = [
     "pool_timeout",
     "connect_timeout",
     "statement_timeout",
     "idle_timeout",
     "max_lifetime",
+    "keepalive",
 ];
 
 /// Parameters sqlx itself reads and rejects bad values of.
@@ -51,7 +53,7 @@ const SQLX_KNOWN: [(&str, &str); 5] = [
 ];
 
 /// The settings `PoolBuilder::build` and `BreakerConfig::validate` can name.
-const POOL_SETTINGS: [&str; 11] = [
+const POOL_SETTINGS: [&str; 12] = [
     "max_size",
     "min_idle",
     "acquire_timeout",
@@ -63,6 +65,7 @@ const POOL_SETTINGS: [&str; 11] = [
     "slow_acquire_threshold",
     "connect_backoff",
     "reaper_interval",
+    "keepalive",
 ];
 const BREAKER_SETTINGS: [&str; 10] = [
     "failure_rate_threshold",
@@ -343,7 +346,9 @@ proptest! {
             "connect_timeout" => config.connect_timeout,
             "statement_timeout" => config.statement_timeout,
             "idle_timeout" => config.idle_timeout,
-            _ => config.max_lifetime,
+            "max_lifetime" => config.max_lifetime,
+            "keepalive" => config.keepalive,
+            other => panic!("no reader for `{other}`"),
         };
         prop_assert_eq!(read, expected);
         prop_assert_eq!(config.connection_limit, Some(limit));
@@ -389,7 +394,7 @@ proptest! {
     fn pool_settings_build_or_name_the_setting(
         max_size in 0usize..=10_000,
         min_idle in 0usize..=10_001,
-        millis in proptest::collection::vec(prop_oneof![Just(0u64), 1u64..100_000, Just(u64::MAX / 4)], 9),
+        millis in proptest::collection::vec(prop_oneof![Just(0u64), 1u64..100_000, Just(u64::MAX / 4)], 10),
         validation in 0u8..3,
     ) {
         let manager = SqlxManager::<Postgres>::from_url("postgres://u:pw@127.0.0.1:1/db").unwrap();
@@ -406,6 +411,7 @@ proptest! {
             .leak_threshold(o(5))
             .slow_acquire_threshold(o(6))
             .connect_backoff(d(7), d(8))
+            .keepalive(o(9))
             .validation(match validation {
                 0 => Validation::Never,
                 1 => Validation::Always,

@@ -15,7 +15,8 @@ fn pool_parameters_are_read_and_stripped() {
     let config = Config::from_url(
         "postgres://app:pw@db.example:5433/orders?sslmode=disable&connection_limit=20\
          &pool_timeout=5&connect_timeout=500ms&statement_timeout=2m&idle_timeout=0\
-         &max_lifetime=1h&pgbouncer=true&application_name=orders-api&adaptive_limit=true",
+         &max_lifetime=1h&keepalive=2min&pgbouncer=true&application_name=orders-api\
+         &adaptive_limit=true",
     )
     .unwrap();
     assert_eq!(config.kind, BackendKind::Postgres);
@@ -25,6 +26,7 @@ fn pool_parameters_are_read_and_stripped() {
     assert_eq!(config.statement_timeout, Some(Duration::from_secs(120)));
     assert_eq!(config.idle_timeout, Some(Duration::ZERO));
     assert_eq!(config.max_lifetime, Some(Duration::from_secs(3600)));
+    assert_eq!(config.keepalive, Some(Duration::from_secs(120)));
     assert!(config.pgbouncer);
     assert_eq!(config.application_name.as_deref(), Some("orders-api"));
     assert_eq!(config.adaptive_limit, Some(true));
@@ -52,6 +54,7 @@ fn a_bad_value_names_its_parameter() {
         ("statement_timeout=-1", "statement_timeout"),
         ("idle_timeout=1.5", "idle_timeout"),
         ("max_lifetime=99999999999999999999h", "max_lifetime"),
+        ("keepalive=often", "keepalive"),
         ("pgbouncer=maybe", "pgbouncer"),
         ("application_name=", "application_name"),
         ("adaptive_limit=yes", "adaptive_limit"),

@@ -118,6 +118,7 @@ fn production_is_the_builders_defaults_and_every_preset_is_lazy() {
     assert_eq!(production.validation, defaults::VALIDATION);
     assert_eq!(production.idle_timeout, defaults::IDLE_TIMEOUT);
     assert_eq!(production.max_lifetime, defaults::MAX_LIFETIME);
+    assert_eq!(production.keepalive, defaults::KEEPALIVE);
     for preset in Preset::ALL {
         let config = Config::from_url("postgres://h/db")
             .unwrap()

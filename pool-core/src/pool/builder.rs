@@ -55,6 +55,8 @@ pub mod defaults {
     pub const CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
     /// `adaptive_limit`: off (a fixed `max_size`).
     pub const ADAPTIVE_LIMIT: Option<usize> = None;
+    /// `keepalive`: off (idle connections are checked only at checkout, by `validation`).
+    pub const KEEPALIVE: Option<Duration> = None;
 }
 
 /// The settings of one pool, fixed at build time (only `max_size` changes afterwards,
@@ -75,6 +77,7 @@ pub(crate) struct Config {
     pub(crate) connect_backoff_base: Duration,
     pub(crate) connect_backoff_max: Duration,
     pub(crate) reaper_interval: Option<Duration>,
+    pub(crate) keepalive: Option<Duration>,
     /// The adaptive limit's floor, when the pool has one.
     pub(crate) adaptive_floor: Option<usize>,
 }
@@ -99,6 +102,7 @@ pub const MAX_POOL_SIZE: usize = 10_000;
 /// | `slow_acquire_threshold` | 1 s | a `tracing` warning for a slow checkout |
 /// | `close_timeout` | 30 s | how long `close()` waits for checked-out connections |
 /// | `adaptive_limit` | off | a fixed `max_size` is what every other pool does |
+/// | `keepalive` | off | each check is a round trip per idle connection: for deployments with a firewall to outrun or a failover to follow |
 #[derive(Debug)]
 #[must_use]
 pub struct PoolBuilder<M: Manager> {
@@ -128,6 +132,7 @@ impl<M: Manager> PoolBuilder<M> {
                 connect_backoff_base: defaults::CONNECT_BACKOFF_BASE,
                 connect_backoff_max: defaults::CONNECT_BACKOFF_MAX,
                 reaper_interval: None,
+                keepalive: defaults::KEEPALIVE,
                 adaptive_floor: defaults::ADAPTIVE_LIMIT,
             },
             hooks: Hooks::default(),
@@ -223,6 +228,21 @@ impl<M: Manager> PoolBuilder<M> {
     /// `min_idle` (default: derived from the idle timeout and lifetime, 100 ms to 30 s).
     pub fn reaper_interval(mut self, interval: Duration) -> Self {
         self.config.reaper_interval = Some(interval);
+        self
+    }
+
+    /// Checks ([`Manager::check`]) each connection that has been idle longer than
+    /// `interval`, in the background, one at a time, and closes those that fail (counted
+    /// as `closed_invalid`), as HikariCP's `keepaliveTime` does. A connection that a
+    /// firewall, a NAT or the server dropped while it sat idle is then found before a
+    /// caller takes it, the traffic keeps such middleboxes from dropping it at all, and
+    /// a manager whose check asks more (pool-sqlx's `target_session_attrs`) closes
+    /// connections whose server no longer fits, say a demoted primary. `check_timeout`
+    /// bounds each check; a connection under check is out of the idle stack, so a caller
+    /// takes another or waits for it. `None` (the default): idle connections are checked
+    /// only at checkout, by [`validation`](Self::validation).
+    pub fn keepalive(mut self, interval: Option<Duration>) -> Self {
+        self.config.keepalive = interval;
         self
     }
 
@@ -343,6 +363,7 @@ impl<M: Manager> PoolBuilder<M> {
             ("slow_acquire_threshold", config.slow_acquire_threshold),
             ("connect_backoff", Some(config.connect_backoff_base)),
             ("reaper_interval", config.reaper_interval),
+            ("keepalive", config.keepalive),
         ];
         for (setting, value) in positive {
             if value == Some(Duration::ZERO) {

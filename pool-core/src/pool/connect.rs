@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::{
     event::Event,
     hooks::{CatchUnwind, Panicked},
-    inner::{Inner, Live, deadline_after, lock},
+    inner::{Idle, Inner, Live, deadline_after, lock},
     stats::CloseReason,
 };
 use crate::{Classify, ErrorClass, Manager, PoolError, TimeoutPhase};
@@ -87,13 +87,11 @@ impl<M: Manager> Inner<M> {
                     conn,
                     expires_at: self.lifetime_deadline(),
                 };
-                if self.is_closed() {
-                    self.connecting.fetch_sub(1, Ordering::SeqCst);
-                    self.close_now(live, CloseReason::Pool);
-                } else {
-                    self.push_idle(live, Instant::now(), true);
-                    self.connecting.fetch_sub(1, Ordering::SeqCst);
-                    self.available.notify_waiters();
+                let refused = self.push_idle(Idle::opened(live, Instant::now()));
+                self.connecting.fetch_sub(1, Ordering::SeqCst);
+                match refused {
+                    Some(refused) => self.close_now(refused.live, CloseReason::Pool),
+                    None => self.available.notify_waiters(),
                 }
             }
             None => {
@@ -244,7 +242,9 @@ impl<M: Manager> Inner<M> {
                 conn,
                 expires_at: self.lifetime_deadline(),
             };
-            self.push_idle(live, Instant::now(), true);
+            if let Some(refused) = self.push_idle(Idle::opened(live, Instant::now())) {
+                self.close_now(refused.live, CloseReason::Pool);
+            }
         }
         Ok(())
     }

@@ -57,9 +57,25 @@ pub(crate) struct Live<C> {
 #[derive(Debug)]
 pub(super) struct Idle<C> {
     pub(super) live: Live<C>,
+    /// Idle since: opened or returned by a caller (what `idle_timeout` and validation
+    /// read).
     pub(super) since: Instant,
+    /// Last known alive: `since`, or its last keepalive check (what `keepalive` reads).
+    pub(super) alive_at: Instant,
     /// Never handed out yet: just opened, so there is nothing to validate.
     pub(super) fresh: bool,
+}
+
+impl<C> Idle<C> {
+    /// A connection just opened at `now`.
+    pub(super) fn opened(live: Live<C>, now: Instant) -> Self {
+        Idle {
+            live,
+            since: now,
+            alive_at: now,
+            fresh: true,
+        }
+    }
 }
 
 /// The idle connections, and how many free slots are parked with them.

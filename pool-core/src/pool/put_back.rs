@@ -46,6 +46,7 @@ impl<M: Manager> Inner<M> {
             idle.conns.push(Idle {
                 live,
                 since: now,
+                alive_at: now,
                 fresh: false,
             });
             // Park the slot only when no caller waits for one (they are served by the
@@ -63,9 +64,18 @@ impl<M: Manager> Inner<M> {
         }
     }
 
-    /// Adds a just-opened connection, which comes without a slot.
-    pub(super) fn push_idle(&self, live: Live<M::Connection>, since: Instant, fresh: bool) {
-        lock(&self.idle).conns.push(Idle { live, since, fresh });
+    /// Adds a connection that comes without a slot (just opened, or back from its
+    /// keepalive check), unless the pool is closed: then it is handed back, for the
+    /// caller to close. Closed is read under the idle lock, which `close()` takes after
+    /// setting it, so a connection is either refused here or taken and closed there.
+    #[must_use = "a refused connection must be closed"]
+    pub(super) fn push_idle(&self, idle: Idle<M::Connection>) -> Option<Idle<M::Connection>> {
+        let mut stack = lock(&self.idle);
+        if self.is_closed() {
+            return Some(idle);
+        }
+        stack.conns.push(idle);
+        None
     }
 
     /// Gives back one free slot (or pays down a shrinking resize).

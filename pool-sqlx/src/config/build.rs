@@ -125,7 +125,8 @@ impl Config {
             .connect_timeout(settings.connect_timeout)
             .validation(settings.validation)
             .idle_timeout(settings.idle_timeout)
-            .max_lifetime(settings.max_lifetime);
+            .max_lifetime(settings.max_lifetime)
+            .keepalive(settings.keepalive);
         let builder = match settings.adaptive_floor {
             Some(floor) => builder.adaptive_limit(floor),
             None => builder,
@@ -152,6 +153,9 @@ impl Config {
         if let Some(lifetime) = self.max_lifetime {
             settings.max_lifetime = (!lifetime.is_zero()).then_some(lifetime);
         }
+        if let Some(interval) = self.keepalive {
+            settings.keepalive = (!interval.is_zero()).then_some(interval);
+        }
         if let Some(adaptive) = self.adaptive_limit {
             // The URL has no floor of its own: a limit earned from one connection up.
             settings.adaptive_floor = adaptive.then_some(ADAPTIVE_FLOOR);
@@ -174,6 +178,7 @@ impl Config {
             validation: pool.validation,
             idle_timeout: pool.idle_timeout,
             max_lifetime: pool.max_lifetime,
+            keepalive: pool.keepalive,
             adaptive_limit: pool.adaptive_floor,
             statement_timeout: self.effective_statement_timeout(),
             pgbouncer: self.pgbouncer,

@@ -40,6 +40,7 @@ pub use self::{
 /// | `statement_timeout` | server-side statement limit ([`Session::statement_timeout`](crate::Session::statement_timeout)) | none |
 /// | `idle_timeout` | close connections idle this long | never |
 /// | `max_lifetime` | close connections this old | never |
+/// | `keepalive` | check connections idle this long in the background, closing the dead ([`PoolBuilder::keepalive`](pool_core::PoolBuilder::keepalive); default off) | off |
 /// | `pgbouncer` | `true`/`false`: behind PgBouncer in transaction mode | |
 /// | `application_name` | PostgreSQL `application_name` (default: the pool's name) | |
 /// | `slow_query` | log statements slower than this, text and duration, never bound values ([`slow_query`](crate::slow_query); default 1 s) | off |
@@ -78,6 +79,8 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// `max_lifetime` (`Some(ZERO)`: never).
     pub max_lifetime: Option<Duration>,
+    /// `keepalive` (`Some(ZERO)`: off).
+    pub keepalive: Option<Duration>,
     /// `pgbouncer`.
     pub pgbouncer: bool,
     /// `application_name`.

@@ -17,13 +17,14 @@ use super::{
 /// failure) instead of returning an error.
 const MAX_CONNECTION_LIMIT: usize = pool_core::MAX_POOL_SIZE;
 
-const POOL_PARAMETERS: [&str; 12] = [
+const POOL_PARAMETERS: [&str; 13] = [
     "connection_limit",
     "pool_timeout",
     "connect_timeout",
     "statement_timeout",
     "idle_timeout",
     "max_lifetime",
+    "keepalive",
     "pgbouncer",
     "application_name",
     "slow_query",
@@ -65,6 +66,7 @@ impl Config {
             statement_timeout: None,
             idle_timeout: None,
             max_lifetime: None,
+            keepalive: None,
             pgbouncer: false,
             application_name: None,
             slow_query: None,
@@ -175,6 +177,7 @@ impl Config {
             "statement_timeout" => self.statement_timeout = Some(parse_duration(name, value)?),
             "idle_timeout" => self.idle_timeout = Some(parse_duration(name, value)?),
             "max_lifetime" => self.max_lifetime = Some(parse_duration(name, value)?),
+            "keepalive" => self.keepalive = Some(parse_duration(name, value)?),
             "slow_query" => self.slow_query = Some(parse_duration(name, value)?),
             "target_session_attrs" => {
                 self.target_session_attrs = TargetSessionAttrs::parse(value)?;

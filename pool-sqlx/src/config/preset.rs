@@ -177,6 +177,7 @@ pub(super) struct PoolSettings {
     pub(super) validation: Validation,
     pub(super) idle_timeout: Option<Duration>,
     pub(super) max_lifetime: Option<Duration>,
+    pub(super) keepalive: Option<Duration>,
     /// The adaptive limit's floor; `None`: a fixed `max_size`.
     pub(super) adaptive_floor: Option<usize>,
 }
@@ -191,6 +192,7 @@ impl PoolSettings {
         validation: defaults::VALIDATION,
         idle_timeout: defaults::IDLE_TIMEOUT,
         max_lifetime: defaults::MAX_LIFETIME,
+        keepalive: defaults::KEEPALIVE,
         adaptive_floor: defaults::ADAPTIVE_LIMIT,
     };
 }

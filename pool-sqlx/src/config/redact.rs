@@ -45,6 +45,7 @@ impl fmt::Debug for Config {
             .field("statement_timeout", &self.statement_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_lifetime", &self.max_lifetime)
+            .field("keepalive", &self.keepalive)
             .field("pgbouncer", &self.pgbouncer)
             .field("application_name", &self.application_name)
             .field("slow_query", &self.slow_query)

@@ -46,6 +46,8 @@ pub struct Settings {
     pub idle_timeout: Option<Duration>,
     /// Connections are replaced after this long; `None`: never.
     pub max_lifetime: Option<Duration>,
+    /// Idle connections are checked in the background after this long; `None`: off.
+    pub keepalive: Option<Duration>,
     /// The adaptive limit's floor; `None`: `max_size` connections at once, fixed.
     pub adaptive_limit: Option<usize>,
     /// Server-side statement time limit; `None`: none.
@@ -90,6 +92,7 @@ impl fmt::Display for Settings {
         writeln!(f, "validation: {validation}")?;
         writeln!(f, "idle_timeout: {}", never(self.idle_timeout, "never"))?;
         writeln!(f, "max_lifetime: {}", never(self.max_lifetime, "never"))?;
+        writeln!(f, "keepalive: {}", never(self.keepalive, "off"))?;
         match self.adaptive_limit {
             Some(floor) => writeln!(f, "adaptive_limit: from {floor} to max_size")?,
             None => writeln!(f, "adaptive_limit: off")?,
