@@ -1,7 +1,8 @@
 //! libpq's multi-host URLs through `Config::from_url` (and so `SqlxManager::from_url`, the
 //! macros' `url` and `Config::from_env`, which all read a URL through it): hosts with and
 //! without ports, IPv6 in brackets, duplicates refused, the host cap, the two settings,
-//! PostgreSQL only, and never a password in what is shown.
+//! PostgreSQL only, and never a password in what is shown; the query form
+//! (`?host=db1,db2&port=…`) read as the same list, and walked on a real server.
 
 use pool_sqlx::{
     Config, ConfigError, DEFAULT_PORT, LoadBalanceHosts, MAX_HOSTS, SqlxManager,
@@ -104,6 +105,30 @@ proptest! {
         prop_assert!(config.sqlx_url().query().is_none(), "settings reach sqlx");
         let first = &config.hosts[0];
         prop_assert_eq!(config.sqlx_url().port_or_known_default(), Some(first.port));
+        prop_assert!(config.manager::<Postgres>().is_ok());
+    }
+
+    /// The query form of the same list (`?host=…&port=…`, a port per host; IPv6 without
+    /// brackets) reads as the same hosts and shows as the same URL.
+    #[test]
+    fn the_query_form_reads_as_the_authority_form(list in host_list()) {
+        prop_assume!(list.len() >= 2);
+        let authority = Config::from_url(&url(&list, "?target_session_attrs=read-write")).unwrap();
+        let names: Vec<&str> = list.iter().map(|w| w.host.as_str()).collect();
+        let ports: Vec<String> = list.iter().map(|w| w.port.to_string()).collect();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("host", &names.join(","))
+            .append_pair("port", &ports.join(","))
+            .append_pair("target_session_attrs", "read-write")
+            .finish();
+        let input = format!("postgres://app:{PASSWORD}@ignored/app?{query}");
+        let config = Config::from_url(&input).unwrap();
+        prop_assert_eq!(&config.hosts, &authority.hosts);
+        prop_assert_eq!(config.redacted_url(), authority.redacted_url());
+        let shown = format!("{config:?}");
+        prop_assert!(!shown.contains(PASSWORD), "{}", shown);
+        prop_assert!(config.sqlx_url().query().is_none(), "host and port reach sqlx");
+        prop_assert_eq!(config.sqlx_url().port_or_known_default(), Some(list[0].port));
         prop_assert!(config.manager::<Postgres>().is_ok());
     }
 
@@ -212,6 +237,55 @@ fn the_example_of_the_issue() {
         )
         .is_ok()
     );
+}
+
+#[test]
+fn the_query_form_and_the_authority_form_are_not_mixed() {
+    let mixed = error("postgres://app@db1,db2/app?host=db3,db4");
+    assert_eq!(mixed.setting, "host");
+    assert!(mixed.problem.contains("one place"), "{mixed}");
+    // One host before the path is overridden by the query's list, as libpq reads it.
+    let config = Config::from_url("postgres://app@db0/app?host=db1,db2&port=5433").unwrap();
+    assert_eq!(
+        config.redacted_url(),
+        "postgres://app@db1:5433,db2:5433/app"
+    );
+    let mysql = error("mysql://root@db0/app?host=db1,db2");
+    assert!(mysql.problem.contains("PostgreSQL only"), "{mysql}");
+}
+
+/// The query form walked on a real server: the first host refuses, the second is the
+/// test server, and the pool's connection lands there.
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test]
+async fn the_query_form_is_walked_on_a_real_server() {
+    let Some(db) = tests::db::postgres("query_hosts").await else {
+        return;
+    };
+    let refusing = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let (host, port) = (
+        url.host_str().unwrap().to_owned(),
+        url.port_or_known_default().unwrap_or(DEFAULT_PORT),
+    );
+    url.set_query(Some(&format!(
+        "host=127.0.0.1,{host}&port={refusing},{port}&target_session_attrs=read-write"
+    )));
+    let config = Config::from_url(url.as_str()).unwrap();
+    assert_eq!(config.hosts.len(), 2, "{config}");
+    let pool = config.build_pool::<Postgres>("query_hosts").unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let landed: i32 = pool_sqlx::sqlx::query_scalar("SELECT inet_server_port()")
+        .fetch_one(conn.raw_mut())
+        .await
+        .unwrap();
+    assert_eq!(landed, i32::from(port));
+    drop(conn);
+    pool.close().await;
+    db.cleanup().await;
 }
 
 #[test]

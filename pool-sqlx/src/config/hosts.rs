@@ -1,13 +1,17 @@
-//! libpq's multi-host URLs: `postgres://app@db1:5432,db2:5433/app`, and the two settings
-//! that say how a connect walks the hosts (`target_session_attrs`, `load_balance_hosts`).
+//! libpq's multi-host URLs, in both of its forms: the list in the authority
+//! (`postgres://app@db1:5432,db2:5433/app`) or in the query (`postgres://app@/app?
+//! host=db1,db2&port=5432,5433`), and the two settings that say how a connect walks the
+//! hosts (`target_session_attrs`, `load_balance_hosts`).
 //!
 //! The `url` crate cannot read a comma-separated host list (it takes `db1:5432,db2` for a
 //! host with a bad port), so the list is cut out of the text here, before the URL is
-//! parsed, and the URL is parsed with its first host in its place.
+//! parsed, and the URL is parsed with its first host in its place. The query form is
+//! read from the parsed URL, and its first host put in the same place.
 
 use std::{fmt, net::Ipv6Addr};
 
 use pool_core::ConfigError;
+use url::Url;
 
 /// PostgreSQL's port, for a host of the list written without one (as libpq does).
 pub const DEFAULT_PORT: u16 = 5432;
@@ -157,9 +161,95 @@ pub(super) fn split(input: &str) -> Result<Option<Split>, ConfigError> {
         return Ok(None);
     }
     let entries: Vec<&str> = list.split(',').collect();
+    let hosts = checked_list("url", &entries, |_, entry| parse_host(entry))?;
+    let first = &hosts[0];
+    let single = format!(
+        "{}{}{}",
+        &input[..authority_start + hosts_start],
+        first,
+        &input[authority_start + authority_len..]
+    );
+    Ok(Some(Split { single, hosts }))
+}
+
+/// libpq's keyword form of a host list, in the query string:
+/// `postgres://app@/app?host=db1,db2,::1&port=5432,5433,`. `port` gives one port for every
+/// host, or one per host (an empty entry, or no `port`: 5432), as libpq reads them; an
+/// IPv6 address goes without brackets. `None` when `host` and `port` each name at most
+/// one: sqlx reads those itself, as it always has. Errors name `host` or `port`, and
+/// never echo the user name or password.
+pub(super) fn from_query(url: &Url) -> Result<Option<Vec<Host>>, ConfigError> {
+    let (mut names, mut ports) = (None, None);
+    for (key, value) in url.query_pairs() {
+        match &*key {
+            "host" => names = Some(value),
+            "port" => ports = Some(value),
+            _ => {}
+        }
+    }
+    let listed = |value: &Option<std::borrow::Cow<'_, str>>| {
+        value.as_deref().is_some_and(|value| value.contains(','))
+    };
+    if !listed(&names) && !listed(&ports) {
+        return Ok(None);
+    }
+    let Some(names) = names else {
+        return Err(ConfigError::new(
+            "port",
+            "lists several ports, but there is no `host` list to match them",
+        ));
+    };
+    let names: Vec<&str> = names.split(',').collect();
+    let ports: Vec<&str> = ports
+        .as_deref()
+        .map_or_else(Vec::new, |p| p.split(',').collect());
+    if ports.len() > 1 && ports.len() != names.len() {
+        return Err(ConfigError::new(
+            "port",
+            format!(
+                "lists {} ports for {} hosts; give one port for every host, or one per host",
+                ports.len(),
+                names.len()
+            ),
+        ));
+    }
+    let hosts = checked_list("host", &names, |index, name| {
+        let port = match ports.as_slice() {
+            [] => "",
+            [every] => every,
+            per_host => per_host.get(index).copied().unwrap_or(""),
+        };
+        Ok(Host {
+            host: parse_bare_host(name)?,
+            port: parse_port(port)?,
+        })
+    })?;
+    Ok(Some(hosts))
+}
+
+/// Puts `host` in `url`'s authority, in place of whatever host and port it had.
+pub(super) fn point_at(url: &mut Url, host: &Host) -> Result<(), ConfigError> {
+    let name = if host.host.contains(':') {
+        format!("[{}]", host.host)
+    } else {
+        host.host.clone()
+    };
+    url.set_host(Some(&name))
+        .ok()
+        .and_then(|()| url.set_port(Some(host.port)).ok())
+        .ok_or_else(|| ConfigError::new("host", format!("{host} cannot be the URL's host")))
+}
+
+/// The checks a host list gets in either form: at most [`MAX_HOSTS`], every entry read by
+/// `parse` (given its index), none twice. Errors are on `setting`.
+fn checked_list<'a>(
+    setting: &'static str,
+    entries: &[&'a str],
+    parse: impl Fn(usize, &'a str) -> Result<Host, String>,
+) -> Result<Vec<Host>, ConfigError> {
     if entries.len() > MAX_HOSTS {
         return Err(ConfigError::new(
-            "url",
+            setting,
             format!(
                 "lists {} hosts; at most {MAX_HOSTS} are accepted",
                 entries.len()
@@ -168,12 +258,12 @@ pub(super) fn split(input: &str) -> Result<Option<Split>, ConfigError> {
     }
     let mut hosts: Vec<Host> = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
-        let host = parse_host(entry).map_err(|problem| {
-            ConfigError::new("url", format!("host {} of the list {problem}", index + 1))
+        let host = parse(index, entry).map_err(|problem| {
+            ConfigError::new(setting, format!("host {} of the list {problem}", index + 1))
         })?;
         if let Some(first) = hosts.iter().position(|seen| *seen == host) {
             return Err(ConfigError::new(
-                "url",
+                setting,
                 format!(
                     "lists {host} twice (hosts {} and {}); name each host once",
                     first + 1,
@@ -183,14 +273,45 @@ pub(super) fn split(input: &str) -> Result<Option<Split>, ConfigError> {
         }
         hosts.push(host);
     }
-    let first = &hosts[0];
-    let single = format!(
-        "{}{}{}",
-        &input[..authority_start + hosts_start],
-        first,
-        &input[authority_start + authority_len..]
-    );
-    Ok(Some(Split { single, hosts }))
+    Ok(hosts)
+}
+
+/// A host of the query form: a name, an IPv4 address or an IPv6 address without brackets.
+fn parse_bare_host(name: &str) -> Result<String, String> {
+    if name.starts_with('/') {
+        return Err(format!(
+            "is a socket directory (`{name}`): a list takes TCP hosts only"
+        ));
+    }
+    match name.parse::<Ipv6Addr>() {
+        Ok(address) => Ok(address.to_string()),
+        Err(_) => check_name(name),
+    }
+}
+
+/// A host name or IPv4 address, lowercased.
+fn check_name(name: &str) -> Result<String, String> {
+    if name.is_empty() {
+        return Err("is empty (every host of a list needs a name)".to_owned());
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
+    {
+        return Err(format!("has `{bad}` in its name (IPv6 goes in brackets)"));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+/// A port of a list: 1 to 65535, or 5432 when the entry is empty.
+fn parse_port(port: &str) -> Result<u16, String> {
+    if port.is_empty() {
+        return Ok(DEFAULT_PORT);
+    }
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(format!("has port `{port}`; expected 1 to 65535")),
+    }
 }
 
 fn parse_host(entry: &str) -> Result<Host, String> {
@@ -214,23 +335,13 @@ fn parse_host(entry: &str) -> Result<Host, String> {
             Some((name, port)) => (name, Some(port)),
             None => (entry, None),
         };
-        if name.is_empty() {
-            return Err("is empty (every host of a list needs a name)".to_owned());
-        }
-        if let Some(bad) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
-        {
-            return Err(format!("has `{bad}` in its name (IPv6 goes in brackets)"));
-        }
-        (name.to_ascii_lowercase(), port)
+        (check_name(name)?, port)
     };
     let port = match port {
         None => DEFAULT_PORT,
-        Some(port) => match port.parse::<u16>() {
-            Ok(port) if port > 0 => port,
-            _ => return Err(format!("has port `{port}`; expected 1 to 65535")),
-        },
+        // Written but empty (`db1:`) is an error here, unlike the query form's empty entry.
+        Some("") => return Err("has port ``; expected 1 to 65535".to_owned()),
+        Some(port) => parse_port(port)?,
     };
     Ok(Host { host, port })
 }
@@ -319,5 +430,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("at most 32"), "{error}");
+    }
+
+    fn query_hosts(input: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        let url = Url::parse(input).unwrap();
+        Ok(from_query(&url)?.map(|hosts| hosts.iter().map(Host::to_string).collect()))
+    }
+
+    #[test]
+    fn the_query_form_reads_one_port_for_all_or_one_per_host() {
+        assert_eq!(
+            query_hosts("postgres:///app?user=u&host=db1,DB2&port=5433").unwrap(),
+            Some(vec!["db1:5433".to_owned(), "db2:5433".to_owned()])
+        );
+        assert_eq!(
+            query_hosts("postgres:///app?user=u&host=db1,db2,::1&port=1,,3").unwrap(),
+            Some(vec![
+                "db1:1".to_owned(),
+                "db2:5432".to_owned(),
+                "[::1]:3".to_owned()
+            ])
+        );
+        assert_eq!(
+            query_hosts("postgres:///app?user=u&host=db1,db2").unwrap(),
+            Some(vec!["db1:5432".to_owned(), "db2:5432".to_owned()])
+        );
+    }
+
+    #[test]
+    fn one_host_in_the_query_is_left_to_sqlx() {
+        assert_eq!(
+            query_hosts("postgres:///app?host=db1&port=5433").unwrap(),
+            None
+        );
+        assert_eq!(
+            query_hosts("postgres:///app?host=/var/run/postgresql").unwrap(),
+            None
+        );
+        assert_eq!(query_hosts("postgres://u@h/app?x=a,b").unwrap(), None);
+    }
+
+    #[test]
+    fn bad_query_lists_name_host_or_port() {
+        for (input, setting, wanted) in [
+            ("postgres:///app?host=a,b,c&port=1,2", "port", "3 hosts"),
+            ("postgres:///app?port=1,2", "port", "no `host` list"),
+            ("postgres:///app?host=a,/tmp", "host", "socket directory"),
+            (
+                "postgres:///app?host=a,,b",
+                "host",
+                "host 2 of the list is empty",
+            ),
+            ("postgres:///app?host=a,b&port=0", "host", "port `0`"),
+            ("postgres:///app?host=a,A", "host", "twice"),
+        ] {
+            let error = query_hosts(input).unwrap_err();
+            assert_eq!(error.setting, setting, "{input}: {error}");
+            assert!(error.to_string().contains(wanted), "{input}: {error}");
+        }
     }
 }

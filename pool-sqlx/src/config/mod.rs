@@ -49,7 +49,9 @@ pub use self::{
 /// | `load_balance_hosts` | PostgreSQL: `disable` (hosts in order) or `random` ([`LoadBalanceHosts`]) | |
 ///
 /// PostgreSQL URLs may list several hosts, as libpq reads them:
-/// `postgres://app@db1:5432,db2:5433,[::1]/app?target_session_attrs=read-write`. A host
+/// `postgres://app@db1:5432,db2:5433,[::1]/app?target_session_attrs=read-write`, or in
+/// the query, `postgres:///app?host=db1,db2,::1&port=5432,5433,&user=app` (one port for
+/// every host or one per host; the list overrides a single host before the path). A host
 /// without a port gets 5432; at most [`MAX_HOSTS`] hosts, none twice. Each connect walks
 /// them (see [`SqlxManager`](crate::SqlxManager)). MySQL and SQLite URLs take one host
 /// and neither setting.

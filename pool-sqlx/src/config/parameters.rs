@@ -57,6 +57,23 @@ impl Config {
         if url.scheme() == "mariadb" && url.set_scheme("mysql").is_err() {
             return Err(ConfigError::new("url", "cannot be read as a mysql URL"));
         }
+        let mut hosts = split.map(|split| split.hosts).unwrap_or_default();
+        // libpq's other spelling of a list, `?host=db1,db2&port=…`: the same list, its first
+        // host put in the authority for sqlx, `host` and `port` taken out of the query.
+        let query_list = super::hosts::from_query(&url)?;
+        let query_form = query_list.is_some();
+        if let Some(listed) = query_list {
+            if !hosts.is_empty() {
+                return Err(ConfigError::new(
+                    "host",
+                    "lists hosts, and so does the URL before its path; name them in one place",
+                ));
+            }
+            if let Some(first) = listed.first() {
+                super::hosts::point_at(&mut url, first)?;
+            }
+            hosts = listed;
+        }
         let mut config = Config {
             url: url.clone(),
             kind,
@@ -72,7 +89,7 @@ impl Config {
             slow_query: None,
             adaptive_limit: None,
             preset: Preset::Production,
-            hosts: split.map(|split| split.hosts).unwrap_or_default(),
+            hosts,
             target_session_attrs: TargetSessionAttrs::default(),
             load_balance_hosts: LoadBalanceHosts::default(),
         };
@@ -80,6 +97,7 @@ impl Config {
         for (key, value) in url.query_pairs() {
             match POOL_PARAMETERS.iter().find(|name| **name == key) {
                 Some(name) => config.set(name, &value)?,
+                None if query_form && (key == "host" || key == "port") => {}
                 None if is_unread_secret(kind, &key) => {
                     return Err(ConfigError::new(
                         "url",
