@@ -108,7 +108,7 @@ impl<M: Manager> Inner<M> {
                 let due = idle
                     .conns
                     .iter()
-                    .position(|entry| now.duration_since(entry.alive_at) > keepalive)
+                    .position(|entry| now.duration_since(entry.alive_at()) > keepalive)
                     .map(|index| idle.conns.remove(index));
                 (due, idle.unpark_excess())
             };
@@ -140,11 +140,12 @@ impl<M: Manager> Inner<M> {
                 self.close_politely(live, CloseReason::Invalid).await;
                 continue;
             }
+            let checked_after = Instant::now().duration_since(since).as_millis();
             let back = Idle {
                 live,
                 since,
-                alive_at: Instant::now(),
                 fresh,
+                checked_after_ms: u32::try_from(checked_after).unwrap_or(u32::MAX),
             };
             match self.push_idle(back) {
                 Some(refused) => self.close_politely(refused.live, CloseReason::Pool).await,

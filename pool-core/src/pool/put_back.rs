@@ -46,8 +46,8 @@ impl<M: Manager> Inner<M> {
             idle.conns.push(Idle {
                 live,
                 since: now,
-                alive_at: now,
                 fresh: false,
+                checked_after_ms: 0,
             });
             // Park the slot only when no caller waits for one (they are served by the
             // semaphore, in order) and no shrinking resize is owed one.
