@@ -157,6 +157,29 @@ async fn a_pool_closed_during_a_check_closes_the_checked_connection_too() {
     assert_eq!(pool.metrics().closed_pool, 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_pool_shrunk_during_a_check_closes_the_checked_connection_if_above_its_size() {
+    let (manager, state) = TestManager::new();
+    let pool = builder(manager, Some(Duration::from_secs(10)))
+        .build()
+        .unwrap();
+    open_idle(&pool, 2).await;
+    state.script_checks([Step::Slow(Duration::from_secs(1)), Step::Ok]);
+    run_for(Duration::from_millis(15_500)).await;
+    assert_eq!(state.checks(), 1);
+    // The other one is in use, so nothing idle is left for the shrink to close now.
+    let held = pool.get().await.unwrap();
+    pool.resize(1).unwrap();
+    assert_eq!(pool.status().size, 2, "{:?}", pool.status());
+    // The checked one, back while the pool is above its new size, is closed.
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(pool.status().size, 1, "{:?}", pool.status());
+    assert_eq!(pool.metrics().closed_pool, 1);
+    drop(held);
+    assert_eq!(pool.status().idle, 1);
+    assert_eq!(state.open(), 1);
+}
+
 #[test]
 fn a_zero_keepalive_is_a_config_error_naming_it() {
     let (manager, _) = TestManager::new();

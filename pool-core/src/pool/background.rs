@@ -140,6 +140,11 @@ impl<M: Manager> Inner<M> {
                 self.close_politely(live, CloseReason::Invalid).await;
                 continue;
             }
+            // A shrinking `resize` during the check closes it, as a return would.
+            if self.size.load(Ordering::SeqCst) > self.max_size() {
+                self.close_politely(live, CloseReason::Pool).await;
+                continue;
+            }
             let checked_after = Instant::now().duration_since(since).as_millis();
             let back = Idle {
                 live,
