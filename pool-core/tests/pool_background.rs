@@ -11,17 +11,7 @@ use std::{
 };
 
 use pool_core::Pool;
-use support::{TestManager, settle};
-
-async fn run_for(duration: Duration) {
-    let step = Duration::from_millis(100);
-    let mut elapsed = Duration::ZERO;
-    while elapsed < duration {
-        tokio::time::advance(step).await;
-        settle().await;
-        elapsed += step;
-    }
-}
+use support::{TestManager, run_for};
 
 #[tokio::test(start_paused = true)]
 async fn min_idle_is_kept_by_the_background_task() {

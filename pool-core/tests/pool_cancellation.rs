@@ -12,7 +12,7 @@ mod support;
 use std::{sync::atomic::Ordering::SeqCst, time::Duration};
 
 use pool_core::{ErrorClass, Pool, Validation};
-use support::{Step, TestManager, settle};
+use support::{Step, TestManager, run_for_in_steps, settle};
 
 #[derive(Debug, Clone, Copy)]
 enum Before {
@@ -25,13 +25,7 @@ enum Before {
 }
 
 async fn run_for(duration: Duration) {
-    let step = Duration::from_millis(10);
-    let mut elapsed = Duration::ZERO;
-    while elapsed < duration {
-        tokio::time::advance(step).await;
-        settle().await;
-        elapsed += step;
-    }
+    run_for_in_steps(duration, Duration::from_millis(10)).await;
 }
 
 async fn scenario(before: Before, connect: Step, check: Step, drop_after: Option<Duration>) {

@@ -7,17 +7,7 @@ mod support;
 use std::time::Duration;
 
 use pool_core::{ErrorClass, Pool, PoolBuilder, Validation};
-use support::{Step, TestManager, settle};
-
-async fn run_for(duration: Duration) {
-    let step = Duration::from_millis(100);
-    let mut elapsed = Duration::ZERO;
-    while elapsed < duration {
-        tokio::time::advance(step).await;
-        settle().await;
-        elapsed += step;
-    }
-}
+use support::{Step, TestManager, run_for};
 
 /// A pool whose only checks are keepalive's: no validation at checkout, nothing expires.
 fn builder(manager: TestManager, keepalive: Option<Duration>) -> PoolBuilder<TestManager> {

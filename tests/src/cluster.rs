@@ -542,3 +542,19 @@ fn lock(server: &Mutex<Server>) -> std::sync::MutexGuard<'_, Server> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Makes the server `admin` is connected to read-only by default, as a fenced old
+/// primary or a switchover does: `default_transaction_read_only` set and reloaded. Its
+/// open sessions stay open and take the setting when they next read a command, so a
+/// pool's connections to it start refusing writes (SQLSTATE 25006) without being cut.
+pub async fn fence(
+    admin: &mut pool_sqlx::sqlx::PgConnection,
+) -> Result<(), pool_sqlx::sqlx::Error> {
+    for sql in [
+        "ALTER SYSTEM SET default_transaction_read_only = on",
+        "SELECT pg_reload_conf()",
+    ] {
+        pool_sqlx::sqlx::raw_sql(sql).execute(&mut *admin).await?;
+    }
+    Ok(())
+}

@@ -44,7 +44,7 @@ use pool_sqlx::{
     sqlx::{self, Connection, PgConnection, Postgres},
 };
 use tests::{
-    cluster::{Cluster, Replication},
+    cluster::{self, Cluster, Replication},
     figures::Figures,
     proxy::{FaultProxy, Mode},
 };
@@ -325,12 +325,7 @@ async fn scenario_2_the_old_primary_turns_read_only_and_nothing_writes_to_it() {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
         let before = pool.status();
-        for sql in [
-            "ALTER SYSTEM SET default_transaction_read_only = on",
-            "SELECT pg_reload_conf()",
-        ] {
-            sqlx::raw_sql(sql).execute(&mut old).await.unwrap();
-        }
+        cluster::fence(&mut old).await.unwrap();
         let fenced = Instant::now();
         let promoting = Arc::clone(&cluster);
         tokio::task::spawn_blocking(move || promoting.promote_standby())

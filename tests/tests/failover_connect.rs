@@ -15,7 +15,7 @@ use pool_sqlx::{
     sqlx::{self, Connection, PgConnection, Postgres},
 };
 use tests::{
-    cluster::{Cluster, Replication},
+    cluster::{self, Cluster, Replication},
     db,
     pgbouncer::PgBouncer,
 };
@@ -226,12 +226,7 @@ async fn validation_closes_a_connection_whose_server_changed_role() {
         let mut admin = PgConnection::connect(&cluster.primary_url("postgres"))
             .await
             .unwrap();
-        for sql in [
-            "ALTER SYSTEM SET default_transaction_read_only = on",
-            "SELECT pg_reload_conf()",
-        ] {
-            sqlx::raw_sql(sql).execute(&mut admin).await.unwrap();
-        }
+        cluster::fence(&mut admin).await.unwrap();
         cluster.promote_standby();
         // The reload reaches the idle backend asynchronously: give it a moment.
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -291,12 +286,7 @@ async fn keepalive_closes_idle_connections_whose_server_changed_role() {
         let mut admin = PgConnection::connect(&cluster.primary_url("postgres"))
             .await
             .unwrap();
-        for sql in [
-            "ALTER SYSTEM SET default_transaction_read_only = on",
-            "SELECT pg_reload_conf()",
-        ] {
-            sqlx::raw_sql(sql).execute(&mut admin).await.unwrap();
-        }
+        cluster::fence(&mut admin).await.unwrap();
         admin.close().await.unwrap();
         cluster.promote_standby();
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -262,3 +262,19 @@ pub async fn settle() {
         tokio::task::yield_now().await;
     }
 }
+
+/// Moves the paused clock on by `duration` in steps of `step`, letting spawned tasks
+/// run after each, as time passing in small steps would.
+pub async fn run_for_in_steps(duration: Duration, step: Duration) {
+    let mut elapsed = Duration::ZERO;
+    while elapsed < duration {
+        tokio::time::advance(step).await;
+        settle().await;
+        elapsed += step;
+    }
+}
+
+/// [`run_for_in_steps`] in steps of 100 ms, finer than any reaper interval the tests set.
+pub async fn run_for(duration: Duration) {
+    run_for_in_steps(duration, Duration::from_millis(100)).await;
+}
