@@ -44,6 +44,18 @@ impl Run {
             "Display, not Debug: {lines:#?}"
         );
     }
+
+    /// What a person sees with `POOL_PRESET=bogus`: exit status 1 and one line on
+    /// stderr naming the variable and the value. Panics, listing the run, otherwise.
+    pub fn assert_bogus_preset(&self) {
+        assert_eq!(self.status.code(), Some(1), "{self:#?}");
+        let lines = self.stderr_lines();
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(
+            lines[0].starts_with("error: POOL_PRESET is `bogus`"),
+            "{lines:?}"
+        );
+    }
 }
 
 /// Runs `command` to its end, killing it (and failing the test) if it is still running

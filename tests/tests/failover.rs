@@ -116,6 +116,42 @@ async fn read(conn: &mut PgConnection) -> Result<i32, Error> {
     Ok(sqlx::query_scalar("SELECT 1").fetch_one(&mut *conn).await?)
 }
 
+/// Spawns `count` tasks that insert fresh keys through [`insert`] until `stop`, counting
+/// each outcome in `figures` and handing each success to `acked` with its key and the
+/// port of the server that took it.
+fn spawn_inserters(
+    count: i64,
+    pool: &PgPool,
+    stop: &Arc<AtomicBool>,
+    next_key: &Arc<AtomicI64>,
+    attempts: &Arc<AtomicU64>,
+    figures: &Arc<Figures>,
+    acked: impl Fn(i64, u16) + Clone + Send + 'static,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..count)
+        .map(|_| {
+            let (pool, stop, next_key, attempts, figures, acked) = (
+                pool.clone(),
+                Arc::clone(stop),
+                Arc::clone(next_key),
+                Arc::clone(attempts),
+                Arc::clone(figures),
+                acked.clone(),
+            );
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let key = next_key.fetch_add(1, Ordering::Relaxed);
+                    let result = insert(&pool, key, &attempts).await;
+                    figures.outcome(&result);
+                    if let Ok(port) = result {
+                        acked(key, u16::try_from(port).unwrap_or(0));
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
 fn pool(url: &str, name: &str, acquire: &str) -> PgPool {
     Config::from_url(&format!(
         "{url}&connection_limit={MAX_SIZE}&pool_timeout={acquire}&connect_timeout=1"
@@ -165,28 +201,20 @@ async fn promotion_under_load(replication: Replication) {
             over
         })
     };
-    let mut workers = Vec::new();
-    for _ in 0..TASKS {
-        let (pool, stop, next_key, acked, figures) = (
-            pool.clone(),
-            Arc::clone(&stop),
-            Arc::clone(&next_key),
-            Arc::clone(&acked),
-            Arc::clone(&figures),
-        );
-        let attempts = Arc::clone(&attempts);
-        workers.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let key = next_key.fetch_add(1, Ordering::Relaxed);
-                let result = insert(&pool, key, &attempts).await;
-                figures.outcome(&result);
-                if let Ok(port) = result {
-                    let port = u16::try_from(port).unwrap_or(0);
-                    acked.lock().unwrap().push((key, Instant::now(), port));
-                }
-            }
-        }));
-    }
+    let workers = {
+        let acked = Arc::clone(&acked);
+        spawn_inserters(
+            TASKS,
+            &pool,
+            &stop,
+            &next_key,
+            &attempts,
+            &figures,
+            move |key, port| {
+                acked.lock().unwrap().push((key, Instant::now(), port));
+            },
+        )
+    };
 
     tokio::time::sleep_until(started + lengths().kill_at).await;
     let killed = Instant::now();
@@ -299,30 +327,20 @@ async fn scenario_2_the_old_primary_turns_read_only_and_nothing_writes_to_it() {
         let next_key = Arc::new(AtomicI64::new(0));
         let attempts = Arc::new(AtomicU64::new(0));
         let ports: Arc<Mutex<Vec<(Instant, u16)>>> = Arc::default();
-        let mut workers = Vec::new();
-        for _ in 0..16 {
-            let (pool, stop, next_key, ports, figures) = (
-                pool.clone(),
-                Arc::clone(&stop),
-                Arc::clone(&next_key),
-                Arc::clone(&ports),
-                Arc::clone(&figures),
-            );
-            let attempts = Arc::clone(&attempts);
-            workers.push(tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let key = next_key.fetch_add(1, Ordering::Relaxed);
-                    let result = insert(&pool, key, &attempts).await;
-                    figures.outcome(&result);
-                    if let Ok(port) = result {
-                        ports
-                            .lock()
-                            .unwrap()
-                            .push((Instant::now(), u16::try_from(port).unwrap_or(0)));
-                    }
-                }
-            }));
-        }
+        let workers = {
+            let ports = Arc::clone(&ports);
+            spawn_inserters(
+                16,
+                &pool,
+                &stop,
+                &next_key,
+                &attempts,
+                &figures,
+                move |_, port| {
+                    ports.lock().unwrap().push((Instant::now(), port));
+                },
+            )
+        };
         tokio::time::sleep(Duration::from_secs(1)).await;
         let before = pool.status();
         cluster::fence(&mut old).await.unwrap();
@@ -475,27 +493,12 @@ async fn scenario_5_chaos_soak() {
                 killed
             })
         };
-        let mut workers = Vec::new();
-        for _ in 0..64 {
-            let (pool, stop, next_key, acked, figures, attempts) = (
-                pool.clone(),
-                Arc::clone(&stop),
-                Arc::clone(&next_key),
-                Arc::clone(&acked),
-                Arc::clone(&figures),
-                Arc::clone(&attempts),
-            );
-            workers.push(tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let key = next_key.fetch_add(1, Ordering::Relaxed);
-                    let result = insert(&pool, key, &attempts).await;
-                    figures.outcome(&result);
-                    if result.is_ok() {
-                        acked.lock().unwrap().push(key);
-                    }
-                }
-            }));
-        }
+        let workers = {
+            let acked = Arc::clone(&acked);
+            spawn_inserters(64, &pool, &stop, &next_key, &attempts, &figures, move |key, _| {
+                acked.lock().unwrap().push(key);
+            })
+        };
 
         tokio::time::sleep_until(started + blackout_at).await;
         proxy_primary.set(Mode::Blackhole);
