@@ -112,7 +112,6 @@ mod krate;
 mod meta;
 mod pooled;
 mod resilient;
-mod suggest;
 mod target;
 
 /// Runs an `async fn` under a retry / circuit-breaker / timeout / bulkhead policy built

@@ -12,7 +12,8 @@ use syn::{
     spanned::Spanned,
 };
 
-use crate::{duration, suggest};
+use crate::duration;
+use pool_suggest::{closest, code_distance};
 
 /// One `key` or `key = value` of an attribute.
 pub(crate) struct Arg {
@@ -61,7 +62,7 @@ impl Args {
             let name = arg.key.unraw().to_string();
             if !known.contains(&name.as_str()) {
                 let mut message = format!("unknown key `{name}` in `#[{attribute}]`");
-                match suggest::closest(&name, known) {
+                match closest(&name, known, code_distance) {
                     Some(near) => message.push_str(&format!("; did you mean `{near}`?")),
                     None => message.push_str(&format!("; expected one of: {}", known.join(", "))),
                 }
@@ -240,7 +241,7 @@ impl Arg {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        if let Some(near) = suggest::closest(&value, &names) {
+        if let Some(near) = closest(&value, &names, code_distance) {
             message.push_str(&format!("; did you mean \"{near}\"?"));
         }
         Err(syn::Error::new(span, message))

@@ -414,6 +414,63 @@ fn a_missing_url_is_skipped_loudly_locally_and_fails_on_ci() {
 }
 
 #[test]
+fn a_misspelt_pool_parameter_is_an_error_naming_the_one_meant() {
+    for (scheme, query, meant) in [
+        (
+            "postgres://app:topsecret@h/db",
+            "connection_limt=5",
+            "connection_limit",
+        ),
+        (
+            "postgres://app:topsecret@h/db",
+            "Connection_Limit=5",
+            "connection_limit",
+        ),
+        (
+            "postgres://app:topsecret@h/db",
+            "pool_timout=5",
+            "pool_timeout",
+        ),
+        (
+            "postgres://app:topsecret@h/db",
+            "slowquery=1s",
+            "slow_query",
+        ),
+        (
+            "mysql://root:topsecret@h/db",
+            "connect_timeot=5",
+            "connect_timeout",
+        ),
+        ("mysql://root:topsecret@h/db", "pgbouncr=true", "pgbouncer"),
+        ("sqlite::memory:", "keepalve=1s", "keepalive"),
+    ] {
+        let url = format!("{scheme}?{query}");
+        let error = Config::from_url(&url).unwrap_err();
+        assert_eq!(error.setting, "url", "{url}");
+        let message = error.to_string();
+        let key = query.split('=').next().unwrap();
+        assert!(message.contains(&format!("`{key}`")), "{message}");
+        assert!(
+            message.contains(&format!("did you mean `{meant}`?")),
+            "{message}"
+        );
+        assert!(!message.contains("topsecret"), "{message}");
+        assert_eq!(pool_sqlx::Error::from(error).class(), ErrorClass::Permanent);
+    }
+    // The driver's own parameters, and parameters meant for other tools, pass on to sqlx
+    // as before (it ignores the unknown ones with a warning).
+    for url in [
+        "postgres://h/db?sslmode=disable&options=-c%20search_path%3Dx&statement-cache-capacity=10",
+        "postgres://h/db?schema=public&socket_timeout=10&sslaccept=strict",
+        "mysql://h/db?ssl-mode=disabled&charset=utf8mb4&timezone=%2B00:00",
+        "sqlite::memory:?mode=memory&cache=shared",
+    ] {
+        let config = Config::from_url(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(config.sqlx_url().query().is_some(), "{url}");
+    }
+}
+
+#[test]
 fn preset_names_parse_case_insensitively_and_unknown_ones_list_the_choices() {
     for (value, preset) in [
         ("production", Preset::Production),
@@ -443,8 +500,27 @@ fn preset_names_parse_case_insensitively_and_unknown_ones_list_the_choices() {
     for choice in ["production", "development", "test", "serverless"] {
         assert!(message.contains(choice), "{message}");
     }
+    // Too far from any preset to guess which: no suggestion.
+    assert_eq!(error.suggestion, None);
+    assert!(!message.contains("did you mean"), "{message}");
     let config_error = pool_sqlx::ConfigError::from(error.clone());
     assert_eq!(config_error.setting, "POOL_PRESET");
+
+    // A near miss names the preset meant, through both doors.
+    for value in ["prodution", "Serverles", "tset"] {
+        let error = Preset::from_env_value(Some(value)).unwrap_err();
+        let message = error.to_string();
+        let meant = error.suggestion.map(Preset::name);
+        assert!(meant.is_some(), "{message}");
+        assert!(
+            message.contains(&format!("did you mean `{}`?", meant.unwrap_or(""))),
+            "{message}"
+        );
+        assert_eq!(
+            value.parse::<Preset>().unwrap_err().suggestion,
+            error.suggestion
+        );
+    }
     let error = pool_sqlx::Error::from(error);
     assert_eq!(error.class(), ErrorClass::Permanent);
     assert_eq!("staging".parse::<Preset>().unwrap_err().variable, "preset");
@@ -533,6 +609,22 @@ fn config_from_env_reads_database_url_and_pool_preset() {
                 assert!(error.to_string().contains("serverless"), "{error}");
             }
             ("no-url", Err(error)) => assert_eq!(error.setting, "DATABASE_URL"),
+            ("misspelt-preset", Err(error)) => {
+                assert_eq!(error.setting, "POOL_PRESET");
+                assert!(
+                    error.to_string().contains("did you mean `serverless`?"),
+                    "{error}"
+                );
+            }
+            ("misspelt-parameter", Err(error)) => {
+                assert_eq!(error.setting, "url");
+                assert!(
+                    error
+                        .to_string()
+                        .contains("did you mean `connection_limit`?"),
+                    "{error}"
+                );
+            }
             (expect, other) => panic!("{expect}: {other:?}"),
         }
         return;
@@ -563,4 +655,10 @@ fn config_from_env_reads_database_url_and_pool_preset() {
     run("production", url, None);
     run("unknown", url, Some("lambda"));
     run("no-url", None, Some("test"));
+    run("misspelt-preset", url, Some("serverles"));
+    run(
+        "misspelt-parameter",
+        Some("postgres://app:pw@h/db?connection_limt=5"),
+        None,
+    );
 }

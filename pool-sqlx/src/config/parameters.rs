@@ -108,7 +108,18 @@ impl Config {
                         ),
                     ));
                 }
-                None => rest.push((key.into_owned(), value.into_owned())),
+                None => {
+                    if let Some(near) = misspelt_pool_parameter(kind, &key) {
+                        return Err(ConfigError::new(
+                            "url",
+                            format!(
+                                "has a `{key}` parameter, which neither the pool nor the driver \
+                                 reads; did you mean `{near}`?"
+                            ),
+                        ));
+                    }
+                    rest.push((key.into_owned(), value.into_owned()))
+                }
             }
         }
         if config.pgbouncer && kind != BackendKind::Postgres {
@@ -221,6 +232,61 @@ impl Config {
 fn is_unread_secret(kind: BackendKind, key: &str) -> bool {
     key.to_ascii_lowercase().contains("password")
         && !(kind == BackendKind::Postgres && key == "password")
+}
+
+/// The query parameters sqlx's driver for `kind` reads (sqlx 0.9's `parse_from_url`);
+/// they are passed on to it and never taken for a misspelling of ours.
+fn driver_parameters(kind: BackendKind) -> &'static [&'static str] {
+    match kind {
+        BackendKind::Postgres => &[
+            "sslmode",
+            "ssl-mode",
+            "sslrootcert",
+            "ssl-root-cert",
+            "ssl-ca",
+            "sslcert",
+            "ssl-cert",
+            "sslkey",
+            "ssl-key",
+            "statement-cache-capacity",
+            "host",
+            "hostaddr",
+            "port",
+            "dbname",
+            "user",
+            "password",
+            "options",
+        ],
+        BackendKind::MySql => &[
+            "sslmode",
+            "ssl-mode",
+            "sslca",
+            "ssl-ca",
+            "charset",
+            "collation",
+            "sslcert",
+            "ssl-cert",
+            "sslkey",
+            "ssl-key",
+            "statement-cache-capacity",
+            "socket",
+            "timezone",
+            "time-zone",
+        ],
+        BackendKind::Sqlite => &["mode", "cache", "immutable", "vfs"],
+    }
+}
+
+/// The pool parameter `key` is a slip of, if it is one: a key the driver does not read
+/// and within [`pool_suggest::config_distance`] of one of ours (`connection_limt`, or
+/// `Connection_Limit` in another case). Any other unknown key is passed on to the driver,
+/// which ignores it with a warning: a URL may carry parameters meant for other tools
+/// (Prisma's `schema`, say), and refusing those would break URLs that work today.
+fn misspelt_pool_parameter(kind: BackendKind, key: &str) -> Option<&'static str> {
+    if driver_parameters(kind).contains(&key) {
+        return None;
+    }
+    pool_suggest::closest(key, &POOL_PARAMETERS, pool_suggest::config_distance)
 }
 
 /// A URL's switch: `true`/`1` or `false`/`0`.

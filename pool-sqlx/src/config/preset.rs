@@ -42,17 +42,39 @@ pub enum Preset {
 }
 
 /// A `POOL_PRESET` (or [`Preset::from_str`](std::str::FromStr)) value that names no
-/// preset.
+/// preset. Its message lists the choices, and names the one meant when the value is a
+/// near miss of it (`prodution`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{variable} is `{value}`; expected one of: production, development, test, serverless (any case)"
-)]
+#[error("{variable} is `{value}`; {}", expected(*.suggestion))]
 #[non_exhaustive]
 pub struct UnknownPreset {
     /// Where the value came from: `POOL_PRESET`, or `preset` when parsed directly.
     pub variable: &'static str,
     /// The value given.
     pub value: String,
+    /// The preset the value is a near miss of, if it is one.
+    pub suggestion: Option<Preset>,
+}
+
+fn expected(suggestion: Option<Preset>) -> String {
+    let choices = "production, development, test, serverless (any case)";
+    match suggestion {
+        Some(preset) => format!("did you mean `{preset}`? (expected one of: {choices})"),
+        None => format!("expected one of: {choices}"),
+    }
+}
+
+impl UnknownPreset {
+    fn new(variable: &'static str, value: String) -> Self {
+        let names = Preset::ALL.map(Preset::name);
+        let suggestion = pool_suggest::closest(value.trim(), &names, pool_suggest::config_distance)
+            .and_then(|name| Preset::ALL.into_iter().find(|preset| preset.name() == name));
+        UnknownPreset {
+            variable,
+            value,
+            suggestion,
+        }
+    }
 }
 
 impl From<UnknownPreset> for ConfigError {
@@ -96,10 +118,10 @@ impl Preset {
         match std::env::var(Self::VARIABLE) {
             Ok(value) => Self::from_env_value(Some(&value)),
             Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(value)) => Err(UnknownPreset {
-                variable: Self::VARIABLE,
-                value: value.to_string_lossy().into_owned(),
-            }),
+            Err(std::env::VarError::NotUnicode(value)) => Err(UnknownPreset::new(
+                Self::VARIABLE,
+                value.to_string_lossy().into_owned(),
+            )),
         }
     }
 
@@ -116,10 +138,7 @@ impl Preset {
         Self::ALL
             .into_iter()
             .find(|preset| preset.name().eq_ignore_ascii_case(value.trim()))
-            .ok_or_else(|| UnknownPreset {
-                variable,
-                value: value.to_owned(),
-            })
+            .ok_or_else(|| UnknownPreset::new(variable, value.to_owned()))
     }
 
     /// The settings this preset starts from (before URL parameters): the builder's
