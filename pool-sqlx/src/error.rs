@@ -8,7 +8,10 @@ use pool_core::{
     transaction::CommitOutcomeUnknown,
 };
 
-use crate::classify;
+use crate::{
+    classify,
+    server_error::{self, DisplaySqlx},
+};
 
 /// A `sqlx::Error` that implements [`Classify`].
 ///
@@ -34,15 +37,17 @@ impl fmt::Debug for SqlxError {
     }
 }
 
+/// A database error shows its message, code, detail and hint, never the server's
+/// source line (see [`DisplaySqlx`]); any other error shows as sqlx shows it.
 impl fmt::Display for SqlxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        fmt::Display::fmt(&DisplaySqlx(&self.0), f)
     }
 }
 
 impl std::error::Error for SqlxError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+        server_error::source_of(&self.0)
     }
 }
 
@@ -73,27 +78,75 @@ impl Classify for SqlxError {
 /// `#[resilient]`/`#[pooled]` functions can return it directly, or a user error that
 /// wraps it (`#[error(transparent)] Db(#[from] pool_sqlx::Error)` plus a `Classify` impl
 /// delegating to it).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The database (or the driver) failed.
-    #[error(transparent)]
-    Sqlx(#[from] sqlx::Error),
+    /// The database (or the driver) failed. Shown as `database error: <message>
+    /// (SQLSTATE <code>); detail: …; hint: …` for an error the server sent, as sqlx shows
+    /// it otherwise.
+    Sqlx(sqlx::Error),
     /// No connection could be checked out.
-    #[error(transparent)]
-    Pool(#[from] PoolError<SqlxError>),
+    Pool(PoolError<SqlxError>),
     /// A policy refused or cut the call short (breaker open, timeout, bulkhead full).
-    #[error(transparent)]
-    Rejected(#[from] Rejected),
+    Rejected(Rejected),
     /// The configuration (URL parameters, pool settings) is wrong.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
     /// A `COMMIT` failed in a way that leaves its outcome unknown (the connection was
     /// lost or timed out while it was in flight, or the policy's timeout cut it): the
     /// transaction may or may not have been applied. Retried only by a policy declared
     /// idempotent.
-    #[error(transparent)]
     CommitOutcomeUnknown(CommitOutcomeUnknown<SqlxError>),
+}
+
+/// Each variant shows as what it wraps (a database error through [`DisplaySqlx`]), so a
+/// log line reads the same whichever door the error came through.
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Sqlx(error) => fmt::Display::fmt(&DisplaySqlx(error), f),
+            Error::Pool(error) => fmt::Display::fmt(error, f),
+            Error::Rejected(error) => fmt::Display::fmt(error, f),
+            Error::Config(error) => fmt::Display::fmt(error, f),
+            Error::CommitOutcomeUnknown(error) => fmt::Display::fmt(error, f),
+        }
+    }
+}
+
+/// Transparent, as the `Display`: the source is the wrapped error's source.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Sqlx(error) => server_error::source_of(error),
+            Error::Pool(error) => error.source(),
+            Error::Rejected(error) => error.source(),
+            Error::Config(error) => error.source(),
+            Error::CommitOutcomeUnknown(error) => error.source(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Error::Sqlx(error)
+    }
+}
+
+impl From<PoolError<SqlxError>> for Error {
+    fn from(error: PoolError<SqlxError>) -> Self {
+        Error::Pool(error)
+    }
+}
+
+impl From<Rejected> for Error {
+    fn from(error: Rejected) -> Self {
+        Error::Rejected(error)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(error: ConfigError) -> Self {
+        Error::Config(error)
+    }
 }
 
 impl From<SqlxError> for Error {

@@ -223,7 +223,9 @@ pub(crate) async fn probe<DB: Backend>(
                 entry.replay_lag_ms = lag.and_then(|(ms, _)| ms);
                 entry.replay_lag_bytes = lag.map(|(_, bytes)| bytes);
             }
-            Ok(Err(error)) => entry.error = Some(error.to_string()),
+            Ok(Err(error)) => {
+                entry.error = Some(crate::server_error::DisplaySqlx(&error).to_string());
+            }
             Err(_elapsed) => {}
         }
     }
@@ -424,7 +426,7 @@ impl NoHostAvailable {
 pub(crate) fn skipped(host: String, error: &sqlx::Error) -> SkippedHost {
     SkippedHost {
         host,
-        reason: format!("failed: {error}"),
+        reason: format!("failed: {}", crate::server_error::DisplaySqlx(error)),
         permanent: crate::classify::classify(error) == ErrorClass::Permanent,
     }
 }

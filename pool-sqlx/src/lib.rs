@@ -62,6 +62,7 @@ mod health;
 mod host_tally;
 mod manager;
 pub mod replicas;
+mod server_error;
 pub mod slow_query;
 mod transaction_with_retry;
 

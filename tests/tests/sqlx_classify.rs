@@ -732,3 +732,135 @@ fn codes_not_producible_on_demand() {
     );
     assert_eq!(classify(&sqlx::Error::PoolClosed), ErrorClass::Permanent);
 }
+
+/// What a person reads of a server's error, through each door that shows one: the
+/// message, the code and, where the server gave them, detail and hint; never the
+/// server's C source line that sqlx's own `Display` appends (`… at line 768`).
+fn assert_reads_as_server_error(shown: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(shown.contains(part), "`{part}` missing from: {shown}");
+    }
+    assert!(
+        !shown.contains(" at line "),
+        "the server's source line: {shown}"
+    );
+}
+
+/// Every `Display` of `error` and its sources, as an error reporter prints the chain.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut shown = error.to_string();
+    let mut source = error.source();
+    while let Some(next) = source {
+        shown.push_str(&format!("\ncaused by: {next}"));
+        source = next.source();
+    }
+    shown
+}
+
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test]
+async fn pg_errors_read_as_message_sqlstate_detail_and_hint() {
+    use pool_sqlx::{Config, sqlx::Postgres};
+    let Some(db) = db::postgres("pg_error_display").await else {
+        return;
+    };
+    // A role that does not exist, through the pool: the connect error of a checkout.
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_username(&format!("{}_nouser", db.name)).unwrap();
+    let pool = Config::from_url(url.as_str())
+        .unwrap()
+        .build_pool::<Postgres>("display")
+        .unwrap();
+    let error = pool.get().await.map(|_| ()).unwrap_err();
+    let role_missing = format!("role \"{}_nouser\" does not exist", db.name);
+    assert_reads_as_server_error(&chain(&error), &[&role_missing, "(SQLSTATE 28000)"]);
+    let error = pool_sqlx::Error::from(error);
+    assert_reads_as_server_error(&chain(&error), &[&role_missing, "(SQLSTATE 28000)"]);
+
+    // The same through the host walk (`target_session_attrs`), which shows each host's
+    // reason.
+    let mut walked = url.clone();
+    walked.set_query(Some("target_session_attrs=read-write"));
+    let pool = Config::from_url(walked.as_str())
+        .unwrap()
+        .build_pool::<Postgres>("display_multi")
+        .unwrap();
+    let error = pool_sqlx::Error::from(pool.get().await.map(|_| ()).unwrap_err());
+    assert_reads_as_server_error(&chain(&error), &[&role_missing, "(SQLSTATE 28000)"]);
+
+    // A query's error, with the server's detail and hint.
+    let pool = Config::from_url(&db.url)
+        .unwrap()
+        .build_pool::<Postgres>("display_query")
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    sqlx::query("CREATE TABLE t (id int PRIMARY KEY)")
+        .execute(&mut **conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO t VALUES (1)")
+        .execute(&mut **conn)
+        .await
+        .unwrap();
+    let error: pool_sqlx::Error = sqlx::query("INSERT INTO t VALUES (1)")
+        .execute(&mut **conn)
+        .await
+        .unwrap_err()
+        .into();
+    assert_reads_as_server_error(
+        &chain(&error),
+        &[
+            "duplicate key value violates unique constraint \"t_pkey\"",
+            "(SQLSTATE 23505)",
+            "; detail: Key (id)=(1) already exists.",
+        ],
+    );
+    let error = pool_sqlx::SqlxError(
+        sqlx::query("SELECT no_such_function(1)")
+            .execute(&mut **conn)
+            .await
+            .unwrap_err(),
+    );
+    assert_reads_as_server_error(
+        &chain(&error),
+        &[
+            "function no_such_function(integer) does not exist",
+            "(SQLSTATE 42883)",
+            "; hint: No function matches the given name and argument types.",
+        ],
+    );
+    drop(conn);
+    pool.close().await;
+    db.cleanup().await;
+}
+
+#[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
+#[tokio::test]
+async fn mysql_errors_read_as_message_and_error_number() {
+    use pool_sqlx::{Config, sqlx::MySql};
+    let Some(db) = db::mysql("my_error_display").await else {
+        return;
+    };
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_path(&format!("/{}_missing", db.name));
+    let pool = Config::from_url(url.as_str())
+        .unwrap()
+        .build_pool::<MySql>("display")
+        .unwrap();
+    let error = pool_sqlx::Error::from(pool.get().await.map(|_| ()).unwrap_err());
+    assert_reads_as_server_error(
+        &chain(&error),
+        &[
+            &format!("Unknown database '{}_missing'", db.name),
+            "(error 1049, SQLSTATE 42000)",
+        ],
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_errors_read_as_message_and_result_code() {
+    let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+    let error = pool_sqlx::Error::from(conn.execute("SELEC 1").await.unwrap_err());
+    assert_reads_as_server_error(&chain(&error), &["syntax error", "(SQLite code 1)"]);
+}

@@ -95,7 +95,9 @@ async fn ask<T>(
             *slot = Some(conn);
         }
         match slot.as_mut() {
-            Some(conn) => query(conn.raw_mut()).await.map_err(|e| e.to_string()),
+            Some(conn) => query(conn.raw_mut())
+                .await
+                .map_err(|e| crate::server_error::DisplaySqlx(&e).to_string()),
             None => Err("no connection".to_owned()),
         }
     })
