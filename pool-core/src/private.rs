@@ -190,11 +190,49 @@ pub trait FromPoolError<B>: From<crate::PoolError<B>> {}
 #[diagnostic::do_not_recommend]
 impl<E: From<crate::PoolError<B>>, B> FromPoolError<B> for E {}
 
-/// A pool's error as the error type of a `#[pooled(pool = PATH)]` function, whose
-/// manager is known where it is defined: a missing conversion is reported there, once.
+/// A failed checkout as the error type `E` of a `#[pooled]` function.
+///
+/// Each runtime crate has its own error route, and the attributes name it through the
+/// crate they expand for (`#krate::__private`): here, pool-core's own, for managers of
+/// your own, `E: From<PoolError<B>>` and `E: From<Rejected>` directly; a binding such as
+/// pool-sqlx shadows these items so that its one error type (`pool_sqlx::Error`) is the
+/// only conversion a user's error needs.
 #[inline(always)]
-pub fn pool_error<E: FromPoolError<B>, B>(error: crate::PoolError<B>) -> E {
+pub fn checkout_error<E: FromPoolError<B>, B>(error: crate::PoolError<B>) -> E {
     E::from(error)
+}
+
+/// A failed checkout as a transactional attempt's outcome: nothing was sent.
+#[inline(always)]
+pub fn checkout_failed<E: FromPoolError<B>, B>(
+    error: crate::PoolError<B>,
+) -> crate::transaction::Failed<E> {
+    crate::transaction::Failed::checkout(E::from(error))
+}
+
+/// An attempt as the attempt loop runs it. pool-core's route takes the error type as it
+/// is (it converts a rejection with its own `From<Rejected>`); a binding's route wraps it.
+#[inline(always)]
+pub fn carry<F>(attempt: F) -> F {
+    attempt
+}
+
+/// A transactional attempt as the attempt loop runs it (see [`carry`]).
+#[inline(always)]
+pub fn carry_transaction<F>(attempt: F) -> F {
+    attempt
+}
+
+/// The call's result back from the attempt loop (see [`carry`]).
+#[inline(always)]
+pub fn uncarry<R>(result: R) -> R {
+    result
+}
+
+/// A `retry_if` predicate as the attempt loop asks it (see [`carry`]).
+#[inline(always)]
+pub fn retry_if<P>(predicate: P) -> P {
+    predicate
 }
 
 /// What `#[pooled(pool = PATH)]` takes: a `static GlobalPool<M>`.

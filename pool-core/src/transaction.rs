@@ -161,6 +161,22 @@ impl<E> Failed<E> {
         }
     }
 
+    /// An attempt a policy stopped or cut short (breaker open, timeout, deadline), its
+    /// rejection made the caller's error by `convert`: for an error type that takes a
+    /// rejection through its binding's error rather than `From<Rejected>`. A cut timeout
+    /// or deadline is kept, in case it cut `COMMIT`.
+    pub fn rejected(rejected: Rejected, convert: impl FnOnce(Rejected) -> E) -> Self {
+        let cut = matches!(
+            rejected,
+            Rejected::Timeout { .. } | Rejected::DeadlineExceeded { .. }
+        )
+        .then(|| rejected.clone());
+        Failed {
+            error: convert(rejected),
+            applied: Applied::Policy(cut),
+        }
+    }
+
     /// The caller's error.
     pub fn into_error(self) -> E {
         self.error
@@ -200,15 +216,7 @@ impl<E: Classify> Classify for Failed<E> {
 
 impl<E: From<Rejected>> From<Rejected> for Failed<E> {
     fn from(rejected: Rejected) -> Self {
-        let cut = matches!(
-            rejected,
-            Rejected::Timeout { .. } | Rejected::DeadlineExceeded { .. }
-        )
-        .then(|| rejected.clone());
-        Failed {
-            error: E::from(rejected),
-            applied: Applied::Policy(cut),
-        }
+        Failed::rejected(rejected, E::from)
     }
 }
 

@@ -50,6 +50,9 @@
 //! # let _ = one; Ok(()) }
 //! ```
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod backend;
 pub mod bouncer;
 mod capacity;

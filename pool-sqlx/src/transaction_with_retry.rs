@@ -3,13 +3,10 @@
 
 use std::{future::Future, ops::ControlFlow, pin::Pin};
 
-use pool_core::{
-    Classify, Pool, Rejected, Resilience,
-    transaction::{Failed, Transaction},
-};
+use pool_core::{Classify, Pool, Resilience, transaction::Transaction};
 use sqlx::Database;
 
-use crate::{Backend, Error, SqlxManager};
+use crate::{__private, Backend, Error, SqlxManager};
 
 /// A boxed, `Send` future borrowing the connection: what a transaction body returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -56,23 +53,23 @@ pub async fn transaction<DB, T, E, F>(
 ) -> Result<T, E>
 where
     DB: Backend,
-    E: Classify + From<Rejected> + From<Error>,
+    E: Classify + From<Error>,
     F: for<'c> FnMut(&'c mut <DB as Database>::Connection) -> BoxFuture<'c, Result<T, E>>,
 {
     let transaction: Transaction<SqlxManager<DB>, E> = Transaction::new();
     let mut attempts = policy.begin();
     loop {
         let attempt = async {
-            let conn = pool
-                .get()
-                .await
-                .map_err(|error| Failed::checkout(E::from(Error::Pool(error))))?;
+            let conn = pool.get().await.map_err(__private::checkout_failed)?;
             let mut open = transaction.begin(conn).await?;
             let outcome = body(open.raw_mut()).await;
             transaction.end(open, outcome).await
         };
+        // The same error route as `#[pooled(transaction)]`: a policy's rejection reaches
+        // `E` through `Error`, so `E` needs no `From<Rejected>` of its own.
+        let attempt = __private::carry_transaction(attempt);
         if let ControlFlow::Break(result) = attempts.run(attempt).await {
-            return transaction.deliver(result);
+            return transaction.deliver(__private::uncarry(result));
         }
     }
 }

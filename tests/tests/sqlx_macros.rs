@@ -101,3 +101,79 @@ async fn pooled_transaction_transfers_are_retried_and_applied_once() {
     pool.close().await;
     db.cleanup().await;
 }
+
+/// A service's own error type with one conversion, `From<pool_sqlx::Error>`, through the
+/// doors that have no server fault to produce: a failed checkout, a policy's rejection,
+/// the service's own error, and a plain success (SQLite, no server needed).
+mod one_conversion {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use pool_sqlx::{
+        Classify, Config, DeclaredBreaker, Error, ErrorClass, PoolError, Rejected, pooled,
+        resilient,
+        sqlx::{self, Sqlite, SqliteConnection},
+    };
+    use tests::app_error::AppError;
+
+    static GUARDED: DeclaredBreaker = DeclaredBreaker::new("one_conversion_guarded");
+    static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+
+    #[pooled]
+    async fn answer(conn: &mut SqliteConnection) -> Result<i64, AppError> {
+        Ok(sqlx::query_scalar("SELECT 42")
+            .fetch_one(&mut *conn)
+            .await?)
+    }
+
+    #[resilient(retries = 2, base = "1ms")]
+    #[pooled]
+    async fn find_user(conn: &mut SqliteConnection, id: i64) -> Result<i64, AppError> {
+        LOOKUPS.fetch_add(1, Ordering::SeqCst);
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 WHERE 1 = ?")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        found.ok_or(AppError::NotFound(id))
+    }
+
+    #[resilient(breaker = GUARDED)]
+    async fn guarded() -> Result<(), AppError> {
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn every_door_needs_only_from_pool_sqlx_error() {
+        let pool = Config::from_url("sqlite::memory:")
+            .unwrap()
+            .build_pool::<Sqlite>("one_conversion")
+            .unwrap();
+        assert_eq!(answer(&pool).await.unwrap(), 42);
+        assert_eq!(find_user(&pool, 1).await.unwrap(), 1);
+
+        // The service's own error: permanent, so not retried.
+        LOOKUPS.store(0, Ordering::SeqCst);
+        let missing = find_user(&pool, 7).await.unwrap_err();
+        assert!(matches!(missing, AppError::NotFound(7)), "{missing:?}");
+        assert_eq!(LOOKUPS.load(Ordering::SeqCst), 1);
+
+        // A policy's rejection reaches the service's error through `pool_sqlx::Error`.
+        GUARDED.breaker().unwrap().force_open();
+        let rejected = guarded().await.unwrap_err();
+        assert!(
+            matches!(
+                rejected,
+                AppError::Db(Error::Rejected(Rejected::BreakerOpen { .. }))
+            ),
+            "{rejected:?}"
+        );
+        assert_eq!(rejected.class(), ErrorClass::Transient);
+
+        // A failed checkout too.
+        pool.close().await;
+        let closed = answer(&pool).await.unwrap_err();
+        assert!(
+            matches!(closed, AppError::Db(Error::Pool(PoolError::Closed))),
+            "{closed:?}"
+        );
+    }
+}

@@ -1,6 +1,11 @@
 //! The transaction fault matrix (`tests::transaction_matrix`) through both doors —
 //! `pool_sqlx::transaction` and `#[resilient(retries = 2)] #[pooled(transaction)]` — on
 //! PostgreSQL and MariaDB: one table of cells, one shared body, four runs.
+//!
+//! The PostgreSQL doors return a service's own error type (`tests::app_error::AppError`,
+//! which has only `From<pool_sqlx::Error>` and delegates `Classify`), the MariaDB doors
+//! `pool_sqlx::Error` itself: a `COMMIT` whose outcome is unknown must not be retried
+//! whichever the caller's error type is.
 
 use std::sync::Arc;
 
@@ -10,20 +15,21 @@ use pool_sqlx::{
     transaction,
 };
 use tests::{
+    app_error::AppError,
     db,
     transaction_matrix::{Door, Run, function_policy, run_matrix},
 };
 
 #[resilient(retries = 2)]
 #[pooled(transaction)]
-async fn pg_door(conn: &mut PgConnection, run: &Run) -> Result<(), Error> {
-    run.body_pg(conn).await
+async fn pg_door(conn: &mut PgConnection, run: &Run) -> Result<(), AppError> {
+    Ok(run.body_pg(conn).await?)
 }
 
 #[resilient(retries = 2, timeout = "300ms")]
 #[pooled(transaction)]
-async fn pg_door_timed(conn: &mut PgConnection, run: &Run) -> Result<(), Error> {
-    run.body_pg(conn).await
+async fn pg_door_timed(conn: &mut PgConnection, run: &Run) -> Result<(), AppError> {
+    Ok(run.body_pg(conn).await?)
 }
 
 #[resilient(retries = 2)]
@@ -38,6 +44,14 @@ async fn mysql_door_timed(conn: &mut MySqlConnection, run: &Run) -> Result<(), E
     run.body_mysql(conn).await
 }
 
+/// The database error the matrix compares; the doors' bodies never make the service's own.
+fn db_error(error: AppError) -> Error {
+    match error.into_db() {
+        Some(error) => error,
+        None => panic!("the matrix's body never fails with the service's own error"),
+    }
+}
+
 #[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn pg_through_transaction_fn() {
@@ -48,9 +62,10 @@ async fn pg_through_transaction_fn() {
         Box::pin(async move {
             transaction(pool, &function_policy(timed), move |conn| {
                 let run = Arc::clone(&run);
-                Box::pin(async move { run.body_pg(conn).await })
+                Box::pin(async move { Ok::<_, AppError>(run.body_pg(conn).await?) })
             })
             .await
+            .map_err(db_error)
         })
     })
     .await;
@@ -69,6 +84,7 @@ async fn pg_through_pooled_transaction() {
                 true => pg_door_timed(pool, &run).await,
                 false => pg_door(pool, &run).await,
             }
+            .map_err(db_error)
         })
     })
     .await;

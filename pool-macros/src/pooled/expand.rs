@@ -131,19 +131,22 @@ pub(crate) fn checkout(
         Some(error) => quote!(#error),
         None => body::through_returns_result(output, krate, "Err"),
     };
-    // With a global pool the manager is known here: its errors go through `pool_error`,
-    // spanned on the error type, so an error type that cannot carry them is reported at
-    // the definition, once. (In a transaction the engine's `Failed` takes them.)
+    // A failed checkout ends in the error type through the runtime crate's error route
+    // (`checkout_error`; in a transaction, the engine's `Failed` through `checkout_failed`),
+    // spanned on the error type. With a global pool the manager is known here, so an error
+    // type that cannot carry the failure is reported at the definition, once; with a pool
+    // argument the `where` clause below asks it first, at the call.
     let error_span = target::error_type(output).map_or_else(|| output.span(), Spanned::span);
-    let into_error = match (&args.pool, args.transaction) {
-        (Some(_), None) => {
-            // A closure, not the function as a value: one obligation, on the error type.
-            let failure = body::local_at("__pool_failure", error_span);
-            quote_spanned! {error_span=>
-                .map_err(|#failure| #krate::__private::pool_error::<#error, _>(#failure))
-            }
+    let into_error = {
+        // A closure, not the function as a value: one obligation, on the error type.
+        let failure = body::local_at("__pool_failure", error_span);
+        let route = match args.transaction {
+            None => quote_spanned!(error_span=> checkout_error),
+            Some(_) => quote_spanned!(error_span=> checkout_failed),
+        };
+        quote_spanned! {error_span=>
+            .map_err(|#failure| #krate::__private::#route::<#error, _>(#failure))
         }
-        _ => TokenStream::new(),
     };
 
     let pool_binding = match &args.pool {
@@ -231,10 +234,10 @@ pub(crate) fn checkout(
         Timing::ByAttempts => quote!(#__pool_conn.begin_operation();),
     };
     // The checkout. From a global pool, "not initialised" and a failed checkout end in
-    // the error type by one conversion, reported once when it is missing.
+    // the error type by the same one conversion, reported once when it is missing.
     let pool_error = body::local("__pool_error");
     let checkout = match &args.pool {
-        None => quote!(#pool.get().await?),
+        None => quote!(#pool.get().await #into_error?),
         Some(_) => quote! {
             match #pool {
                 ::core::result::Result::Ok(#pool) => #pool.get().await,
@@ -284,7 +287,7 @@ pub(crate) fn checkout(
 
 /// `tokens` (a statement without groups) with every token on `span`, so an error about the
 /// whole statement points there.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut token| {

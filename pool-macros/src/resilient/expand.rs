@@ -149,6 +149,22 @@ pub(crate) fn attempt_loop(
         .located_at(crate::target::error_type(output).map_or_else(|| output.span(), Spanned::span));
     let attempts_at = crate::body::local_at("__pool_attempts", error_span);
     let attempt_at = crate::body::local_at("__pool_attempt", error_span);
+    // The attempt goes through the runtime crate's error route: pool-core's takes the
+    // error type as it is (`E: From<Rejected>`); a binding's wraps it so that a policy's
+    // rejection reaches the error type through the binding's one error
+    // (`E: From<pool_sqlx::Error>`). On the error type, where a missing conversion is told.
+    let carry = match transaction {
+        None => quote_spanned!(error_span=> carry),
+        Some(_) => quote_spanned!(error_span=> carry_transaction),
+    };
+    // A statement of its own, every token on the error type (the crate's name too): the
+    // call and the future it returns then ask for the conversion at one place, and rustc
+    // reports it once.
+    let carried = crate::pooled::expand::respan(
+        quote!(let #attempt_at = #krate::__private::#carry(#attempt_at);),
+        error_span,
+    );
+    let uncarry = quote!(#krate::__private::uncarry);
     if !args.may_retry() {
         // One attempt: arguments are moved into it, nothing is cloned.
         let once = quote_spanned!(error_span=> #attempts_at.once(#attempt_at).await);
@@ -157,17 +173,21 @@ pub(crate) fn attempt_loop(
             #declare
             let mut #__pool_attempts = __POOL_SITE.get().begin();
             let #__pool_attempt = #attempt;
-            #deliver(#once)
+            #carried
+            #deliver(#uncarry(#once))
         };
     }
     let run = match (&args.retry_if, transaction) {
-        (Some(predicate), None) => {
-            quote_spanned!(error_span=> #attempts_at.run_if(#attempt_at, #predicate).await)
-        }
+        (Some(predicate), None) => quote_spanned! {error_span=>
+            #attempts_at.run_if(#attempt_at, #krate::__private::retry_if(#predicate)).await
+        },
         (Some(predicate), Some(engine)) => {
             let path = &engine.path;
             quote_spanned! {error_span=>
-                #attempts_at.run_if(#attempt_at, #path::retry_if(#predicate)).await
+                #attempts_at.run_if(
+                    #attempt_at,
+                    #krate::__private::retry_if(#path::retry_if(#predicate)),
+                ).await
             }
         }
         (None, _) => quote_spanned!(error_span=> #attempts_at.run(#attempt_at).await),
@@ -180,8 +200,9 @@ pub(crate) fn attempt_loop(
         loop {
             #lets
             let #__pool_attempt = #attempt;
+            #carried
             match #run {
-                ::core::ops::ControlFlow::Break(#__pool_result) => break #deliver(#__pool_result),
+                ::core::ops::ControlFlow::Break(#__pool_result) => break #deliver(#uncarry(#__pool_result)),
                 ::core::ops::ControlFlow::Continue(()) => {}
             }
         }

@@ -1,9 +1,0 @@
-use pool_sqlx::resilient;
-use tests::memory::TestError;
-
-#[resilient(retries = 2)]
-async fn first(items: &mut Vec<u32>) -> Result<&mut u32, TestError> {
-    items.first_mut().ok_or(TestError::App(pool_sqlx::ErrorClass::Permanent))
-}
-
-fn main() {}
