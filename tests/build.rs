@@ -56,15 +56,24 @@ fn main() {
     }
 }
 
-/// The text of every integration test file of this package.
+/// The text of every integration test file of this package: `tests/*.rs` and the
+/// modules of the test binaries in `tests/*/`.
 fn test_sources() -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(Path::new("tests")) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
-        .filter_map(|path| std::fs::read_to_string(path).ok())
-        .collect()
+    let mut sources = Vec::new();
+    let mut directories = vec![Path::new("tests").to_path_buf()];
+    while let Some(directory) = directories.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for path in entries.filter_map(Result::ok).map(|entry| entry.path()) {
+            if path.is_dir() {
+                directories.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs")
+                && let Ok(source) = std::fs::read_to_string(&path)
+            {
+                sources.push(source);
+            }
+        }
+    }
+    sources
 }

@@ -4,7 +4,7 @@
 // `pool_timeout=5min`) and the attribute keys of the macros (`pool-macros`'
 // `duration::parse`: `#[resilient(timeout = "2s")]`). pool-macros depends on nothing of
 // ours, so the two cannot share code; they share this table instead. It is included
-// (`include!`) by pool-macros' unit tests and by `tests/tests/duration_grammar.rs`, and each
+// (`include!`) by pool-macros' unit tests and by `tests/tests/suite/duration_grammar.rs`, and each
 // runs every case against its own parser. Plain `//` comments only: an included file
 // cannot carry inner doc comments. The includer brings `std::time::Duration` into scope.
 //

@@ -1,5 +1,5 @@
 //! `#[pooled(read)]`: the function takes what it reads from (a `&Pool` here; a
-//! `&Replicas` in `tests/tests/replicas.rs`), alone and under `#[resilient]`, and a
+//! `&Replicas` in `tests/tests/cluster/replicas.rs`), alone and under `#[resilient]`, and a
 //! `ReadSource` of the user's own.
 
 use pool_core::{Pool, ReadSource};

@@ -14,7 +14,7 @@ use crate::Error;
 ///
 /// A preset is a set of changes to [`PoolBuilder`](pool_core::PoolBuilder)'s defaults
 /// ([`pool_core::defaults`]): what it does not change is the builder's default.
-/// `tests/tests/sqlx_presets.rs` renders this table (and the README's) from the code and
+/// `tests/tests/suite/sqlx_presets.rs` renders this table (and the README's) from the code and
 /// fails when either differs.
 ///
 /// | preset | `max_size` | `acquire_timeout` | `connect_timeout` | validation | `idle_timeout` | `max_lifetime` |

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pool_sqlx::{Config, parse_duration};
 
-include!("../duration_cases.rs");
+include!("../../duration_cases.rs");
 
 /// The URL door: every duration parameter of a `DATABASE_URL` reads `input` the same way.
 fn through_a_url(input: &str) -> Result<Option<Duration>, String> {

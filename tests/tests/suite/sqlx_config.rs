@@ -390,7 +390,10 @@ async fn sqlite_busy_timeout_is_applied() {
 /// (Runs this test binary again as a child process with the variables changed.)
 #[test]
 fn a_missing_url_is_skipped_loudly_locally_and_fails_on_ci() {
-    const NAME: &str = "a_missing_url_is_skipped_loudly_locally_and_fails_on_ci";
+    let name = tests::libtest_name(
+        module_path!(),
+        "a_missing_url_is_skipped_loudly_locally_and_fails_on_ci",
+    );
     if std::env::var_os("POOL_SQLX_PROBE").is_some() {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         assert!(runtime.block_on(db::postgres("probe")).is_none());
@@ -399,7 +402,7 @@ fn a_missing_url_is_skipped_loudly_locally_and_fails_on_ci() {
     let exe = std::env::current_exe().unwrap();
     let run = |ci: &str| {
         std::process::Command::new(&exe)
-            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .args(["--exact", name.as_str(), "--nocapture", "--test-threads=1"])
             .env("POOL_SQLX_PROBE", "1")
             .env_remove("TEST_POSTGRES_URL")
             .env("CI", ci)
@@ -595,7 +598,10 @@ async fn settings_show_the_preset_with_the_url_applied_and_match_the_pool() {
 /// only in child processes (this test binary run again), never in this one.
 #[test]
 fn config_from_env_reads_database_url_and_pool_preset() {
-    const NAME: &str = "config_from_env_reads_database_url_and_pool_preset";
+    let name = tests::libtest_name(
+        module_path!(),
+        "config_from_env_reads_database_url_and_pool_preset",
+    );
     if let Ok(expect) = std::env::var("POOL_SQLX_ENV_PROBE") {
         match (expect.as_str(), Config::from_env()) {
             ("serverless", Ok(config)) => {
@@ -633,7 +639,7 @@ fn config_from_env_reads_database_url_and_pool_preset() {
     let run = |expect: &str, url: Option<&str>, preset: Option<&str>| {
         let mut command = std::process::Command::new(&exe);
         command
-            .args(["--exact", NAME, "--test-threads=1"])
+            .args(["--exact", name.as_str(), "--test-threads=1"])
             .env("POOL_SQLX_ENV_PROBE", expect)
             .env_remove("DATABASE_URL")
             .env_remove("POOL_PRESET");

@@ -10,8 +10,8 @@ use pool_sqlx::{
     sqlx::{MySql, Postgres},
 };
 
-const PRESET_SOURCE: &str = include_str!("../../pool-sqlx/src/config/preset.rs");
-const README: &str = include_str!("../../README.md");
+const PRESET_SOURCE: &str = include_str!("../../../pool-sqlx/src/config/preset.rs");
+const README: &str = include_str!("../../../README.md");
 
 /// `500 ms`, `5 s`, `10 min`, as the tables write them.
 fn human(duration: Duration) -> String {

@@ -8,7 +8,7 @@
 //! the key at fault (a bad value of a known parameter names that parameter).
 //!
 //! ```sh
-//! cargo test -p tests --test hostile_config -- --nocapture
+//! cargo test -p tests --test suite -- hostile_config:: --nocapture
 //! ```
 
 use std::time::Duration;
@@ -519,7 +519,7 @@ fn fixed_cases_found_while_writing_the_properties() {
 /// take this test binary down with it.
 #[test]
 fn a_huge_max_size_is_an_error_not_an_abort() {
-    const NAME: &str = "a_huge_max_size_is_an_error_not_an_abort";
+    let name = tests::libtest_name(module_path!(), "a_huge_max_size_is_an_error_not_an_abort");
     if std::env::var_os("POOL_HUGE_PROBE").is_some() {
         let manager = SqlxManager::<Postgres>::from_url("postgres://h/db").unwrap();
         let built = Pool::builder(manager).max_size(usize::MAX / 2).build();
@@ -527,7 +527,12 @@ fn a_huge_max_size_is_an_error_not_an_abort() {
         return;
     }
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", NAME, "--include-ignored", "--test-threads=1"])
+        .args([
+            "--exact",
+            name.as_str(),
+            "--include-ignored",
+            "--test-threads=1",
+        ])
         .env("POOL_HUGE_PROBE", "1")
         .output()
         .unwrap();

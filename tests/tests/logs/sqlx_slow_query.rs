@@ -2,14 +2,10 @@
 //! `slow_query` threshold is logged (sqlx's own event, target `sqlx::query`) with its text
 //! and duration; a fast one is not; bound values and the URL's password never appear.
 //! The pool shows up through the span the query runs in (sqlx's event has no field for
-//! it). Output is captured by a `tracing` subscriber writing to a buffer, scoped to each
-//! test's thread (`#[tokio::test]` runs everything on that one thread).
+//! it). Output is captured by the test binary's one `tracing` subscriber, writing to a
+//! buffer (`tests::capture`).
 
-use std::{
-    io::Write,
-    sync::{Mutex, Once},
-    time::Duration,
-};
+use std::time::Duration;
 
 use pool_sqlx::{
     Config, Pool, SqlxManager,
@@ -25,35 +21,10 @@ const BOUND_FAST: &str = "b0und-v4lue-of-the-fast-query";
 /// In the URL: never to be logged either.
 const PASSWORD: &str = "pa55-w0rd-slowlog";
 
-/// Everything `tracing` writes in this test binary. One global subscriber, not one per
-/// test: SQLite runs statements on a worker thread of its own (sqlx enters the caller's
-/// span there), which a thread-scoped subscriber would not see. Tests tell their lines
-/// apart by the pool named in the span.
-static OUTPUT: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        OUTPUT.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installs the capturing subscriber (once) and returns what it has captured so far.
+/// Everything `tracing` has written in this test binary (`tests::capture`; tests tell
+/// their lines apart by the pool named in the span).
 fn captured() -> String {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(|| Capture)
-            .init();
-    });
-    String::from_utf8_lossy(&OUTPUT.lock().unwrap()).into_owned()
+    tests::capture::since(0)
 }
 
 /// The lines of sqlx's slow-statement events in the span naming `pool`.

@@ -7,7 +7,7 @@
 //! ```sh
 //! TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
 //! TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test CI=true \
-//!   cargo test -p tests --test sqlx_keepalive
+//!   cargo test -p tests --test suite sqlx_keepalive::
 //! ```
 
 use std::time::Duration;

@@ -8,17 +8,10 @@
 //! ```sh
 //! TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
 //! TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test CI=true \
-//!   cargo test -p tests --test hostile_redaction -- --nocapture
+//!   cargo test -p tests --test logs hostile_redaction:: -- --nocapture
 //! ```
 
-use std::{
-    io::Write,
-    sync::{
-        Mutex, Once,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{io::Write, sync::Mutex, time::Duration};
 
 use pool_sqlx::{
     Config, Error, Pool, SqlxManager, health, pooled, resilient,
@@ -32,39 +25,6 @@ const SECRET_DECODED: &str = "p4ss/w0rd@xyzzy:9";
 const SECRET_ENCODED: &str = "p4ss%2Fw0rd%40xyzzy%3A9";
 /// A wrong password, also never to be shown.
 const WRONG: &str = "Wr0ng-xyzzy-Pa55";
-
-/// `tracing` output (and `log` records, through tracing-log) of this process, kept while
-/// `CAPTURING` is set.
-static CAPTURED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-static CAPTURING: AtomicBool = AtomicBool::new(false);
-
-struct CaptureWriter;
-
-impl Write for CaptureWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if CAPTURING.load(Ordering::SeqCst) {
-            CAPTURED.lock().unwrap().extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn install_capture() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        use tracing_subscriber::util::SubscriberInitExt;
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(|| CaptureWriter)
-            .finish()
-            .try_init()
-            .expect("the only subscriber of this test binary");
-    });
-}
 
 /// Every form the passwords could leak in.
 fn leaks(output: &str) -> Vec<&'static str> {
@@ -190,7 +150,7 @@ async fn my_outputs(url: &str, outputs: &mut Vec<(String, String)>) -> bool {
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_never_show_in_outputs_errors_health_or_traces() {
-    install_capture();
+    tests::capture::install();
     let Some(pg) = db::postgres("redaction").await else {
         return;
     };
@@ -245,7 +205,7 @@ async fn passwords_never_show_in_outputs_errors_health_or_traces() {
         url
     };
 
-    CAPTURING.store(true, Ordering::SeqCst);
+    let capture = tests::capture::mark();
     let mut outputs = Vec::new();
     // PostgreSQL (trust authentication here: a password is accepted, never checked).
     let pg_ok = pg_outputs(&with(&pg.url, &role, SECRET, None, None), &mut outputs).await;
@@ -274,8 +234,7 @@ async fn passwords_never_show_in_outputs_errors_health_or_traces() {
     .await;
     let my_wrong = my_outputs(&with(&my.url, &user, WRONG, None, None), &mut outputs).await;
     let my_refused = my_outputs(&with(&my.url, &user, SECRET, None, Some(1)), &mut outputs).await;
-    CAPTURING.store(false, Ordering::SeqCst);
-    let traces = String::from_utf8_lossy(&CAPTURED.lock().unwrap()).into_owned();
+    let traces = tests::capture::since(capture);
 
     assert_eq!(
         (

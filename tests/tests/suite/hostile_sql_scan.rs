@@ -3,7 +3,7 @@
 //! justification: a scan of every `.rs` file of the workspace (see [`sql_scan`]).
 //!
 //! ```sh
-//! cargo test -p tests --test hostile_sql_scan -- --nocapture
+//! cargo test -p tests --test suite -- hostile_sql_scan:: --nocapture
 //! ```
 
 mod sql_scan {
@@ -31,11 +31,18 @@ mod sql_scan {
     pub(super) const REVIEWED: [(&str, &str, usize); 0] = [];
 
     /// The crates scanned, relative to the workspace root.
-    pub(super) const ROOTS: [&str; 5] =
-        ["pool-core", "pool-macros", "pool-sqlx", "examples", "tests"];
+    pub(super) const ROOTS: [&str; 7] = [
+        "pool-core",
+        "pool-suggest",
+        "pool-macros",
+        "pool-sqlx",
+        "examples",
+        "tests",
+        "macro-tests",
+    ];
 
     /// This file: its fixtures and constants name the patterns it looks for.
-    pub(super) const SELF: &str = "tests/tests/hostile_sql_scan.rs";
+    pub(super) const SELF: &str = "tests/tests/suite/hostile_sql_scan.rs";
 
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub(super) struct Site {
