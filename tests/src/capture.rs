@@ -56,8 +56,10 @@ pub fn mark() -> usize {
     lock().len()
 }
 
-/// Everything captured since `mark`.
+/// Everything captured since `mark` (installing the subscriber first, if no test has:
+/// what a test logs before it asks is then lost, so ask before logging).
 pub fn since(mark: usize) -> String {
+    install();
     let output = lock();
     String::from_utf8_lossy(output.get(mark..).unwrap_or_default()).into_owned()
 }

@@ -105,3 +105,34 @@ pub fn refused_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free loopback port");
     listener.local_addr().expect("a bound address").port()
 }
+
+/// The example `name` of the `examples` package, as `cargo test` builds it: in the
+/// `examples` directory beside the running test binary's `deps` (cargo builds every
+/// example of a package before it runs that package's tests).
+///
+/// # Panics
+/// When the binary is missing or older than the example's source: a filtered run
+/// (`cargo test -p examples --test run`) builds no example, and a stale one would test
+/// old code. The message says what to run.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let built = std::env::current_exe()
+        .ok()
+        .and_then(|test| Some(test.parent()?.parent()?.join("examples").join(name)));
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/examples")
+        .join(format!("{name}.rs"));
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    match built {
+        Some(built)
+            if modified(&built)
+                .is_some_and(|binary| modified(&source).is_none_or(|source| binary >= source)) =>
+        {
+            built
+        }
+        _ => panic!(
+            "the `{name}` example is not built, or is older than examples/examples/{name}.rs: \
+             run `cargo test -p examples` (which builds the examples first) or \
+             `cargo build -p examples --examples`, then this test"
+        ),
+    }
+}

@@ -4,9 +4,6 @@
 //! binary). Filter by module: `cargo test -p tests --test suite sqlx_health::`.
 
 mod duration_grammar;
-mod examples_quickstart;
-mod examples_serverless;
-mod examples_service;
 mod hostile_config;
 mod hostile_sql_scan;
 mod multi_host_url;

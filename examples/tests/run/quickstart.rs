@@ -1,8 +1,8 @@
 //! The `quickstart` example as a process, run as a newcomer runs it: on SQLite, with a
 //! mistyped port, with a preset name that is no preset.
 //!
-//! The binary is the example's source built as a `[[bin]]` of this package (see
-//! `tests/Cargo.toml`), found through `CARGO_BIN_EXE_quickstart`.
+//! The binary is the example `cargo test` builds beside this test
+//! (`tests::example_run::example("quickstart")`).
 
 use std::{process::Command, time::Duration};
 
@@ -13,7 +13,7 @@ use tests::example_run::{refused_port, run_bounded};
 const MARGIN: Duration = Duration::from_secs(2);
 
 fn quickstart() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_quickstart"));
+    let mut command = Command::new(tests::example_run::example("quickstart"));
     command.env_remove("POOL_PRESET").env_remove("RUST_LOG");
     command
 }

@@ -1,7 +1,7 @@
 //! The `serverless` example as a process: many invocations, one connection.
 //!
-//! The binary is the example's source built as a `[[bin]]` of this package (see
-//! `tests/Cargo.toml`), found through `CARGO_BIN_EXE_serverless`.
+//! The binary is the example `cargo test` builds beside this test
+//! (`tests::example_run::example("serverless")`).
 
 use std::{
     process::{Command, Stdio},
@@ -14,7 +14,7 @@ use tests::example_run::{refused_port, run_bounded};
 #[test]
 fn serverless_invocations_share_one_lazily_opened_connection() {
     let invocations = 12;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_serverless"))
+    let mut child = Command::new(tests::example_run::example("serverless"))
         .args(["--invocations", &invocations.to_string()])
         .env_remove("DATABASE_URL")
         .env_remove("POOL_PRESET")
@@ -80,7 +80,7 @@ fn serverless_invocations_share_one_lazily_opened_connection() {
 const MARGIN: Duration = Duration::from_secs(3);
 
 fn serverless() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_serverless"));
+    let mut command = std::process::Command::new(tests::example_run::example("serverless"));
     command.env_remove("POOL_PRESET").env_remove("RUST_LOG");
     command
 }

@@ -1,11 +1,9 @@
 //! The `service` example as a process: started on a free loopback port, its endpoints
 //! called, then SIGTERM sent while a request is in flight.
 //!
-//! How the binary is found: `tests/Cargo.toml` declares the example's source
-//! (`examples/examples/service.rs`) as a `[[bin]]` of this package too, so cargo builds
-//! it before running this test and hands over its path in `CARGO_BIN_EXE_service`. No
-//! cargo runs from inside the test (the running `cargo test` may hold the build lock),
-//! and the binary is never a stale one left from an earlier build.
+//! The binary is the example `cargo test` builds beside this test
+//! (`tests::example_run::example`). No cargo runs from inside the test (the running
+//! `cargo test` may hold the build lock).
 //!
 //! The client is a few lines of HTTP/1.1 over `tokio::net::TcpStream`
 //! (`Connection: close`, body read to the end): enough for this server, no extra
@@ -101,7 +99,7 @@ impl Output {
 }
 
 fn start_service() -> (Child, Output) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_service"))
+    let mut child = Command::new(tests::example_run::example("service"))
         .args(["--listen", "127.0.0.1:0"])
         // SQLite in a temp file, whatever the environment says.
         .env_remove("DATABASE_URL")
@@ -299,7 +297,7 @@ async fn service_serves_health_metrics_and_visits_then_drains_on_sigterm() {
 const MARGIN: Duration = Duration::from_secs(2);
 
 fn service() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_service"));
+    let mut command = std::process::Command::new(tests::example_run::example("service"));
     command
         .args(["--listen", "127.0.0.1:0"])
         .env_remove("LISTEN")
