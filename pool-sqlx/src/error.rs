@@ -38,7 +38,7 @@ impl fmt::Debug for SqlxError {
 }
 
 /// A database error shows its message, code, detail and hint, never the server's
-/// source line (see [`DisplaySqlx`]); any other error shows as sqlx shows it.
+/// source line; any other error shows as sqlx shows it.
 impl fmt::Display for SqlxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&DisplaySqlx(&self.0), f)
@@ -98,7 +98,7 @@ pub enum Error {
     CommitOutcomeUnknown(CommitOutcomeUnknown<SqlxError>),
 }
 
-/// Each variant shows as what it wraps (a database error through [`DisplaySqlx`]), so a
+/// Each variant shows as what it wraps (a database error as message, code, detail and hint), so a
 /// log line reads the same whichever door the error came through.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
