@@ -98,8 +98,8 @@ pub enum Error {
     CommitOutcomeUnknown(CommitOutcomeUnknown<SqlxError>),
 }
 
-/// Each variant shows as what it wraps (a database error as message, code, detail and hint), so a
-/// log line reads the same whichever door the error came through.
+/// Each variant shows as what it wraps (a database error as message, code, detail and
+/// hint), so a log line reads the same whichever door the error came through.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
