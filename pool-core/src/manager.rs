@@ -40,6 +40,28 @@ pub trait Manager: Send + Sync + 'static {
     /// It must not do I/O: it runs inside `Drop`.
     fn has_broken(&self, conn: &mut Self::Connection) -> bool;
 
+    /// Whether [`recover`](Self::recover) can make fit again a connection whose operation
+    /// was cancelled mid-flight. `false`, the default: the pool closes such a connection
+    /// at once (the server then ends whatever it was doing).
+    const RECOVERS: bool = false;
+
+    /// Makes fit for the next caller a connection whose operation was cancelled
+    /// mid-flight (its future dropped between a query and its answer: a client that hung
+    /// up, a timeout): waits out what the server still sends, and says whether the
+    /// connection is now as a fresh checkout would find it (`true`: the pool keeps it).
+    /// Only called when [`RECOVERS`](Self::RECOVERS) is `true`, on a task of its own,
+    /// bounded by the pool's `check_timeout`; the connection counts against the pool's
+    /// size meanwhile, but holds no caller's slot.
+    ///
+    /// Recovering instead of closing saves a reconnect per cancelled call, which in a
+    /// storm of cancellations (every in-flight request of a load balancer's drained
+    /// connections) is a storm of reconnects. It must be conservative: when in doubt
+    /// (a transaction may be open), `false`.
+    fn recover(&self, conn: &mut Self::Connection) -> impl Future<Output = bool> + Send {
+        let _ = conn;
+        async { false }
+    }
+
     /// Closes a connection the pool no longer wants (idle too long, too old, pool closed).
     /// The default just drops it; a manager can say goodbye to the server here.
     fn close(&self, conn: Self::Connection) -> impl Future<Output = ()> + Send {

@@ -280,6 +280,23 @@ where
     /// the middle of it): sqlx only queues the `ROLLBACK` and forgets the transaction, so
     /// the server still has it open, locks held. Sending it would be I/O on the return
     /// path; closing the connection makes the server roll back at once.
+    // sqlx keeps the answers a dropped query still has coming and reads past them before
+    // the next statement (PostgreSQL and MySQL up to the server's ready-for-query, SQLite
+    // through its worker's queue), so a connection whose query was cancelled is usable
+    // again once they are in.
+    const RECOVERS: bool = true;
+
+    async fn recover(&self, conn: &mut SqlxConnection<DB>) -> bool {
+        // A transaction sqlx counts as open may have its COMMIT in flight, applied or not:
+        // nothing here can say, so the connection is closed and the server ends it.
+        if conn.is_broken() || DB::transaction_depth(conn.raw()) > 0 {
+            return false;
+        }
+        // The check's query runs after the cancelled one's answers, and fails on a
+        // transaction a body opened by hand and left open.
+        self.check(conn).await.is_ok()
+    }
+
     fn has_broken(&self, conn: &mut SqlxConnection<DB>) -> bool {
         conn.is_broken() || DB::transaction_depth(conn.raw()) > 0 || conn.raw().should_flush()
     }

@@ -184,6 +184,7 @@ pub(crate) fn run(plan: &Plan, url: &str) -> Result<(), String> {
         // Warm every stack's pool and caches before anything is measured.
         wrk(&format!("{}/db", service.base), 64, Duration::from_secs(2))?;
     }
+    let started = std::time::Instant::now();
     for test in &plan.tests {
         for &connections in &plan.connections {
             // runs[stack][round]
@@ -197,6 +198,15 @@ pub(crate) fn run(plan: &Plan, url: &str) -> Result<(), String> {
                         connections,
                         plan.duration,
                     )?;
+                    // Every run, as it ends: a tail that comes and goes shows here, and
+                    // when, to be laid beside the server's log (checkpoints, autovacuum).
+                    eprintln!(
+                        "tfb: {:>7.1} s {test} c{connections} round {round} {}: {:.0} req/s, p99 {:.1} ms",
+                        started.elapsed().as_secs_f64(),
+                        service.kind.name(),
+                        run.requests_per_second,
+                        run.p99.as_secs_f64() * 1e3,
+                    );
                     runs[index].push(run);
                 }
             }

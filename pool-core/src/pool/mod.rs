@@ -15,6 +15,7 @@ mod leak;
 mod observe;
 mod pooled;
 mod put_back;
+mod recover;
 mod resize;
 mod retain;
 mod stats;
@@ -25,6 +26,7 @@ pub use builder::{MAX_POOL_SIZE, PoolBuilder, StartError, Validation, defaults};
 pub use global::{AlreadyInitialized, GlobalPool};
 pub use hooks::{AsyncHook, CloseHook, HookFuture, ReleaseHook};
 pub use pooled::Pooled;
+pub(crate) use recover::cut_by_timeout;
 pub use stats::{LatencyQuantiles, Metrics, Status, rounded_millis};
 
 use crate::{ConfigError, Manager, PoolError};

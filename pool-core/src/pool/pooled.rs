@@ -19,7 +19,11 @@ pub struct Pooled<M: Manager> {
     live: Option<Live<M::Connection>>,
     inner: Arc<Inner<M>>,
     leak_key: Option<usize>,
+    /// Close it on drop: discarded, or its operation failed with a dead connection.
     discard_on_drop: bool,
+    /// An operation began ([`begin_operation`](Self::begin_operation)) and has not
+    /// [`finish`](Self::finish)ed: dropped now, it was cancelled mid-flight.
+    operation_open: bool,
     /// Set by [`begin_call`](Self::begin_call): when the call started, and its name.
     call: Option<(Instant, &'static str)>,
     /// When it was checked out, for the adaptive limit (`None` without one).
@@ -38,6 +42,7 @@ impl<M: Manager> Pooled<M> {
             inner,
             leak_key,
             discard_on_drop: false,
+            operation_open: false,
             call: None,
             started,
         }
@@ -50,10 +55,13 @@ impl<M: Manager> Pooled<M> {
 
     /// Marks the start of an operation that must run to its end: if this `Pooled` is
     /// dropped before [`finish`](Self::finish) (the operation's future was cancelled or
-    /// timed out mid-query), the connection is closed, not handed to the next caller in
-    /// an unknown state.
+    /// timed out mid-query), the connection is never handed to the next caller in an
+    /// unknown state. A manager that can make it fit again
+    /// ([`Manager::RECOVERS`](crate::Manager::RECOVERS)) gets it back on a task of its
+    /// own, off the caller's path, and the pool keeps it if that succeeds within
+    /// `check_timeout`; otherwise (or with no runtime to run on) it is closed.
     pub fn begin_operation(&mut self) {
-        self.discard_on_drop = true;
+        self.operation_open = true;
     }
 
     /// Like [`begin_operation`](Self::begin_operation), for the call named `function`
@@ -61,7 +69,7 @@ impl<M: Manager> Pooled<M> {
     /// `pool_slow_calls_total{function}`, when the call took longer than the process-wide
     /// slow-call threshold (1 s unless `set_default_slow_call_threshold` says otherwise).
     pub fn begin_call(&mut self, function: &'static str) {
-        self.discard_on_drop = true;
+        self.operation_open = true;
         self.call = Some((Instant::now(), function));
     }
 
@@ -69,6 +77,7 @@ impl<M: Manager> Pooled<M> {
     /// [`begin_call`](Self::begin_call): returns the connection to the pool, unless
     /// `outcome` is a `Connection`-class error, which means the connection is dead.
     pub fn finish<T, E: Classify>(mut self, outcome: &Result<T, E>) {
+        self.operation_open = false;
         self.discard_on_drop =
             matches!(outcome, Err(error) if error.class() == ErrorClass::Connection);
         if let Err(error) = outcome
@@ -132,6 +141,7 @@ impl<M: Manager> fmt::Debug for Pooled<M> {
         f.debug_struct("Pooled")
             .field("pool", &self.inner.config.name)
             .field("discard_on_drop", &self.discard_on_drop)
+            .field("operation_open", &self.operation_open)
             .finish_non_exhaustive()
     }
 }
@@ -143,11 +153,18 @@ impl<M: Manager> Drop for Pooled<M> {
         }
         // Only work that ended well is a sample; the limit moves before the slot is
         // released, so a lowered limit takes this very slot.
+        let cancelled = self.operation_open && !self.discard_on_drop;
         if let Some(started) = self.started
             && !self.discard_on_drop
+            && !cancelled
         {
             self.inner.work_done(started);
         }
-        self.inner.put_back(self.live.take(), self.discard_on_drop);
+        match self.live.take() {
+            Some(live) if cancelled && M::RECOVERS => Inner::recover(&self.inner, live),
+            live => self
+                .inner
+                .put_back(live, self.discard_on_drop || self.operation_open),
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! a cold `cargo test`'s time was linking and re-instantiating the same generic code per
 //! binary). Filter by module: `cargo test -p tests --test suite sqlx_health::`.
 
+mod cancelled_calls;
 mod duration_grammar;
 mod hostile_config;
 mod hostile_sql_scan;

@@ -460,7 +460,13 @@ where
                             None
                         }
                     };
-                    this.call.set(None);
+                    if output.is_some() {
+                        this.call.set(None);
+                    } else {
+                        // Cut by the timer: the server is slow or stalled, so the
+                        // connection inside goes, rather than wait to be recovered.
+                        crate::pool::cut_by_timeout(|| this.call.set(None));
+                    }
                     this.timer.set(None);
                     *this.place = None;
                     let timing = this.limit.timing();
