@@ -40,12 +40,17 @@ impl<M: Manager> Inner<M> {
     /// Takes back the connection of a cancelled operation. Runs inside `Drop`: the slot
     /// goes back at once (its caller is gone), and the connection, still counted in
     /// `size` so nothing opens in its place, goes to the manager's `recover` on a task of
-    /// its own. Closed at once instead: when a timeout cut the operation, when the
-    /// manager's synchronous test already finds it broken (a transaction left open), or
-    /// when there is no runtime to recover it on.
+    /// its own. Closed at once instead: when a timeout cut the operation, when it is
+    /// dropped by a panic's unwinding (the body's state is unknown), when the manager's
+    /// synchronous test already finds it broken (a transaction left open), or when there
+    /// is no runtime to recover it on.
     pub(crate) fn recover(inner: &Arc<Self>, mut live: Live<M::Connection>) {
         let runtime = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) if !CUT_BY_TIMEOUT.get() && !inner.manager.has_broken(&mut live.conn) => {
+            Ok(runtime)
+                if !CUT_BY_TIMEOUT.get()
+                    && !std::thread::panicking()
+                    && !inner.manager.has_broken(&mut live.conn) =>
+            {
                 runtime
             }
             _ => {
