@@ -8,7 +8,9 @@ use crate::Classify;
 ///
 /// The pool calls `connect` in a task of its own (a waiter that gives up does not
 /// abort it), `check` only when a connection has been idle longer than the pool's
-/// `validate_after`, and `has_broken` synchronously every time a connection comes back.
+/// `validate_after`, `has_broken` synchronously every time a connection comes back, and
+/// `recover` (when [`RECOVERS`](Self::RECOVERS)) on a task of its own for a connection
+/// whose operation its caller cancelled.
 ///
 /// # Timeouts belong to the pool
 ///
