@@ -15,6 +15,7 @@
 //! | `pool_connections_closed_total` | counter | `pool`, `reason` (`broken`, `invalid`, `idle`, `lifetime`, `closed`, `hook`) | connections closed |
 //! | `pool_connect_errors_total` | counter | `pool` | failed or timed-out connects, the eager start's included |
 //! | `pool_leaks_total` | counter | `pool` | connections held past `leak_threshold` |
+//! | `pool_connections_recovered_total` | counter | `pool` | connections whose operation the caller cancelled, recovered and kept rather than closed |
 //! | `pool_connections` | gauge | `pool`, `state` (`idle`, `in_use`) | connections now |
 //! | `pool_waiting` | gauge | `pool` | callers waiting |
 //! | `pool_max_size` | gauge | `pool` | the hard cap on connections |
@@ -44,6 +45,8 @@ pub const CLOSED: &str = "pool_connections_closed_total";
 pub const CONNECT_ERRORS: &str = "pool_connect_errors_total";
 /// Connections held past the leak threshold.
 pub const LEAKS: &str = "pool_leaks_total";
+/// Connections whose cancelled operation was recovered, kept rather than closed.
+pub const RECOVERED: &str = "pool_connections_recovered_total";
 /// Connections now, by `state`.
 pub const CONNECTIONS: &str = "pool_connections";
 /// Callers waiting for a connection now.
@@ -68,7 +71,7 @@ pub const BREAKER_STATE: &str = "pool_breaker_state";
 pub const BREAKER_TRANSITIONS: &str = "pool_breaker_transitions_total";
 
 /// Every name above, for checks that a table lists them all.
-pub const ALL: [&str; 18] = [
+pub const ALL: [&str; 19] = [
     CHECKOUTS,
     ACQUIRE_SECONDS,
     SLOW_ACQUIRES,
@@ -76,6 +79,7 @@ pub const ALL: [&str; 18] = [
     CLOSED,
     CONNECT_ERRORS,
     LEAKS,
+    RECOVERED,
     CONNECTIONS,
     WAITING,
     MAX_SIZE,

@@ -64,6 +64,7 @@ impl Seen {
             slow_acquires: self.counter(&format!("{}{{{p}}}", names::SLOW_ACQUIRES)),
             connect_errors: self.counter(&format!("{}{{{p}}}", names::CONNECT_ERRORS)),
             leaks: self.counter(&format!("{}{{{p}}}", names::LEAKS)),
+            recovered: self.counter(&format!("{}{{{p}}}", names::RECOVERED)),
             limit: self.gauge(&format!("{}{{{p}}}", names::LIMIT)) as u64,
             acquire_latency: latency,
         }
@@ -168,6 +169,22 @@ async fn pool_scenario() -> (Pool<TestManager>, Metrics) {
     (pool, metrics)
 }
 
+/// Recovery's part, on a pool whose manager recovers (the scripted `TestManager` does
+/// not): one operation cancelled by its caller and recovered, one that cannot be.
+async fn recovery_scenario() -> Metrics {
+    let (pool, recoveries) = support::recovering::pool(None);
+    let mut conn = pool.get().await.unwrap();
+    conn.begin_operation();
+    drop(conn);
+    let mut conn = pool.get().await.unwrap();
+    *recoveries.script.lock().unwrap() = Some((Duration::ZERO, false));
+    conn.begin_operation();
+    drop(conn);
+    drop(pool.get().await.unwrap());
+    pool.close().await;
+    pool.metrics()
+}
+
 /// The policies' part: a retry that succeeds, a slow call, a retry cut by the breaker
 /// opening, a rejection while open, the half-open probe that closes it, and an attempt
 /// timeout.
@@ -237,38 +254,40 @@ async fn policy_scenario(breaker: &Arc<CircuitBreaker>) {
 fn every_counter_the_pool_reports_is_what_the_recorder_saw() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let (pool_metrics, transitions) = metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let (_pool, metrics) = pool_scenario().await;
-            let breaker = Arc::new(
-                CircuitBreaker::new(
-                    "metrics_events_db",
-                    BreakerConfig {
-                        minimum_calls: 4,
-                        sliding_window: SlidingWindow::Count(4),
-                        wait_in_open: Duration::from_secs(5),
-                        permitted_calls_in_half_open: 1,
-                        ..BreakerConfig::default()
-                    },
-                )
-                .unwrap(),
-            );
-            let mut events = breaker.subscribe();
-            policy_scenario(&breaker).await;
-            let mut transitions: HashMap<(String, String), u64> = HashMap::new();
-            while let Ok(event) = events.try_recv() {
-                *transitions
-                    .entry((event.from.as_str().to_owned(), event.to.as_str().to_owned()))
-                    .or_default() += 1;
-            }
-            (metrics, transitions)
-        })
-    });
+    let (pool_metrics, recovery_metrics, transitions) =
+        metrics::with_local_recorder(&recorder, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let (_pool, metrics) = pool_scenario().await;
+                let recovery_metrics = recovery_scenario().await;
+                let breaker = Arc::new(
+                    CircuitBreaker::new(
+                        "metrics_events_db",
+                        BreakerConfig {
+                            minimum_calls: 4,
+                            sliding_window: SlidingWindow::Count(4),
+                            wait_in_open: Duration::from_secs(5),
+                            permitted_calls_in_half_open: 1,
+                            ..BreakerConfig::default()
+                        },
+                    )
+                    .unwrap(),
+                );
+                let mut events = breaker.subscribe();
+                policy_scenario(&breaker).await;
+                let mut transitions: HashMap<(String, String), u64> = HashMap::new();
+                while let Ok(event) = events.try_recv() {
+                    *transitions
+                        .entry((event.from.as_str().to_owned(), event.to.as_str().to_owned()))
+                        .or_default() += 1;
+                }
+                (metrics, recovery_metrics, transitions)
+            })
+        });
 
     let seen = Seen(
         snapshotter
@@ -289,6 +308,13 @@ fn every_counter_the_pool_reports_is_what_the_recorder_saw() {
     // The pool: counter by counter, the same figures through both sinks.
     let from_recorder = seen.pool_metrics("events", pool_metrics.acquire_latency);
     assert_eq!(pool_metrics, from_recorder);
+    let recovery_from_recorder = seen.pool_metrics("recovering", recovery_metrics.acquire_latency);
+    assert_eq!(recovery_metrics, recovery_from_recorder);
+    assert_eq!(
+        (recovery_metrics.recovered, recovery_metrics.closed_broken),
+        (1, 1),
+        "one recovered, one that could not be"
+    );
     assert_eq!(
         seen.histogram_len(&format!("{}{{pool=events}}", names::ACQUIRE_SECONDS)),
         pool_metrics.checkouts_waited
@@ -312,6 +338,8 @@ fn every_counter_the_pool_reports_is_what_the_recorder_saw() {
         slow_acquires,
         connect_errors,
         leaks,
+        // Reached by the recovering pool, above.
+        recovered: _,
         limit,
         acquire_latency: _,
     } = pool_metrics;

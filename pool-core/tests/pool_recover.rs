@@ -4,81 +4,12 @@
 //! closed when it says no, outlasts `check_timeout`, or the body panicked.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
-use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering::SeqCst},
-    },
-    time::Duration,
-};
+mod support;
 
-use pool_core::{Classify, ErrorClass, Manager, Pool};
+use std::{sync::atomic::Ordering::SeqCst, time::Duration};
 
-#[derive(Debug, thiserror::Error)]
-#[error("refused")]
-struct Refused;
-
-impl Classify for Refused {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::Connection
-    }
-}
-
-/// How the next recovery goes: after how long, and with what verdict.
-#[derive(Default)]
-struct Recoveries {
-    script: Mutex<Option<(Duration, bool)>>,
-    recovered: AtomicUsize,
-    closed: AtomicUsize,
-    next_id: AtomicUsize,
-}
-
-struct Recovering(Arc<Recoveries>);
-
-impl Manager for Recovering {
-    type Connection = usize;
-    type Error = Refused;
-    const RECOVERS: bool = true;
-
-    async fn connect(&self) -> Result<usize, Refused> {
-        Ok(self.0.next_id.fetch_add(1, SeqCst))
-    }
-
-    async fn check(&self, _conn: &mut usize) -> Result<(), Refused> {
-        Ok(())
-    }
-
-    fn has_broken(&self, _conn: &mut usize) -> bool {
-        false
-    }
-
-    async fn recover(&self, _conn: &mut usize) -> bool {
-        let (after, verdict) = self
-            .0
-            .script
-            .lock()
-            .unwrap()
-            .unwrap_or((Duration::ZERO, true));
-        tokio::time::sleep(after).await;
-        self.0.recovered.fetch_add(usize::from(verdict), SeqCst);
-        verdict
-    }
-
-    async fn close(&self, _conn: usize) {
-        self.0.closed.fetch_add(1, SeqCst);
-    }
-}
-
-fn pool(script: Option<(Duration, bool)>) -> (Pool<Recovering>, Arc<Recoveries>) {
-    let recoveries = Arc::new(Recoveries::default());
-    *recoveries.script.lock().unwrap() = script;
-    let pool = Pool::builder(Recovering(Arc::clone(&recoveries)))
-        .max_size(1)
-        .check_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    (pool, recoveries)
-}
+use pool_core::Pool;
+use support::recovering::{Recovering, Refused, pool};
 
 /// Checks a connection out, begins an operation on it and drops it unfinished, as a
 /// caller that went away mid-query would.
@@ -103,7 +34,14 @@ async fn a_cancelled_operation_gives_its_connection_back_once_recovered() {
     assert_eq!(started.elapsed(), Duration::from_millis(200));
     assert_eq!(recoveries.recovered.load(SeqCst), 1);
     let metrics = pool.metrics();
-    assert_eq!((metrics.connections_created, metrics.closed_broken), (1, 0));
+    assert_eq!(
+        (
+            metrics.connections_created,
+            metrics.closed_broken,
+            metrics.recovered
+        ),
+        (1, 0, 1)
+    );
     // An operation that finished gives its connection straight back, no recovery.
     let mut conn = conn;
     conn.begin_operation();
@@ -118,7 +56,10 @@ async fn a_connection_the_manager_cannot_recover_is_closed() {
     let first = cancel_an_operation(&pool).await;
     let conn = pool.get().await.unwrap();
     assert_ne!(*conn, first);
-    assert_eq!(pool.metrics().closed_broken, 1);
+    assert_eq!(
+        (pool.metrics().closed_broken, pool.metrics().recovered),
+        (1, 0)
+    );
     assert_eq!(recoveries.closed.load(SeqCst), 1, "closed politely");
 }
 

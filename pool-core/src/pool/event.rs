@@ -31,6 +31,8 @@ pub(crate) enum Event {
     ConnectError,
     /// A checkout was held past the leak threshold.
     Leak,
+    /// A connection whose operation its caller cancelled was made fit again and kept.
+    Recovered,
     /// The number of slots (connections that may be handed out at once) is now this:
     /// `max_size`, or the adaptive limit.
     LimitChanged(usize),

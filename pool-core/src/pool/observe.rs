@@ -25,6 +25,7 @@ pub(crate) struct FacadeMetrics {
     closed: [Counter; 6],
     connect_errors: Counter,
     leaks: Counter,
+    recovered: Counter,
     idle: Gauge,
     in_use: Gauge,
     waiting: Gauge,
@@ -55,6 +56,7 @@ impl FacadeMetrics {
             ],
             connect_errors: metrics::counter!(names::CONNECT_ERRORS, "pool" => pool.clone()),
             leaks: metrics::counter!(names::LEAKS, "pool" => pool.clone()),
+            recovered: metrics::counter!(names::RECOVERED, "pool" => pool.clone()),
             idle: connections("idle"),
             in_use: connections("in_use"),
             waiting: metrics::gauge!(names::WAITING, "pool" => pool.clone()),
@@ -78,6 +80,7 @@ impl FacadeMetrics {
             Event::Closed(reason) => &self.closed[reason as usize],
             Event::ConnectError => &self.connect_errors,
             Event::Leak => &self.leaks,
+            Event::Recovered => &self.recovered,
             Event::LimitChanged(limit) => {
                 self.limit.set(limit as f64);
                 return;

@@ -9,6 +9,7 @@ use std::{
 use tokio::time::Instant;
 
 use super::{
+    event::Event,
     hooks,
     inner::{Idle, Inner, Live},
     stats::CloseReason,
@@ -114,15 +115,18 @@ impl<M: Manager> Recovering<M> {
         if let Some(reason) = reason {
             return inner.close_politely(live, reason).await;
         }
-        match inner.push_idle(Idle {
+        let idle = Idle {
             live,
             since: now,
             fresh: false,
             checked_after_ms: 0,
-        }) {
-            Some(refused) => inner.close_politely(refused.live, CloseReason::Pool).await,
-            None if inner.wanting.load(Ordering::SeqCst) > 0 => inner.available.notify_waiters(),
-            None => {}
+        };
+        if let Some(refused) = inner.push_idle(idle) {
+            return inner.close_politely(refused.live, CloseReason::Pool).await;
+        }
+        inner.record(Event::Recovered);
+        if inner.wanting.load(Ordering::SeqCst) > 0 {
+            inner.available.notify_waiters();
         }
     }
 }

@@ -56,6 +56,9 @@ pub struct Metrics {
     pub connect_errors: u64,
     /// Connections held longer than the leak threshold.
     pub leaks: u64,
+    /// Connections whose operation their caller cancelled, recovered and kept
+    /// ([`Manager::recover`](crate::Manager::recover)) rather than closed.
+    pub recovered: u64,
     /// How many connections may be handed out at once now (a gauge, as in
     /// [`Status::limit`]).
     pub limit: u64,
@@ -131,6 +134,7 @@ pub(crate) struct Counters {
     slow_acquires: AtomicU64,
     connect_errors: AtomicU64,
     leaks: AtomicU64,
+    recovered: AtomicU64,
     limit: AtomicU64,
     waited_latency: Histogram,
 }
@@ -150,6 +154,7 @@ impl Counters {
             Event::Closed(reason) => &self.closed[reason as usize],
             Event::ConnectError => &self.connect_errors,
             Event::Leak => &self.leaks,
+            Event::Recovered => &self.recovered,
             Event::LimitChanged(limit) => {
                 self.limit.store(limit as u64, Relaxed);
                 return;
@@ -175,6 +180,7 @@ impl Counters {
             slow_acquires: self.slow_acquires.load(Relaxed),
             connect_errors: self.connect_errors.load(Relaxed),
             leaks: self.leaks.load(Relaxed),
+            recovered: self.recovered.load(Relaxed),
             limit: self.limit.load(Relaxed),
             // A direct checkout waits for nothing: it is counted in the lowest bucket
             // without reading the clock, which keeps the clock off the hot path.

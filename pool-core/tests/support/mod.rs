@@ -9,6 +9,8 @@
     clippy::panic
 )]
 
+pub mod recovering;
+
 use std::{
     collections::VecDeque,
     sync::{

@@ -128,8 +128,12 @@ macro_rules! cancelled_calls {
 
                 let metrics = pool.metrics();
                 assert_eq!(
-                    (metrics.connections_created, metrics.closed_broken),
-                    (1, 0),
+                    (
+                        metrics.connections_created,
+                        metrics.closed_broken,
+                        metrics.recovered
+                    ),
+                    (1, 0, 3),
                     "reconnected: {metrics:?}"
                 );
                 assert_eq!(in_transaction(&pool).await.unwrap(), 0);
