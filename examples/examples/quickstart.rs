@@ -55,7 +55,17 @@ macro_rules! repository {
             }
 
             /// Adds a user: retried on transient errors, through the "db" breaker.
-            #[resilient(retries = 6, base = "25ms", max_delay = "200ms", breaker = "db")]
+            ///
+            /// Equal jitter (each delay at least half its step, where full jitter may be
+            /// near zero): the retries of part 2 then always outlast its 100 ms lock, so
+            /// they cannot fail often enough to open the breaker before part 3 means to.
+            #[resilient(
+                retries = 6,
+                base = "25ms",
+                max_delay = "200ms",
+                jitter = "equal",
+                breaker = "db"
+            )]
             #[pooled]
             pub(crate) async fn add_user(
                 conn: &mut $connection,
@@ -80,6 +90,7 @@ macro_rules! repository {
                 retries = 6,
                 base = "25ms",
                 max_delay = "200ms",
+                jitter = "equal",
                 breaker = "db",
                 idempotent
             )]
