@@ -21,23 +21,8 @@ impl<M: Manager> Inner<M> {
             return self.release_slot();
         };
         let now = Instant::now();
-        let reason = if discard || self.manager.has_broken(&mut live.conn) {
-            Some(CloseReason::Broken)
-        } else if self.is_closed() || self.size.load(Ordering::SeqCst) > self.max_size() {
-            Some(CloseReason::Pool)
-        } else if live.expired(now) {
-            Some(CloseReason::Lifetime)
-        } else if self
-            .hooks
-            .after_release
-            .as_ref()
-            .is_some_and(|hook| !hooks::run_release::<M>(hook, &mut live.conn))
-        {
-            Some(CloseReason::Hook)
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
+        let broken = discard || self.manager.has_broken(&mut live.conn);
+        if let Some(reason) = self.close_on_return(&mut live, broken, now) {
             self.close_now(live, reason);
             return self.release_slot();
         }
@@ -61,6 +46,34 @@ impl<M: Manager> Inner<M> {
         }
         if self.wanting.load(Ordering::SeqCst) > 0 {
             self.available.notify_waiters();
+        }
+    }
+
+    /// Why a connection coming back (returned, or recovered after a cancelled operation)
+    /// is closed rather than kept idle; `None`: kept. `broken` is what the caller already
+    /// knows of its state.
+    #[inline]
+    pub(super) fn close_on_return(
+        &self,
+        live: &mut Live<M::Connection>,
+        broken: bool,
+        now: Instant,
+    ) -> Option<CloseReason> {
+        if broken {
+            Some(CloseReason::Broken)
+        } else if self.is_closed() || self.size.load(Ordering::SeqCst) > self.max_size() {
+            Some(CloseReason::Pool)
+        } else if live.expired(now) {
+            Some(CloseReason::Lifetime)
+        } else if self
+            .hooks
+            .after_release
+            .as_ref()
+            .is_some_and(|hook| !hooks::run_release::<M>(hook, &mut live.conn))
+        {
+            Some(CloseReason::Hook)
+        } else {
+            None
         }
     }
 

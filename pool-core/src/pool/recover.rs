@@ -10,7 +10,6 @@ use tokio::time::Instant;
 
 use super::{
     event::Event,
-    hooks,
     inner::{Idle, Inner, Live},
     stats::CloseReason,
 };
@@ -92,27 +91,13 @@ impl<M: Manager> Recovering<M> {
         let Some(mut live) = self.live.take() else {
             return;
         };
-        // Then the checks of a return (`put_back`): it rejoins the idle set only as a
-        // connection returned in good order would.
-        let now = Instant::now();
-        let reason = if !recovered {
+        if !recovered {
             tracing::debug!(pool = %inner.config.name, "a cancelled operation's connection could not be recovered");
-            Some(CloseReason::Broken)
-        } else if inner.is_closed() || inner.size.load(Ordering::SeqCst) > inner.max_size() {
-            Some(CloseReason::Pool)
-        } else if live.expired(now) {
-            Some(CloseReason::Lifetime)
-        } else if inner
-            .hooks
-            .after_release
-            .as_ref()
-            .is_some_and(|hook| !hooks::run_release::<M>(hook, &mut live.conn))
-        {
-            Some(CloseReason::Hook)
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
+        }
+        // Then the checks of a return: it rejoins the idle set only as a connection
+        // returned in good order would.
+        let now = Instant::now();
+        if let Some(reason) = inner.close_on_return(&mut live, !recovered, now) {
             return inner.close_politely(live, reason).await;
         }
         let idle = Idle {
