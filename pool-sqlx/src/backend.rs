@@ -197,11 +197,9 @@ impl Backend for Postgres {
         // One parameterless simple-protocol round trip: no prepared statement, so it works
         // behind PgBouncer in transaction mode. `transaction_read_only` of a new session is
         // `default_transaction_read_only`, and always on for a standby.
-        let row = sqlx::raw_sql(
-            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
+        let row = sqlx::raw_sql(pool_facts::hosts::ROLE_QUERY)
+            .fetch_one(&mut *conn)
+            .await?;
         Ok(Some(crate::ServerRole {
             in_recovery: row.try_get(0)?,
             read_only: row.try_get(1)?,
@@ -244,7 +242,7 @@ impl Backend for Postgres {
         // Sent as one simple-protocol message: outside a transaction block, now()
         // (transaction start) equals statement_timestamp(); inside one begun by an
         // earlier statement, it does not.
-        let row = sqlx::raw_sql("SELECT now() = statement_timestamp()")
+        let row = sqlx::raw_sql(pool_facts::POSTGRES_CHECK_QUERY)
             .fetch_one(&mut *conn)
             .await?;
         let idle: bool = row.try_get(0)?;

@@ -4,12 +4,15 @@
 //! primary result code. Never by message text.
 
 use pool_core::{Delivery, ErrorClass};
+use pool_facts::sqlstate;
 use sqlx::error::DatabaseError as _;
 use sqlx::mysql::MySqlDatabaseError;
 use sqlx::postgres::{PgDatabaseError, PgSeverity};
 use sqlx::sqlite::SqliteError;
 
-/// Classifies a `sqlx::Error` (the same table `Classify for pool_sqlx::Error` uses).
+/// Classifies a `sqlx::Error` (the same table `Classify for pool_sqlx::Error` uses): a
+/// server's code by the shared tables of [`pool_facts::sqlstate`], which pool-postgres
+/// reads too; the rest by sqlx's variant.
 ///
 /// | source | `Transient` | `Connection` | `Timeout` | `Permanent` |
 /// |---|---|---|---|---|
@@ -63,70 +66,36 @@ pub fn delivery(error: &sqlx::Error) -> Delivery {
         | sqlx::Error::InvalidArgument(_)
         | sqlx::Error::Encode(_)
         | sqlx::Error::InvalidSavePointStatement => Delivery::NotSent,
-        sqlx::Error::Database(db) if is_read_only_refusal(db.as_ref()) => Delivery::Rejected,
-        _ => match classify(error) {
-            ErrorClass::Connection | ErrorClass::Timeout => Delivery::Unknown,
-            ErrorClass::Transient | ErrorClass::Permanent => Delivery::Rejected,
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
+            Some(pg) => sqlstate::postgres_delivery(pg.code(), severity_of(pg.severity())),
+            None => sqlstate::delivery_of(classify(error)),
         },
+        _ => sqlstate::delivery_of(classify(error)),
     }
 }
 
-/// PostgreSQL's 25006 (MySQL has the same SQLSTATE for a `READ ONLY` transaction the
-/// caller began, not for a replica, so only PostgreSQL's counts).
-fn is_read_only_refusal(db: &dyn sqlx::error::DatabaseError) -> bool {
-    db.try_downcast_ref::<PgDatabaseError>()
-        .is_some_and(|pg| pg.code() == "25006")
-}
-
-/// PostgreSQL: by SQLSTATE first, then by severity (FATAL/PANIC ends the session).
+/// PostgreSQL: by SQLSTATE first, then by severity (the shared table,
+/// [`pool_facts::sqlstate::postgres`]).
 pub fn classify_postgres(sqlstate: &str, severity: PgSeverity) -> ErrorClass {
-    let class = sqlstate.get(..2).unwrap_or("");
-    match sqlstate {
-        // serialization_failure, deadlock_detected, lock_not_available,
-        // too_many_connections, out_of_memory, cannot_connect_now
-        "40001" | "40P01" | "55P03" | "53300" | "53200" | "57P03" => ErrorClass::Transient,
-        // admin_shutdown (pg_terminate_backend), crash_shutdown,
-        // idle_in_transaction_session_timeout, read_only_sql_transaction (a standby:
-        // this connection is to the wrong server now; see `delivery`)
-        "57P01" | "57P02" | "25P03" | "25006" => ErrorClass::Connection,
-        // query_canceled (statement_timeout, pg_cancel_backend)
-        "57014" => ErrorClass::Timeout,
-        // invalid_catalog_name: the database does not exist (FATAL, at connect)
-        "3D000" => ErrorClass::Permanent,
-        _ if class == "08" => ErrorClass::Connection,
-        // authorization: wrong password, no LOGIN, no such role (FATAL, at connect)
-        _ if class == "28" => ErrorClass::Permanent,
-        _ if matches!(severity, PgSeverity::Fatal | PgSeverity::Panic) => ErrorClass::Connection,
-        _ => ErrorClass::Permanent,
+    sqlstate::postgres(sqlstate, severity_of(severity))
+}
+
+/// sqlx's severity as the shared table reads it.
+fn severity_of(severity: PgSeverity) -> sqlstate::PgSeverity {
+    match severity {
+        PgSeverity::Fatal | PgSeverity::Panic => sqlstate::PgSeverity::Fatal,
+        _ => sqlstate::PgSeverity::Error,
     }
 }
 
-/// MySQL and MariaDB: by server error number (`MySqlDatabaseError::number()`).
+/// MySQL and MariaDB: by server error number (`MySqlDatabaseError::number()`; the shared
+/// table, [`pool_facts::sqlstate::mysql`]).
 pub fn classify_mysql(number: u16) -> ErrorClass {
-    match number {
-        // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, ER_CON_COUNT_ERROR,
-        // ER_TOO_MANY_USER_CONNECTIONS, ER_USER_LIMIT_REACHED (MAX_USER_CONNECTIONS),
-        // ER_QUERY_INTERRUPTED (KILL QUERY)
-        1213 | 1205 | 1040 | 1203 | 1226 | 1317 => ErrorClass::Transient,
-        // ER_CONNECTION_KILLED (MariaDB), ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8),
-        // ER_SERVER_SHUTDOWN, CR_SERVER_GONE_ERROR, CR_SERVER_LOST
-        1927 | 4031 | 1053 | 2006 | 2013 => ErrorClass::Connection,
-        // ER_QUERY_TIMEOUT (MySQL max_execution_time), ER_STATEMENT_TIMEOUT (MariaDB)
-        3024 | 1969 => ErrorClass::Timeout,
-        // 1045 access denied, 1044 db access denied, 1049 unknown database,
-        // 1064 syntax, 1062 duplicate key, 1451/1452 foreign key, and the rest.
-        _ => ErrorClass::Permanent,
-    }
+    sqlstate::mysql(number)
 }
 
-/// SQLite: by the primary result code (`extended & 0xFF`).
+/// SQLite: by the primary result code (`extended & 0xFF`; the shared table,
+/// [`pool_facts::sqlstate::sqlite`]).
 pub fn classify_sqlite(extended_code: i32) -> ErrorClass {
-    match extended_code & 0xFF {
-        // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_INTERRUPT
-        5 | 6 | 7 | 9 => ErrorClass::Transient,
-        // SQLITE_IOERR
-        10 => ErrorClass::Connection,
-        // SQLITE_CONSTRAINT (19), SQLITE_ERROR (1), SQLITE_CANTOPEN (14), ...
-        _ => ErrorClass::Permanent,
-    }
+    sqlstate::sqlite(extended_code)
 }

@@ -215,3 +215,9 @@ impl Classify for Error {
         }
     }
 }
+
+impl From<crate::UnknownPreset> for Error {
+    fn from(error: crate::UnknownPreset) -> Self {
+        Error::Config(error.into())
+    }
+}

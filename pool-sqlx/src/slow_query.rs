@@ -51,8 +51,8 @@ use std::time::Duration;
 
 use sqlx::ConnectOptions;
 
-/// The threshold when none is set: 1 s.
-pub const DEFAULT_SLOW_QUERY: Duration = Duration::from_secs(1);
+/// The threshold when none is set: 1 s (the one default every binding shares).
+pub const DEFAULT_SLOW_QUERY: Duration = pool_facts::DEFAULT_SLOW_QUERY;
 
 /// `options` logging only the statements slower than `threshold` (`None`: none at all).
 pub(crate) fn configure<O: ConnectOptions>(options: O, threshold: Option<Duration>) -> O {

@@ -11,7 +11,7 @@ use std::{cell::RefCell, time::Duration};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 use pool_sqlx::{
-    Classify, Config, ErrorClass, Manager, NoHostAvailable, Pool, SqlxManager, Validation, health,
+    Classify, Config, ErrorClass, Manager, Pool, SqlxManager, Validation, health,
     sqlx::{self, Connection, PgConnection, Postgres},
 };
 use tests::{
@@ -485,7 +485,8 @@ async fn when_no_host_fits_one_error_names_every_host_and_the_pool_keeps_trying(
             ErrorClass::Connection,
             "retried, not permanent"
         );
-        let typed = NoHostAvailable::find(error.as_sqlx()).expect("the typed error is reachable");
+        let typed = pool_sqlx::failover::no_host_available(error.as_sqlx())
+            .expect("the typed error is reachable");
         assert_eq!(typed.skipped.len(), 2);
 
         // Through the pool: the checkout fails within its acquire timeout, saying why.

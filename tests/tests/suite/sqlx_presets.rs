@@ -10,7 +10,7 @@ use pool_sqlx::{
     sqlx::{MySql, Postgres},
 };
 
-const PRESET_SOURCE: &str = include_str!("../../../pool-sqlx/src/config/preset.rs");
+const PRESET_SOURCE: &str = include_str!("../../../pool-facts/src/config/preset.rs");
 const README: &str = include_str!("../../../README.md");
 
 /// `500 ms`, `5 s`, `10 min`, as the tables write them.
@@ -87,7 +87,7 @@ fn the_rustdoc_table_is_the_codes() {
     let documented = table_in(PRESET_SOURCE, "/// ");
     assert_eq!(
         documented, expected,
-        "pool-sqlx/src/config/preset.rs documents another table; the code's is:\n{expected}"
+        "pool-facts/src/config/preset.rs documents another table; the code's is:\n{expected}"
     );
 }
 

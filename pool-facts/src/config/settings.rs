@@ -14,14 +14,14 @@ use super::{
 /// `Display` lists them one per line, the URL without its password; safe to log.
 ///
 /// ```
-/// let config = pool_sqlx::Config::from_url("postgres://app:pw@db/app?connection_limit=20")?
-///     .with_preset(pool_sqlx::Preset::Serverless);
+/// let config = pool_facts::Config::from_url("postgres://app:pw@db/app?connection_limit=20")?
+///     .with_preset(pool_facts::Preset::Serverless);
 /// let settings = config.settings();
 /// assert_eq!(settings.max_size, 20);
 /// let shown = settings.to_string();
 /// assert!(shown.contains("preset: serverless"));
 /// assert!(shown.contains("postgres://app:***@db/app"));
-/// # Ok::<(), pool_sqlx::ConfigError>(())
+/// # Ok::<(), pool_facts::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -30,7 +30,7 @@ pub struct Settings {
     pub preset: Preset,
     /// The backend.
     pub backend: BackendKind,
-    /// The URL handed to sqlx, password replaced by `***`.
+    /// The URL handed to the driver, password replaced by `***`.
     pub url: String,
     /// Most connections.
     pub max_size: usize,
@@ -56,7 +56,7 @@ pub struct Settings {
     pub pgbouncer: bool,
     /// PostgreSQL `application_name`; `None`: the pool's name.
     pub application_name: Option<String>,
-    /// Statements slower than this are logged ([`slow_query`](crate::slow_query));
+    /// Statements slower than this are logged (the binding's slow-query log);
     /// `None`: off.
     pub slow_query: Option<Duration>,
     /// Which server a connect accepts (PostgreSQL; shown when not `any`).

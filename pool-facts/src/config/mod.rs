@@ -2,12 +2,16 @@
 //!
 //! One idea per file: `backend_kind` (which backend a URL names), `preset` (the
 //! starting points), `parameters` (reading a URL's pool parameters), `duration` (their
-//! duration grammar), `build` (a manager and a pool builder from a `Config`),
-//! `settings` (the values in force, printable) and `redact` (showing a `Config`
-//! without its secrets).
+//! duration grammar), `hosts` (several hosts and which server a connect accepts),
+//! `apply` (the pool settings a `Config` gives, onto a pool builder), `settings` (the
+//! values in force, printable) and `redact` (showing a `Config` without its secrets).
+//!
+//! A binding wraps [`Config`] in its own type, which adds how it makes a manager from it
+//! (`pool_sqlx::Config::build_pool::<Postgres>`, `pool_postgres::Config::build_pool`) and
+//! derefs to this one for everything else.
 
+mod apply;
 mod backend_kind;
-mod build;
 mod duration;
 mod hosts;
 mod parameters;
@@ -18,6 +22,10 @@ mod settings;
 use std::time::Duration;
 
 use url::Url;
+
+/// The slow-query threshold when the URL sets none: 1 s (sqlx's own default threshold,
+/// and the pool's `slow_acquire_threshold`).
+pub const DEFAULT_SLOW_QUERY: Duration = Duration::from_secs(1);
 
 pub use self::{
     backend_kind::BackendKind,
@@ -30,21 +38,21 @@ pub use self::{
 /// A pool configuration parsed from a database URL.
 ///
 /// Pool parameters in the query string are taken out; everything else (`sslmode`,
-/// `sslrootcert`, `socket`, ...) goes to sqlx untouched.
+/// `sslrootcert`, `socket`, ...) goes to the driver untouched.
 ///
 /// | parameter | meaning | `0` means |
 /// |---|---|---|
 /// | `connection_limit` | `max_size`, at most 10 000 | rejected |
 /// | `pool_timeout` | `acquire_timeout` | no limit |
 /// | `connect_timeout` | time limit of one connect | no limit |
-/// | `statement_timeout` | server-side statement limit ([`Session::statement_timeout`](crate::Session::statement_timeout)) | none |
+/// | `statement_timeout` | server-side statement limit (the binding sets it on each session) | none |
 /// | `idle_timeout` | close connections idle this long | never |
 /// | `max_lifetime` | close connections this old | never |
-/// | `keepalive` | check connections idle this long in the background, closing the dead ([`PoolBuilder::keepalive`](pool_core::PoolBuilder::keepalive); default off) | off |
+/// | `keepalive` | check connections idle this long in the background, closing the dead (`PoolBuilder::keepalive`; default off) | off |
 /// | `pgbouncer` | `true`/`false`: behind PgBouncer in transaction mode | |
 /// | `application_name` | PostgreSQL `application_name` (default: the pool's name) | |
-/// | `slow_query` | log statements slower than this, text and duration, never bound values ([`slow_query`](crate::slow_query); default 1 s) | off |
-/// | `adaptive_limit` | `true`/`false`: the pool finds how many connections to hand out at once, from 1 up to `connection_limit` ([`PoolBuilder::adaptive_limit`](pool_core::PoolBuilder::adaptive_limit)) | |
+/// | `slow_query` | log statements slower than this, text and duration, never bound values (the binding's slow-query log; default [`DEFAULT_SLOW_QUERY`], 1 s) | off |
+/// | `adaptive_limit` | `true`/`false`: the pool finds how many connections to hand out at once, from 1 up to `connection_limit` (`PoolBuilder::adaptive_limit`) | |
 /// | `target_session_attrs` | PostgreSQL: which server a connect accepts ([`TargetSessionAttrs`]; default `any`) | |
 /// | `load_balance_hosts` | PostgreSQL: `disable` (hosts in order) or `random` ([`LoadBalanceHosts`]) | |
 ///
@@ -53,14 +61,14 @@ pub use self::{
 /// the query, `postgres:///app?host=db1,db2,::1&port=5432,5433,&user=app` (one port for
 /// every host or one per host; the list overrides a single host before the path). A host
 /// without a port gets 5432; at most [`MAX_HOSTS`] hosts, none twice. Each connect walks
-/// them (see [`SqlxManager`](crate::SqlxManager)). MySQL and SQLite URLs take one host
+/// them (see [`hosts`](crate::hosts)). MySQL and SQLite URLs take one host
 /// and neither setting.
 ///
 /// Durations are whole seconds when written as a plain number (`pool_timeout=10`, as in
 /// Prisma), or humantime's grammar: `500ms`, `10s`, `5m`/`5min`, `1h`, `1d`, `1m 30s`,
 /// `1.5s` (see [`parse_duration`]; the macros' attribute keys read the same grammar but
 /// refuse a bare number).
-/// A bad value is a [`ConfigError`](pool_core::ConfigError) naming the parameter.
+/// A bad value is a `ConfigError` naming the parameter.
 ///
 /// Neither `Debug` nor `Display` shows the password.
 #[derive(Clone)]
@@ -88,7 +96,7 @@ pub struct Config {
     /// `application_name`.
     pub application_name: Option<String>,
     /// `slow_query` (`Some(ZERO)`: off; `None`: the default,
-    /// [`DEFAULT_SLOW_QUERY`](crate::slow_query::DEFAULT_SLOW_QUERY)).
+    /// [`DEFAULT_SLOW_QUERY`]).
     pub slow_query: Option<Duration>,
     /// `adaptive_limit` (`None`: the preset's choice).
     pub adaptive_limit: Option<bool>,
@@ -119,12 +127,12 @@ impl Config {
     /// (`0` read as off), else the default.
     pub fn effective_slow_query(&self) -> Option<Duration> {
         match self.slow_query {
-            None => Some(crate::slow_query::DEFAULT_SLOW_QUERY),
+            None => Some(DEFAULT_SLOW_QUERY),
             Some(threshold) => (!threshold.is_zero()).then_some(threshold),
         }
     }
 
-    /// The URL handed to sqlx: pool parameters removed, password replaced by `***`.
+    /// The URL handed to the driver: pool parameters removed, password replaced by `***`.
     /// A multi-host URL shows every host.
     pub fn redacted_url(&self) -> String {
         if self.hosts.is_empty() {
@@ -134,10 +142,10 @@ impl Config {
         }
     }
 
-    /// The URL handed to sqlx, pool parameters removed, password included (of a
+    /// The URL handed to the driver, pool parameters removed, password included (of a
     /// multi-host URL, with its first host only: the manager sets each host in turn).
     /// Never log it.
-    pub fn sqlx_url(&self) -> &Url {
+    pub fn driver_url(&self) -> &Url {
         &self.url
     }
 

@@ -4,16 +4,14 @@ use std::{fmt, time::Duration};
 
 use pool_core::{ConfigError, Validation, defaults};
 
-use crate::Error;
-
 /// Starting points for a pool's settings; URL parameters override them.
 ///
 /// Chosen in code ([`Config::with_preset`](super::Config::with_preset)) or from the `POOL_PRESET` environment
 /// variable ([`Preset::from_env`], [`Config::from_env`](super::Config::from_env)); [`Config::settings`](super::Config::settings) shows the
 /// values in force.
 ///
-/// A preset is a set of changes to [`PoolBuilder`](pool_core::PoolBuilder)'s defaults
-/// ([`pool_core::defaults`]): what it does not change is the builder's default.
+/// A preset is a set of changes to `PoolBuilder`'s defaults
+/// (`pool_core::defaults`): what it does not change is the builder's default.
 /// `tests/tests/suite/sqlx_presets.rs` renders this table (and the README's) from the code and
 /// fails when either differs.
 ///
@@ -80,12 +78,6 @@ impl UnknownPreset {
 impl From<UnknownPreset> for ConfigError {
     fn from(error: UnknownPreset) -> Self {
         ConfigError::new(error.variable, error.to_string())
-    }
-}
-
-impl From<UnknownPreset> for Error {
-    fn from(error: UnknownPreset) -> Self {
-        Error::Config(error.into())
     }
 }
 
@@ -202,7 +194,7 @@ pub(super) struct PoolSettings {
 }
 
 impl PoolSettings {
-    /// What a [`PoolBuilder`](pool_core::PoolBuilder) starts from, read from its one owner.
+    /// What a `PoolBuilder` starts from, read from its one owner.
     const BUILDER_DEFAULTS: PoolSettings = PoolSettings {
         max_size: defaults::MAX_SIZE,
         min_idle: defaults::MIN_IDLE,

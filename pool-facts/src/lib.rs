@@ -1,0 +1,32 @@
+//! What is true of a database whatever the driver that talks to it.
+//!
+//! The bindings (`pool-sqlx`, `pool-postgres`) own how they talk; this crate owns what
+//! they must agree on, so that a URL, an error code or a multi-host walk means the same on
+//! each:
+//!
+//! - [`config`]: a `DATABASE_URL` and its pool parameters (`connection_limit`,
+//!   `pool_timeout`, `target_session_attrs`, several hosts, ...), the [`Preset`]s, and
+//!   the pool settings they give.
+//! - [`sqlstate`]: PostgreSQL's SQLSTATE codes as an `ErrorClass`
+//!   and a `Delivery`; MySQL's error numbers and SQLite's result
+//!   codes beside them.
+//! - [`hosts`]: libpq's `target_session_attrs` rules, the role query, and the connect walk
+//!   over a multi-host URL, driven by a binding's [`HostConnector`](hosts::HostConnector).
+//!
+//! Nothing here names a driver; `pool-core` still names no database.
+
+pub mod config;
+pub mod hosts;
+pub mod sqlstate;
+
+pub use config::{
+    BackendKind, Config, DEFAULT_PORT, DEFAULT_SLOW_QUERY, Host, LoadBalanceHosts, MAX_HOSTS,
+    Preset, Settings, TargetSessionAttrs, UnknownPreset, parse_duration,
+};
+pub use pool_core::ConfigError;
+
+/// PostgreSQL's connection check: one simple-protocol message whose answer is `false`
+/// inside a transaction block (there `now()` is the transaction's start, not the
+/// statement's), so a connection left in a `BEGIN` typed by hand is caught as well as a
+/// dead one.
+pub const POSTGRES_CHECK_QUERY: &str = "SELECT now() = statement_timestamp()";

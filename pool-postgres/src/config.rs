@@ -1,0 +1,134 @@
+//! `Config`: the same `DATABASE_URL` as pool-sqlx, read by the same parser
+//! ([`pool_facts::Config`]), made into a tokio-postgres manager and pool.
+
+use std::{
+    fmt,
+    ops::{Deref, DerefMut},
+    str::FromStr,
+    time::Duration,
+};
+
+use pool_core::{ConfigError, Pool, PoolBuilder};
+use pool_facts::BackendKind;
+
+use crate::{Error, PostgresManager};
+
+/// A pool configuration parsed from a PostgreSQL URL: [`pool_facts::Config`] (every
+/// parameter, its meaning and its errors are documented there), with the tokio-postgres
+/// manager and pool built from it. `Deref`s to the shared configuration. Neither `Debug`
+/// nor `Display` shows the password.
+#[derive(Clone)]
+pub struct Config(pool_facts::Config);
+
+impl Config {
+    /// Parses `url`, taking the pool parameters out of its query string (see
+    /// [`pool_facts::Config::from_url`]).
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        pool_facts::Config::from_url(url).map(Config)
+    }
+
+    /// Reads `DATABASE_URL` and the preset named by `POOL_PRESET`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        pool_facts::Config::from_env().map(Config)
+    }
+
+    /// The settings a preset starts from (URL parameters still override it).
+    pub fn with_preset(self, preset: pool_facts::Preset) -> Self {
+        Config(self.0.with_preset(preset))
+    }
+
+    /// The manager for this URL, for a pool named `pool` (its `application_name` unless
+    /// the URL sets one).
+    fn manager_for(&self, pool: &str) -> Result<PostgresManager, ConfigError> {
+        if self.kind != BackendKind::Postgres {
+            return Err(ConfigError::new(
+                "url",
+                format!("is a {} URL, used for a postgres pool", self.kind.name()),
+            ));
+        }
+        if !self.hosts.is_empty() || self.target_session_attrs.needs_role() {
+            return Err(ConfigError::new(
+                "url",
+                "lists several hosts or a target_session_attrs, which pool-postgres does not \
+                 walk yet; use pool-sqlx for a multi-host URL",
+            ));
+        }
+        let url = self.0.driver_url();
+        if let Some((_, mode)) = url.query_pairs().find(|(key, _)| key == "sslmode")
+            && !matches!(&*mode, "disable" | "prefer" | "allow")
+        {
+            return Err(ConfigError::new(
+                "sslmode",
+                format!("`{mode}` needs TLS, which pool-postgres does not offer yet"),
+            ));
+        }
+        // tokio-postgres reads `sslmode=prefer` as "TLS if offered", and has no TLS here.
+        let mut plain = url.clone();
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(key, _)| key != "sslmode")
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        plain.set_query(None);
+        if !kept.is_empty() {
+            plain.query_pairs_mut().extend_pairs(kept);
+        }
+        // tokio-postgres's URL errors never echo the input (no password in them).
+        let mut driver = tokio_postgres::Config::from_str(plain.as_str()).map_err(|error| {
+            ConfigError::new("url", format!("cannot be used by tokio-postgres: {error}"))
+        })?;
+        driver.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        match &self.application_name {
+            Some(name) => driver.application_name(name),
+            None => driver.application_name(pool),
+        };
+        if let Some(timeout) = self.effective_statement_timeout() {
+            driver.options(format!("-c statement_timeout={}", timeout.as_millis()));
+        }
+        // The pool bounds each connect (`connect_timeout`); tokio-postgres's own is off.
+        driver.connect_timeout(Duration::ZERO);
+        Ok(PostgresManager::new(driver, self.redacted_url()))
+    }
+
+    /// The manager for this URL (the pool's name `"default"`).
+    pub fn manager(&self) -> Result<PostgresManager, Error> {
+        Ok(self.manager_for(pool_core::defaults::NAME)?)
+    }
+
+    /// A pool builder named `name` with the preset and the URL's settings applied; adjust
+    /// it further, then `build()`.
+    pub fn pool_builder(&self, name: &str) -> Result<PoolBuilder<PostgresManager>, Error> {
+        Ok(self.0.apply(self.manager_for(name)?, name))
+    }
+
+    /// Builds a lazy pool named `name` (see [`pool_builder`](Self::pool_builder)).
+    pub fn build_pool(&self, name: &str) -> Result<Pool<PostgresManager>, Error> {
+        Ok(self.pool_builder(name)?.build()?)
+    }
+}
+
+impl Deref for Config {
+    type Target = pool_facts::Config;
+
+    fn deref(&self) -> &pool_facts::Config {
+        &self.0
+    }
+}
+
+impl DerefMut for Config {
+    fn deref_mut(&mut self) -> &mut pool_facts::Config {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}

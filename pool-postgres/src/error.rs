@@ -1,0 +1,232 @@
+//! The error types: [`PgError`] (what the manager fails with) and [`Error`] (what a
+//! user's function returns). Both are classified by SQLSTATE, through the table pool-sqlx
+//! reads too ([`pool_facts::sqlstate`]), and by what failed; never by message.
+
+use std::fmt;
+
+use pool_core::{
+    Classify, ConfigError, Delivery, ErrorClass, PoolError, Rejected, StartError,
+    transaction::CommitOutcomeUnknown,
+};
+use pool_facts::sqlstate::{self, PgSeverity};
+
+/// What the manager fails with: tokio-postgres's error, or a session the check found
+/// unusable.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PgError {
+    /// tokio-postgres failed: a server's answer (with its SQLSTATE), a closed client, an
+    /// I/O error.
+    Driver(tokio_postgres::Error),
+    /// The session cannot be handed out again (the check found it inside a transaction).
+    Dirty(&'static str),
+}
+
+impl PgError {
+    /// The server's SQLSTATE, when the server answered.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            PgError::Driver(error) => error.as_db_error().map(|db| db.code().code()),
+            PgError::Dirty(_) => None,
+        }
+    }
+}
+
+/// A server's answer shows its message, SQLSTATE, detail and hint, never the server's
+/// source line; anything else as tokio-postgres shows it.
+impl fmt::Display for PgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PgError::Driver(error) => match error.as_db_error() {
+                Some(db) => {
+                    write!(f, "{} (SQLSTATE {})", db.message(), db.code().code())?;
+                    if let Some(detail) = db.detail() {
+                        write!(f, "; detail: {detail}")?;
+                    }
+                    if let Some(hint) = db.hint() {
+                        write!(f, "; hint: {hint}")?;
+                    }
+                    Ok(())
+                }
+                None => fmt::Display::fmt(error, f),
+            },
+            PgError::Dirty(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for PgError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PgError::Driver(error) => std::error::Error::source(error),
+            PgError::Dirty(_) => None,
+        }
+    }
+}
+
+/// Whether tokio-postgres lost the connection (the client closed, I/O under it failed).
+fn lost_connection(error: &tokio_postgres::Error) -> bool {
+    error.is_closed()
+        || std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>())
+}
+
+impl Classify for PgError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            PgError::Driver(error) => match error.as_db_error() {
+                Some(db) => {
+                    sqlstate::postgres(db.code().code(), PgSeverity::from_word(db.severity()))
+                }
+                None if lost_connection(error) => ErrorClass::Connection,
+                // Encoding a parameter, decoding a row, a bad statement: not worth a retry.
+                None => ErrorClass::Permanent,
+            },
+            PgError::Dirty(_) => ErrorClass::Connection,
+        }
+    }
+
+    fn delivery(&self) -> Delivery {
+        match self {
+            PgError::Driver(error) => match error.as_db_error() {
+                Some(db) => sqlstate::postgres_delivery(
+                    db.code().code(),
+                    PgSeverity::from_word(db.severity()),
+                ),
+                None => sqlstate::delivery_of(self.class()),
+            },
+            // Found by the check, before the caller's work was sent.
+            PgError::Dirty(_) => Delivery::NotSent,
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for PgError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        PgError::Driver(error)
+    }
+}
+
+/// What a user's function returns: the driver's failure, the pool's, a policy's, a
+/// configuration's, or a commit whose outcome is unknown. `From<pool_postgres::Error>` is
+/// all a user's own error type needs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database or the driver failed.
+    Postgres(PgError),
+    /// No connection could be checked out.
+    Pool(PoolError<PgError>),
+    /// A policy refused or cut the call short (breaker open, timeout, bulkhead full).
+    Rejected(Rejected),
+    /// The configuration (URL parameters, pool settings) is wrong.
+    Config(ConfigError),
+    /// A `COMMIT` failed in a way that leaves its outcome unknown. Retried only by a
+    /// policy declared idempotent.
+    CommitOutcomeUnknown(CommitOutcomeUnknown<PgError>),
+}
+
+impl Error {
+    /// The server's SQLSTATE, when the server answered.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Error::Postgres(error) => error.sqlstate(),
+            Error::Pool(PoolError::Connect(error)) => error.sqlstate(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Postgres(error) => fmt::Display::fmt(error, f),
+            Error::Pool(error) => fmt::Display::fmt(error, f),
+            Error::Rejected(error) => fmt::Display::fmt(error, f),
+            Error::Config(error) => fmt::Display::fmt(error, f),
+            Error::CommitOutcomeUnknown(error) => fmt::Display::fmt(error, f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Postgres(error) => error.source(),
+            Error::Pool(error) => error.source(),
+            Error::Rejected(error) => error.source(),
+            Error::Config(error) => error.source(),
+            Error::CommitOutcomeUnknown(error) => error.source(),
+        }
+    }
+}
+
+impl Classify for Error {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Error::Postgres(error) => error.class(),
+            Error::Pool(error) => error.class(),
+            Error::Rejected(error) => error.class(),
+            Error::Config(_) => ErrorClass::Permanent,
+            Error::CommitOutcomeUnknown(CommitOutcomeUnknown::Lost(error)) => match error.class() {
+                ErrorClass::Timeout => ErrorClass::Timeout,
+                _ => ErrorClass::Connection,
+            },
+            Error::CommitOutcomeUnknown(_) => ErrorClass::Timeout,
+        }
+    }
+
+    fn delivery(&self) -> Delivery {
+        match self {
+            Error::Postgres(error) => error.delivery(),
+            Error::Pool(error) => error.delivery(),
+            Error::Rejected(error) => error.delivery(),
+            Error::Config(_) => Delivery::NotSent,
+            Error::CommitOutcomeUnknown(_) => Delivery::Unknown,
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Error::Postgres(PgError::Driver(error))
+    }
+}
+
+impl From<PgError> for Error {
+    fn from(error: PgError) -> Self {
+        Error::Postgres(error)
+    }
+}
+
+impl From<PoolError<PgError>> for Error {
+    fn from(error: PoolError<PgError>) -> Self {
+        Error::Pool(error)
+    }
+}
+
+impl From<Rejected> for Error {
+    fn from(error: Rejected) -> Self {
+        Error::Rejected(error)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(error: ConfigError) -> Self {
+        Error::Config(error)
+    }
+}
+
+impl From<CommitOutcomeUnknown<PgError>> for Error {
+    fn from(unknown: CommitOutcomeUnknown<PgError>) -> Self {
+        Error::CommitOutcomeUnknown(unknown)
+    }
+}
+
+impl From<StartError<PgError>> for Error {
+    fn from(error: StartError<PgError>) -> Self {
+        match error {
+            StartError::Config(error) => Error::Config(error),
+            StartError::Connect(error) => Error::Pool(error),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! `pool-core` bound to tokio-postgres: the same pool, policies and URL parameters as
+//! pool-sqlx, on the cheaper driver.
+//!
+//! **First cut.** What is here: [`PostgresManager`] (connect, with its connection task
+//! spawned and ended with the client; the check; broken detection; recovery of a
+//! cancelled call), [`Error`] with [`Classify`] from the shared
+//! SQLSTATE table ([`pool_facts::sqlstate`], the one pool-sqlx reads), transactions
+//! through `pool_core::transaction`, and [`Config`], the same `DATABASE_URL` parser as
+//! pool-sqlx's. Not yet: TLS (`sslmode=require|verify-ca|verify-full` is refused with a
+//! typed error), the multi-host walk, replicas, the statement cache, health and the
+//! attributes' concrete pool type.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), pool_postgres::Error> {
+//! let config = pool_postgres::Config::from_url("postgres://app@db/app?connection_limit=20")?;
+//! let pool = config.build_pool("app")?;
+//! let conn = pool.get().await?;
+//! let row = conn.query_one("SELECT 1::int4", &[]).await?;
+//! let one: i32 = row.get(0);
+//! # let _ = one; Ok(()) }
+//! ```
+
+mod config;
+mod error;
+mod manager;
+
+pub use pool_core::*;
+pub use pool_facts;
+pub use pool_macros::{pooled, resilient};
+pub use tokio_postgres;
+
+pub use config::Config;
+pub use error::{Error, PgError};
+pub use manager::PostgresManager;
+
+/// A pool of tokio-postgres clients.
+pub type PostgresPool = Pool<PostgresManager>;

@@ -1,0 +1,126 @@
+//! [`PostgresManager`]: makes, checks and closes tokio-postgres clients for a pool.
+//!
+//! A tokio-postgres connection is two halves: the `Client` the pool hands out, and the
+//! connection future that does the socket's I/O. Each connect spawns the second on the
+//! runtime; it ends when the client is dropped or the server goes away, and a client whose
+//! connection task has ended reports `is_closed()`, which is the broken test on return.
+//! That task ends a little after the error that killed the session reaches the caller
+//! (seen: not yet when the caller drops the client at once), so the pool also learns it
+//! from the outcome: `#[pooled]`'s checkout, or a manual one through
+//! `Pooled::begin_operation` and `Pooled::finish`, closes a client whose call failed with
+//! a `Connection`-class error.
+//!
+//! A call cancelled by its caller (the request future dropped mid-flight) leaves the
+//! client with an answer still to come. The pool's dirty-return rule applies: the manager
+//! [`RECOVERS`](pool_core::Manager::RECOVERS), so the slot is freed at once and, on a task
+//! of its own bounded by `check_timeout`, the check is sent; tokio-postgres answers
+//! requests in order, so the check's answer comes after the cancelled one, and a client
+//! that answers it outside a transaction goes back to the idle set. One left inside a
+//! transaction, or that cannot answer, is closed.
+
+use std::fmt;
+
+use pool_core::{Manager, TransactionManager};
+use tokio_postgres::{Client, NoTls};
+
+use crate::error::{Error, PgError};
+
+/// Makes tokio-postgres clients from a [`tokio_postgres::Config`](https://docs.rs/tokio-postgres/0.7/tokio_postgres/config/struct.Config.html).
+pub struct PostgresManager {
+    config: tokio_postgres::Config,
+    description: String,
+}
+
+impl PostgresManager {
+    /// A manager connecting with `config` (no TLS). `description` names the server in
+    /// errors and logs; give it without a password (a [`Config`](crate::Config) gives its
+    /// redacted URL).
+    pub fn new(config: tokio_postgres::Config, description: impl Into<String>) -> Self {
+        PostgresManager {
+            config,
+            description: description.into(),
+        }
+    }
+
+    /// The driver's configuration this manager connects with.
+    pub fn driver_config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// The server, as errors and logs name it (no password).
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+}
+
+impl fmt::Debug for PostgresManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresManager")
+            .field("server", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether the session answers the check outside a transaction block.
+async fn check_client(client: &Client) -> Result<(), PgError> {
+    let rows = client
+        .simple_query(pool_facts::POSTGRES_CHECK_QUERY)
+        .await?;
+    let outside_transaction = rows.iter().find_map(|message| match message {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(|value| value == "t"),
+        _ => None,
+    });
+    match outside_transaction {
+        Some(true) => Ok(()),
+        _ => Err(PgError::Dirty(
+            "the connection was returned inside a transaction",
+        )),
+    }
+}
+
+impl Manager for PostgresManager {
+    type Connection = Client;
+    type Error = PgError;
+
+    async fn connect(&self) -> Result<Client, PgError> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        // The socket's I/O: it ends when the client is dropped or the server goes away.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    async fn check(&self, client: &mut Client) -> Result<(), PgError> {
+        check_client(client).await
+    }
+
+    fn has_broken(&self, client: &mut Client) -> bool {
+        client.is_closed()
+    }
+
+    const RECOVERS: bool = true;
+
+    async fn recover(&self, client: &mut Client) -> bool {
+        !client.is_closed() && check_client(client).await.is_ok()
+    }
+}
+
+impl TransactionManager for PostgresManager {
+    type TransactionError = Error;
+
+    async fn begin(&self, client: &mut Client) -> Result<(), PgError> {
+        client.batch_execute("BEGIN").await.map_err(PgError::from)
+    }
+
+    async fn commit(&self, client: &mut Client) -> Result<(), PgError> {
+        client.batch_execute("COMMIT").await.map_err(PgError::from)
+    }
+
+    async fn rollback(&self, client: &mut Client) -> Result<(), PgError> {
+        client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(PgError::from)
+    }
+}

@@ -1,0 +1,190 @@
+//! `Config`: a pool configured from the `DATABASE_URL` people already have, on sqlx.
+//!
+//! The URL, its parameters, the presets and the settings they give are
+//! [`pool_facts::Config`]'s, shared with every binding; this type derefs to it and adds
+//! what is sqlx's: the manager for a backend, and the pool builder around it.
+
+use std::{
+    fmt,
+    ops::{Deref, DerefMut},
+    time::Duration,
+};
+
+use pool_core::{ConfigError, Pool, PoolBuilder};
+use sqlx::ConnectOptions;
+use url::Url;
+
+pub use pool_facts::config::{
+    BackendKind, DEFAULT_PORT, Host, LoadBalanceHosts, MAX_HOSTS, Preset, Settings,
+    TargetSessionAttrs, UnknownPreset, parse_duration,
+};
+
+use crate::{Backend, Error, SqlxManager, backend::Options, backend::Session, failover::HostWalk};
+
+/// A pool configuration parsed from a database URL: [`pool_facts::Config`] (every
+/// parameter, its meaning and its errors are documented there), with the sqlx manager
+/// and pool built from it.
+///
+/// `Deref`s to the shared configuration, so its fields (`config.connection_limit`) and
+/// methods (`config.settings()`, `config.redacted_url()`) read as before. Neither `Debug`
+/// nor `Display` shows the password.
+#[derive(Clone)]
+pub struct Config(pool_facts::Config);
+
+impl Config {
+    /// Parses `url`, taking the pool parameters out of its query string (see
+    /// [`pool_facts::Config::from_url`]).
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        pool_facts::Config::from_url(url).map(Config)
+    }
+
+    /// Reads `DATABASE_URL` and the preset named by `POOL_PRESET` (see
+    /// [`pool_facts::Config::from_env`]).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        pool_facts::Config::from_env().map(Config)
+    }
+
+    /// The settings a preset starts from (URL parameters still override it).
+    pub fn with_preset(self, preset: Preset) -> Self {
+        Config(self.0.with_preset(preset))
+    }
+
+    /// The slow-query threshold (`None`: off), in place of the URL's `slow_query`.
+    pub fn with_slow_query(self, threshold: Option<Duration>) -> Self {
+        Config(self.0.with_slow_query(threshold))
+    }
+
+    /// The URL handed to sqlx, pool parameters removed, password included (of a
+    /// multi-host URL, with its first host only: the manager sets each host in turn).
+    /// Never log it.
+    pub fn sqlx_url(&self) -> &Url {
+        self.0.driver_url()
+    }
+
+    fn expect_backend<DB: Backend>(&self) -> Result<(), ConfigError> {
+        if self.kind.name() == <DB as Backend>::KIND.name() {
+            Ok(())
+        } else {
+            Err(ConfigError::new(
+                "url",
+                format!(
+                    "is a {} URL, used for a {} pool",
+                    self.kind.name(),
+                    <DB as Backend>::KIND.name()
+                ),
+            ))
+        }
+    }
+
+    /// The manager for this URL: sqlx options from the URL, the session settings
+    /// (`statement_timeout`, `pgbouncer`, `application_name`). Timeouts are the pool's
+    /// ([`pool_builder`](Self::pool_builder) sets `connect_timeout` from the URL).
+    /// With several hosts, the connections open per host are counted under the pool
+    /// label `"default"` (a pool built by [`pool_builder`](Self::pool_builder) uses its
+    /// name).
+    pub fn manager<DB: Backend>(&self) -> Result<SqlxManager<DB>, Error> {
+        self.manager_for::<DB>(pool_core::defaults::NAME)
+    }
+
+    /// [`manager`](Self::manager) for the pool named `pool`.
+    fn manager_for<DB: Backend>(&self, pool: &str) -> Result<SqlxManager<DB>, Error> {
+        self.expect_backend::<DB>()?;
+        let options = Options::<DB>::from_url(self.sqlx_url())
+            .map_err(|error| self.options_error::<DB>(error))?;
+        let manager = SqlxManager::<DB>::new(options)
+            .described(&self.redacted_url())
+            .session(Session {
+                application_name: self.application_name.clone(),
+                statement_timeout: self.effective_statement_timeout(),
+                busy_timeout: None,
+                pgbouncer: self.pgbouncer,
+                slow_query: self.effective_slow_query(),
+            })
+            .walking(HostWalk::for_config(&self.0), pool);
+        Ok(manager)
+    }
+
+    /// sqlx's own URL errors do not always say which parameter is at fault (`port=abc`:
+    /// "invalid digit found in string"): find the query parameter that fails on its own
+    /// and name it. Only the parameter's name is added, never a value, so a password
+    /// cannot be echoed.
+    fn options_error<DB: Backend>(&self, error: sqlx::Error) -> Error {
+        let parses = |url: &Url| Options::<DB>::from_url(url).is_ok();
+        let mut base = self.0.driver_url().clone();
+        base.set_query(None);
+        let culprit = if parses(&base) {
+            self.0.driver_url().query_pairs().find_map(|(key, value)| {
+                let mut alone = base.clone();
+                alone.query_pairs_mut().append_pair(&key, &value);
+                (!parses(&alone)).then(|| format!("a bad `{key}` parameter"))
+            })
+        } else {
+            let mut no_password = base.clone();
+            let _ = no_password.set_password(None);
+            let mut anonymous = no_password.clone();
+            let _ = anonymous.set_username("");
+            if parses(&no_password) {
+                Some("a `password` sqlx cannot read".to_owned())
+            } else if parses(&anonymous) {
+                Some("a `user` name sqlx cannot read".to_owned())
+            } else {
+                None
+            }
+        };
+        let problem = match culprit {
+            Some(culprit) => format!("has {culprit}: {error}"),
+            None => format!("cannot be used by sqlx: {error}"),
+        };
+        Error::Config(ConfigError::new("url", problem))
+    }
+
+    /// A pool builder named `name` with the preset and the URL's settings applied; adjust
+    /// it further, then `build()`. PostgreSQL's `application_name` defaults to `name`.
+    pub fn pool_builder<DB: Backend>(
+        &self,
+        name: &str,
+    ) -> Result<PoolBuilder<SqlxManager<DB>>, Error> {
+        let mut manager = self.manager_for::<DB>(name)?;
+        if self.application_name.is_none() {
+            manager = manager.application_name(name);
+        }
+        Ok(self.0.apply(manager, name))
+    }
+
+    /// Builds a lazy pool named `name` (see [`pool_builder`](Self::pool_builder)).
+    pub fn build_pool<DB: Backend>(&self, name: &str) -> Result<Pool<SqlxManager<DB>>, Error> {
+        Ok(self.pool_builder::<DB>(name)?.build()?)
+    }
+}
+
+impl Deref for Config {
+    type Target = pool_facts::Config;
+
+    fn deref(&self) -> &pool_facts::Config {
+        &self.0
+    }
+}
+
+impl DerefMut for Config {
+    fn deref_mut(&mut self) -> &mut pool_facts::Config {
+        &mut self.0
+    }
+}
+
+impl From<pool_facts::Config> for Config {
+    fn from(config: pool_facts::Config) -> Self {
+        Config(config)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}

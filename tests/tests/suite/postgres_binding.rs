@@ -1,0 +1,200 @@
+//! pool-postgres, the tokio-postgres binding, on the real server: the shared SQLSTATE
+//! cases raised for real and read by both bindings, a killed backend, a cancelled call,
+//! and bad input.
+
+use std::time::Duration;
+
+use pool_postgres::pool_facts::sqlstate::{POSTGRES_CASES, PgSeverity};
+use pool_postgres::{Classify, Delivery, ErrorClass, Manager};
+use pool_sqlx::{
+    SqlxError,
+    sqlx::{self, Connection, PgConnection},
+};
+use tests::db::Server;
+
+/// A statement that fails with `sqlstate`, at severity ERROR.
+fn raising(sqlstate: &str) -> String {
+    format!("DO $$ BEGIN RAISE EXCEPTION 'case {sqlstate}' USING ERRCODE = '{sqlstate}'; END $$")
+}
+
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+async fn the_shared_sqlstate_cases_read_alike_on_both_bindings() {
+    let Some(url) =
+        Server::Postgres.admin_url("the_shared_sqlstate_cases_read_alike_on_both_bindings")
+    else {
+        return;
+    };
+    let pool = pool_postgres::Config::from_url(&url)
+        .map(|config| config.with_preset(pool_postgres::pool_facts::Preset::Test))
+        .map_err(pool_postgres::Error::from)
+        .and_then(|config| config.build_pool("shared_cases"))
+        .expect("pool-postgres pool");
+    let mut sqlx_conn = PgConnection::connect(&url).await.expect("sqlx connection");
+    let client = pool.get().await.expect("pool-postgres checkout");
+    // RAISE always reports ERROR; the FATAL rows are the server ending a session, raised
+    // by the killed-backend test below.
+    let raisable = POSTGRES_CASES
+        .iter()
+        .filter(|(_, severity, _, _)| *severity == PgSeverity::Error);
+    let mut seen = 0;
+    for &(sqlstate, _, class, delivery) in raisable {
+        let sql = raising(sqlstate);
+        let tokio_error: pool_postgres::PgError = client
+            .batch_execute(&sql)
+            .await
+            .expect_err("the statement raises")
+            .into();
+        let sqlx_error = SqlxError(
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut sqlx_conn)
+                .await
+                .expect_err("the statement raises"),
+        );
+        assert_eq!(
+            tokio_error.sqlstate(),
+            Some(sqlstate),
+            "{sqlstate} on tokio-postgres"
+        );
+        for (binding, got_class, got_delivery) in [
+            ("pool-postgres", tokio_error.class(), tokio_error.delivery()),
+            ("pool-sqlx", sqlx_error.class(), sqlx_error.delivery()),
+        ] {
+            assert_eq!(got_class, class, "{sqlstate} class on {binding}");
+            assert_eq!(got_delivery, delivery, "{sqlstate} delivery on {binding}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 10, "the table has ERROR rows to raise: {seen}");
+    drop(client);
+    pool.close().await;
+}
+
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+async fn a_killed_backend_is_a_connection_failure_and_its_client_is_not_reused() {
+    let Some(url) = Server::Postgres.admin_url("a_killed_backend_is_a_connection_failure") else {
+        return;
+    };
+    let pool = pool_postgres::Config::from_url(&format!("{url}?connection_limit=1"))
+        .map_err(pool_postgres::Error::from)
+        .and_then(|config| config.build_pool("killed_backend"))
+        .expect("pool");
+    let mut client = pool.get().await.expect("checkout");
+    // The door `#[pooled]` uses: an operation whose outcome says the connection is dead.
+    client.begin_operation();
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let mut admin = PgConnection::connect(&url).await.expect("admin");
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&mut admin)
+        .await
+        .expect("terminate");
+    let outcome = client
+        .query_one("SELECT 1", &[])
+        .await
+        .map_err(pool_postgres::PgError::from);
+    let error = outcome.as_ref().expect_err("the session is gone");
+    assert_eq!(error.class(), ErrorClass::Connection, "{error}");
+    assert_eq!(error.delivery(), Delivery::Unknown, "{error}");
+    client.finish(&outcome);
+    let again = pool.get().await.expect("a new connection");
+    let new_pid: i32 = again
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    assert_ne!(new_pid, pid, "the killed client was not handed out again");
+    drop(again);
+    pool.close().await;
+}
+
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+async fn the_check_catches_a_client_left_inside_a_transaction() {
+    let Some(url) =
+        Server::Postgres.admin_url("the_check_catches_a_client_left_inside_a_transaction")
+    else {
+        return;
+    };
+    let manager = pool_postgres::Config::from_url(&url)
+        .map_err(pool_postgres::Error::from)
+        .and_then(|config| config.manager())
+        .expect("manager");
+    let mut client = manager.connect().await.expect("connect");
+    manager
+        .check(&mut client)
+        .await
+        .expect("a fresh client passes");
+    client.batch_execute("BEGIN").await.expect("begin");
+    let dirty = manager
+        .check(&mut client)
+        .await
+        .expect_err("inside a transaction");
+    assert_eq!(dirty.class(), ErrorClass::Connection, "{dirty}");
+    assert!(
+        !manager.recover(&mut client).await,
+        "not recovered inside a transaction"
+    );
+    client.batch_execute("ROLLBACK").await.expect("rollback");
+    assert!(
+        manager.recover(&mut client).await,
+        "recovered once outside it"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_one_typed_error() {
+    let mysql = pool_postgres::Config::from_url("mysql://root@127.0.0.1:3306/test")
+        .map_err(pool_postgres::Error::from)
+        .and_then(|config| config.build_pool("wrong_backend"))
+        .expect_err("a MySQL URL");
+    assert!(
+        matches!(&mysql, pool_postgres::Error::Config(error) if error.to_string().contains("is a mysql URL, used for a postgres pool")),
+        "{mysql:?}"
+    );
+    let misspelt = pool_postgres::Config::from_url("postgres://app@db/app?connection_limt=5")
+        .expect_err("a misspelt parameter");
+    assert!(
+        misspelt.to_string().contains("connection_limit"),
+        "{misspelt}"
+    );
+    let tls = pool_postgres::Config::from_url("postgres://app@db/app?sslmode=verify-full")
+        .map_err(pool_postgres::Error::from)
+        .and_then(|config| config.build_pool("tls"))
+        .expect_err("no TLS yet");
+    assert!(
+        tls.to_string()
+            .contains("`sslmode` `verify-full` needs TLS"),
+        "{tls}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_port_fails_within_the_connect_timeout() {
+    // Port 9 on loopback: nothing listens, the kernel refuses at once.
+    let pool = pool_postgres::Config::from_url(
+        "postgres://postgres:secret@127.0.0.1:9/test?connect_timeout=2&pool_timeout=3",
+    )
+    .map_err(pool_postgres::Error::from)
+    .and_then(|config| config.build_pool("refused"))
+    .expect("a lazy pool builds");
+    let started = std::time::Instant::now();
+    let error = pool_postgres::Error::from(pool.get().await.expect_err("refused"));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    // The pool kept trying until `pool_timeout`, and says what the last connect met.
+    assert_eq!(error.class(), ErrorClass::Timeout, "{error}");
+    assert!(
+        error.to_string().contains("error connecting to server"),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("secret"), "{error}");
+}
