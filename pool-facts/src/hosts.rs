@@ -8,7 +8,7 @@
 //!   fits in one connect timeout; libpq instead gives each host the whole
 //!   `connect_timeout`) is skipped.
 //! - When `target_session_attrs` is not `any`, the role is asked right after login, before
-//!   the session set-up and the user's hook, with [`ROLE_QUERY`]: one parameterless
+//!   the session set-up and the user's hook, with `ROLE_QUERY`: one parameterless
 //!   simple-protocol round trip (works behind PgBouncer). A host with the wrong role is
 //!   skipped, its connection closed.
 //! - `prefer-standby` keeps the first primary it meets open while it looks on for a
@@ -51,7 +51,7 @@ pub trait HostConnector: Send + Sync {
         host: Option<&Host>,
     ) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
 
-    /// Asks the server its role with [`ROLE_QUERY`].
+    /// Asks the server its role with `ROLE_QUERY`.
     fn role(
         &self,
         conn: &mut Self::Connection,
@@ -237,7 +237,7 @@ fn wrong_role(host: String, role: Option<ServerRole>, target: TargetSessionAttrs
     }
 }
 
-/// A server's role, read after login with [`ROLE_QUERY`].
+/// A server's role, read after login with `ROLE_QUERY`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerRole {
     /// `pg_is_in_recovery()`: a standby.

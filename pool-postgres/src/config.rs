@@ -1,5 +1,5 @@
 //! `Config`: the same `DATABASE_URL` as pool-sqlx, read by the same parser
-//! ([`pool_facts::Config`]), made into a tokio-postgres manager and pool.
+//! (`pool_facts::Config`), made into a tokio-postgres manager and pool.
 
 use std::{
     fmt,
@@ -13,7 +13,7 @@ use pool_facts::BackendKind;
 
 use crate::{Error, PostgresManager};
 
-/// A pool configuration parsed from a PostgreSQL URL: [`pool_facts::Config`] (every
+/// A pool configuration parsed from a PostgreSQL URL: `pool_facts::Config` (every
 /// parameter, its meaning and its errors are documented there), with the tokio-postgres
 /// manager and pool built from it. `Deref`s to the shared configuration. Neither `Debug`
 /// nor `Display` shows the password.
@@ -22,7 +22,7 @@ pub struct Config(pool_facts::Config);
 
 impl Config {
     /// Parses `url`, taking the pool parameters out of its query string (see
-    /// [`pool_facts::Config::from_url`]).
+    /// `pool_facts::Config::from_url`).
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
         pool_facts::Config::from_url(url).map(Config)
     }

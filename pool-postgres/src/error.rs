@@ -1,6 +1,6 @@
 //! The error types: [`PgError`] (what the manager fails with) and [`Error`] (what a
 //! user's function returns). Both are classified by SQLSTATE, through the table pool-sqlx
-//! reads too ([`pool_facts::sqlstate`]), and by what failed; never by message.
+//! reads too (`pool_facts::sqlstate`), and by what failed; never by message.
 
 use std::fmt;
 

@@ -4,7 +4,7 @@
 //! **First cut.** What is here: [`PostgresManager`] (connect, with its connection task
 //! spawned and ended with the client; the check; broken detection; recovery of a
 //! cancelled call), [`Error`] with [`Classify`] from the shared
-//! SQLSTATE table ([`pool_facts::sqlstate`], the one pool-sqlx reads), transactions
+//! SQLSTATE table (`pool_facts::sqlstate`, the one pool-sqlx reads), transactions
 //! through `pool_core::transaction`, and [`Config`], the same `DATABASE_URL` parser as
 //! pool-sqlx's. Not yet: TLS (`sslmode=require|verify-ca|verify-full` is refused with a
 //! typed error), the multi-host walk, replicas, the statement cache, health and the

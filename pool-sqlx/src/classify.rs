@@ -11,7 +11,7 @@ use sqlx::postgres::{PgDatabaseError, PgSeverity};
 use sqlx::sqlite::SqliteError;
 
 /// Classifies a `sqlx::Error` (the same table `Classify for pool_sqlx::Error` uses): a
-/// server's code by the shared tables of [`pool_facts::sqlstate`], which pool-postgres
+/// server's code by the shared tables of `pool_facts::sqlstate`, which pool-postgres
 /// reads too; the rest by sqlx's variant.
 ///
 /// | source | `Transient` | `Connection` | `Timeout` | `Permanent` |
@@ -75,7 +75,7 @@ pub fn delivery(error: &sqlx::Error) -> Delivery {
 }
 
 /// PostgreSQL: by SQLSTATE first, then by severity (the shared table,
-/// [`pool_facts::sqlstate::postgres`]).
+/// `pool_facts::sqlstate::postgres`).
 pub fn classify_postgres(sqlstate: &str, severity: PgSeverity) -> ErrorClass {
     sqlstate::postgres(sqlstate, severity_of(severity))
 }
@@ -89,13 +89,13 @@ fn severity_of(severity: PgSeverity) -> sqlstate::PgSeverity {
 }
 
 /// MySQL and MariaDB: by server error number (`MySqlDatabaseError::number()`; the shared
-/// table, [`pool_facts::sqlstate::mysql`]).
+/// table, `pool_facts::sqlstate::mysql`).
 pub fn classify_mysql(number: u16) -> ErrorClass {
     sqlstate::mysql(number)
 }
 
 /// SQLite: by the primary result code (`extended & 0xFF`; the shared table,
-/// [`pool_facts::sqlstate::sqlite`]).
+/// `pool_facts::sqlstate::sqlite`).
 pub fn classify_sqlite(extended_code: i32) -> ErrorClass {
     sqlstate::sqlite(extended_code)
 }

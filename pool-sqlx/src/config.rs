@@ -1,7 +1,7 @@
 //! `Config`: a pool configured from the `DATABASE_URL` people already have, on sqlx.
 //!
 //! The URL, its parameters, the presets and the settings they give are
-//! [`pool_facts::Config`]'s, shared with every binding; this type derefs to it and adds
+//! `pool_facts::Config`'s, shared with every binding; this type derefs to it and adds
 //! what is sqlx's: the manager for a backend, and the pool builder around it.
 
 use std::{
@@ -21,7 +21,7 @@ pub use pool_facts::config::{
 
 use crate::{Backend, Error, SqlxManager, backend::Options, backend::Session, failover::HostWalk};
 
-/// A pool configuration parsed from a database URL: [`pool_facts::Config`] (every
+/// A pool configuration parsed from a database URL: `pool_facts::Config` (every
 /// parameter, its meaning and its errors are documented there), with the sqlx manager
 /// and pool built from it.
 ///
@@ -33,13 +33,13 @@ pub struct Config(pool_facts::Config);
 
 impl Config {
     /// Parses `url`, taking the pool parameters out of its query string (see
-    /// [`pool_facts::Config::from_url`]).
+    /// `pool_facts::Config::from_url`).
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
         pool_facts::Config::from_url(url).map(Config)
     }
 
     /// Reads `DATABASE_URL` and the preset named by `POOL_PRESET` (see
-    /// [`pool_facts::Config::from_env`]).
+    /// `pool_facts::Config::from_env`).
     pub fn from_env() -> Result<Self, ConfigError> {
         pool_facts::Config::from_env().map(Config)
     }

@@ -1,5 +1,5 @@
 //! The connect walk over a multi-host PostgreSQL URL on sqlx: the rules are
-//! [`pool_facts::hosts`]'s (try each host in order or shuffled, each within its share of
+//! `pool_facts::hosts`'s (try each host in order or shuffled, each within its share of
 //! the connect timeout, keep the first whose role fits `target_session_attrs`, name every
 //! host skipped); this module is how sqlx logs in to one host, asks its role and closes a
 //! connection the walk does not keep.

@@ -8,7 +8,7 @@
 //!   number / SQLite code; [`SqlxError`] and [`Error`] implement [`Classify`] with it.
 //! - [`Config::from_url`] reads `connection_limit`, `pool_timeout`, ... from a
 //!   `DATABASE_URL`; [`Config::from_env`] reads `DATABASE_URL` and the [`Preset`] named by
-//!   `POOL_PRESET`; [`Config::settings`](pool_facts::Config::settings) prints the values in force, password redacted.
+//!   `POOL_PRESET`; `Config::settings` prints the values in force, password redacted.
 //! - [`transaction()`] re-runs a whole transaction after a serialization failure or deadlock.
 //! - [`health`] reports on a pool, its breakers and its database without the password:
 //!   `healthy`, `degraded` or `unhealthy` ([`HealthStatus`]), within a time limit.

@@ -198,3 +198,66 @@ async fn a_refused_port_fails_within_the_connect_timeout() {
     );
     assert!(!error.to_string().contains("secret"), "{error}");
 }
+
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+async fn transactions_go_through_the_one_engine_commit_and_rollback() {
+    use pool_postgres::transaction::Transaction;
+    let Some(url) = Server::Postgres.admin_url("transactions_go_through_the_one_engine") else {
+        return;
+    };
+    let pool = pool_postgres::Config::from_url(&url)
+        .map_err(pool_postgres::Error::from)
+        .and_then(|config| config.build_pool("transactions"))
+        .expect("pool");
+    let table = format!("pool_postgres_tx_{}", std::process::id());
+    let setup = pool.get().await.expect("checkout");
+    setup
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (n int)"
+        ))
+        .await
+        .expect("table");
+    drop(setup);
+    let engine: Transaction<pool_postgres::PostgresManager, pool_postgres::Error> =
+        Transaction::new();
+    for (n, outcome) in [
+        (1, Ok(())),
+        (
+            2,
+            Err(pool_postgres::Error::from(pool_postgres::ConfigError::new(
+                "body",
+                "fails on purpose",
+            ))),
+        ),
+    ] {
+        let open = engine
+            .begin(pool.get().await.expect("checkout"))
+            .await
+            .expect("begin");
+        open.execute(&format!("INSERT INTO {table} VALUES ($1)"), &[&n])
+            .await
+            .expect("insert");
+        let ended = engine.deliver(engine.end(open, outcome).await);
+        assert_eq!(ended.is_ok(), n == 1, "row {n}");
+    }
+    let check = pool.get().await.expect("checkout");
+    let rows: Vec<i32> = check
+        .query(&format!("SELECT n FROM {table} ORDER BY n"), &[])
+        .await
+        .expect("select")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![1],
+        "the committed row stays, the rolled-back one does not"
+    );
+    check
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .await
+        .expect("drop");
+    drop(check);
+    pool.close().await;
+}
