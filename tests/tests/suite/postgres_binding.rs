@@ -46,6 +46,7 @@ async fn the_shared_sqlstate_cases_read_alike_on_both_bindings() {
             .expect_err("the statement raises")
             .into();
         let sqlx_error = SqlxError(
+            // sql: a SQLSTATE from the shared case table, no input
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
                 .execute(&mut sqlx_conn)
                 .await
@@ -213,6 +214,7 @@ async fn transactions_go_through_the_one_engine_commit_and_rollback() {
     let table = format!("pool_postgres_tx_{}", std::process::id());
     let setup = pool.get().await.expect("checkout");
     setup
+        // sql: the table name is ours (the test's process id), no input
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (n int)"
         ))
@@ -235,6 +237,7 @@ async fn transactions_go_through_the_one_engine_commit_and_rollback() {
             .begin(pool.get().await.expect("checkout"))
             .await
             .expect("begin");
+        // sql: the table name is ours (the test's process id), no input
         open.execute(&format!("INSERT INTO {table} VALUES ($1)"), &[&n])
             .await
             .expect("insert");
@@ -243,6 +246,7 @@ async fn transactions_go_through_the_one_engine_commit_and_rollback() {
     }
     let check = pool.get().await.expect("checkout");
     let rows: Vec<i32> = check
+        // sql: the table name is ours (the test's process id), no input
         .query(&format!("SELECT n FROM {table} ORDER BY n"), &[])
         .await
         .expect("select")
@@ -255,6 +259,7 @@ async fn transactions_go_through_the_one_engine_commit_and_rollback() {
         "the committed row stays, the rolled-back one does not"
     );
     check
+        // sql: the table name is ours (the test's process id), no input
         .batch_execute(&format!("DROP TABLE {table}"))
         .await
         .expect("drop");
