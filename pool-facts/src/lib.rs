@@ -20,8 +20,9 @@ pub mod hosts;
 pub mod sqlstate;
 
 pub use config::{
-    BackendKind, Config, DEFAULT_PORT, DEFAULT_SLOW_QUERY, Host, LoadBalanceHosts, MAX_HOSTS,
-    Preset, Settings, TargetSessionAttrs, UnknownPreset, parse_duration,
+    BackendKind, Config, DEFAULT_PORT, DEFAULT_SLOW_QUERY, DEFAULT_STATEMENT_CACHE_SIZE, Host,
+    LoadBalanceHosts, MAX_HOSTS, Preset, Settings, TargetSessionAttrs, UnknownPreset,
+    parse_duration,
 };
 pub use pool_core::ConfigError;
 

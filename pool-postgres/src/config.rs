@@ -87,7 +87,8 @@ impl Config {
         }
         // The pool bounds each connect (`connect_timeout`); tokio-postgres's own is off.
         driver.connect_timeout(Duration::ZERO);
-        Ok(PostgresManager::new(driver, self.redacted_url()))
+        Ok(PostgresManager::new(driver, self.redacted_url())
+            .statement_cache_size(self.effective_statement_cache_size()))
     }
 
     /// The manager for this URL (the pool's name `"default"`).

@@ -6,9 +6,12 @@
 //! cancelled call), [`Error`] with [`Classify`] from the shared
 //! SQLSTATE table (`pool_facts::sqlstate`, the one pool-sqlx reads), transactions
 //! through `pool_core::transaction`, and [`Config`], the same `DATABASE_URL` parser as
-//! pool-sqlx's. Not yet: TLS (`sslmode=require|verify-ca|verify-full` is refused with a
-//! typed error), the multi-host walk, replicas, the statement cache, health and the
-//! attributes' concrete pool type.
+//! pool-sqlx's. The connection handed out is a [`Client`]: `tokio_postgres::Client` by
+//! `Deref` and `Borrow`, plus a bounded statement cache
+//! ([`Client::prepare_cached`], `statement_cache_size`, off with `pgbouncer=true`) and
+//! broken marking. Not yet: TLS (`sslmode=require|verify-ca|verify-full` is refused with
+//! a typed error), the multi-host walk, replicas, health and the attributes' concrete
+//! pool type.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), pool_postgres::Error> {
@@ -17,21 +20,27 @@
 //! let conn = pool.get().await?;
 //! let row = conn.query_one("SELECT 1::int4", &[]).await?;
 //! let one: i32 = row.get(0);
-//! # let _ = one; Ok(()) }
+//! // Prepared once per connection, then taken from its cache.
+//! let statement = conn.prepare_cached("SELECT $1::int8").await?;
+//! let row = conn.query_one(&statement, &[&42_i64]).await?;
+//! # let _ = (one, row); Ok(()) }
 //! ```
 
+mod client;
 mod config;
 mod error;
 mod manager;
+mod statement_cache;
 
 pub use pool_core::*;
 pub use pool_facts;
 pub use pool_macros::{pooled, resilient};
 pub use tokio_postgres;
 
+pub use client::Client;
 pub use config::Config;
 pub use error::{Error, PgError};
 pub use manager::PostgresManager;
 
-/// A pool of tokio-postgres clients.
+/// A pool of tokio-postgres clients (each a [`Client`]).
 pub type PostgresPool = Pool<PostgresManager>;

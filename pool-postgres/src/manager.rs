@@ -17,18 +17,27 @@
 //! requests in order, so the check's answer comes after the cancelled one, and a client
 //! that answers it outside a transaction goes back to the idle set. One left inside a
 //! transaction, or that cannot answer, is closed.
+//!
+//! The pool hands out a [`Client`](crate::Client): the driver's client with the bounded
+//! statement cache (`statement_cache_size`) and the broken marking that the synchronous
+//! test on return reads along with `is_closed()`.
 
 use std::fmt;
 
 use pool_core::{Manager, TransactionManager};
-use tokio_postgres::{Client, NoTls};
+use pool_facts::DEFAULT_STATEMENT_CACHE_SIZE;
+use tokio_postgres::NoTls;
 
-use crate::error::{Error, PgError};
+use crate::{
+    client::Client,
+    error::{Error, PgError},
+};
 
 /// Makes tokio-postgres clients from a [`tokio_postgres::Config`](https://docs.rs/tokio-postgres/0.7/tokio_postgres/config/struct.Config.html).
 pub struct PostgresManager {
     config: tokio_postgres::Config,
     description: String,
+    statement_cache_size: usize,
 }
 
 impl PostgresManager {
@@ -39,7 +48,22 @@ impl PostgresManager {
         PostgresManager {
             config,
             description: description.into(),
+            statement_cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
         }
+    }
+
+    /// How many prepared statements each connection's cache keeps (`0`: none, what
+    /// `pgbouncer=true` needs; see [`Client`](crate::Client)). A
+    /// [`Config`](crate::Config) sets it from the URL's `statement_cache_size`; the
+    /// default is 100.
+    pub fn statement_cache_size(mut self, size: usize) -> Self {
+        self.statement_cache_size = size;
+        self
+    }
+
+    /// The capacity of each connection's statement cache.
+    pub fn statement_cache_capacity(&self) -> usize {
+        self.statement_cache_size
     }
 
     /// The driver's configuration this manager connects with.
@@ -57,12 +81,13 @@ impl fmt::Debug for PostgresManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresManager")
             .field("server", &self.description)
+            .field("statement_cache_size", &self.statement_cache_size)
             .finish_non_exhaustive()
     }
 }
 
 /// Whether the session answers the check outside a transaction block.
-async fn check_client(client: &Client) -> Result<(), PgError> {
+async fn check_client(client: &tokio_postgres::Client) -> Result<(), PgError> {
     let rows = client
         .simple_query(pool_facts::POSTGRES_CHECK_QUERY)
         .await?;
@@ -88,7 +113,7 @@ impl Manager for PostgresManager {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(client)
+        Ok(Client::new(client, self.statement_cache_size))
     }
 
     async fn check(&self, client: &mut Client) -> Result<(), PgError> {
@@ -96,13 +121,13 @@ impl Manager for PostgresManager {
     }
 
     fn has_broken(&self, client: &mut Client) -> bool {
-        client.is_closed()
+        client.is_broken()
     }
 
     const RECOVERS: bool = true;
 
     async fn recover(&self, client: &mut Client) -> bool {
-        !client.is_closed() && check_client(client).await.is_ok()
+        !client.is_broken() && check_client(client).await.is_ok()
     }
 }
 

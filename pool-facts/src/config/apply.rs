@@ -86,6 +86,7 @@ impl Config {
             adaptive_limit: pool.adaptive_floor,
             statement_timeout: self.effective_statement_timeout(),
             pgbouncer: self.pgbouncer,
+            statement_cache_size: self.effective_statement_cache_size(),
             application_name: self.application_name.clone(),
             slow_query: self.effective_slow_query(),
             target_session_attrs: self.target_session_attrs,

@@ -27,6 +27,10 @@ use url::Url;
 /// and the pool's `slow_acquire_threshold`).
 pub const DEFAULT_SLOW_QUERY: Duration = Duration::from_secs(1);
 
+/// The per-connection statement cache's capacity when the URL sets no
+/// `statement_cache_size`: 100, Prisma's default and sqlx's.
+pub const DEFAULT_STATEMENT_CACHE_SIZE: usize = 100;
+
 pub use self::{
     backend_kind::BackendKind,
     duration::parse_duration,
@@ -49,7 +53,8 @@ pub use self::{
 /// | `idle_timeout` | close connections idle this long | never |
 /// | `max_lifetime` | close connections this old | never |
 /// | `keepalive` | check connections idle this long in the background, closing the dead (`PoolBuilder::keepalive`; default off) | off |
-/// | `pgbouncer` | `true`/`false`: behind PgBouncer in transaction mode | |
+/// | `pgbouncer` | `true`/`false`: behind PgBouncer in transaction mode (no statement cache) | |
+/// | `statement_cache_size` | prepared statements kept per connection, least recently used evicted (Prisma's name; default [`DEFAULT_STATEMENT_CACHE_SIZE`], 100; at most 100 000; with `pgbouncer=true` only `0`) | no cache |
 /// | `application_name` | PostgreSQL `application_name` (default: the pool's name) | |
 /// | `slow_query` | log statements slower than this, text and duration, never bound values (the binding's slow-query log; default [`DEFAULT_SLOW_QUERY`], 1 s) | off |
 /// | `adaptive_limit` | `true`/`false`: the pool finds how many connections to hand out at once, from 1 up to `connection_limit` (`PoolBuilder::adaptive_limit`) | |
@@ -100,6 +105,11 @@ pub struct Config {
     pub slow_query: Option<Duration>,
     /// `adaptive_limit` (`None`: the preset's choice).
     pub adaptive_limit: Option<bool>,
+    /// `statement_cache_size` (`Some(0)`: no cache; `None`: the default,
+    /// [`DEFAULT_STATEMENT_CACHE_SIZE`]). Read through
+    /// [`effective_statement_cache_size`](Self::effective_statement_cache_size), which
+    /// both bindings use.
+    pub statement_cache_size: Option<usize>,
     /// The starting point the URL parameters override.
     pub preset: Preset,
     /// The hosts of a multi-host URL, in the URL's order; empty for a URL with one host.
@@ -147,6 +157,20 @@ impl Config {
     /// Never log it.
     pub fn driver_url(&self) -> &Url {
         &self.url
+    }
+
+    /// How many prepared statements a connection keeps (`0`: none), the one answer both
+    /// bindings read: the URL's `statement_cache_size`, else
+    /// [`DEFAULT_STATEMENT_CACHE_SIZE`]; always `0` with `pgbouncer`, whose transaction
+    /// mode may hand each transaction another server connection, where a statement
+    /// prepared before does not exist (or another client's of the same name does).
+    pub fn effective_statement_cache_size(&self) -> usize {
+        if self.pgbouncer {
+            0
+        } else {
+            self.statement_cache_size
+                .unwrap_or(DEFAULT_STATEMENT_CACHE_SIZE)
+        }
     }
 
     /// The statement timeout, with `0` read as none.

@@ -11,13 +11,18 @@ use super::{
     preset::Preset,
 };
 
+/// The largest `statement_cache_size` accepted: a cache that size already keeps more
+/// prepared statements per session than any application has distinct queries; a larger
+/// one is a typo (and each entry holds server memory for the session's whole life).
+const MAX_STATEMENT_CACHE_SIZE: usize = 100_000;
+
 /// The largest `connection_limit` accepted. No server takes that many connections from
 /// one pool, and pool-core sizes its bookkeeping by `max_size` when the pool is built: a
 /// limit in the billions made building the pool abort the process (memory allocation
 /// failure) instead of returning an error.
 const MAX_CONNECTION_LIMIT: usize = pool_core::MAX_POOL_SIZE;
 
-const POOL_PARAMETERS: [&str; 13] = [
+const POOL_PARAMETERS: [&str; 14] = [
     "connection_limit",
     "pool_timeout",
     "connect_timeout",
@@ -31,6 +36,7 @@ const POOL_PARAMETERS: [&str; 13] = [
     "target_session_attrs",
     "load_balance_hosts",
     "adaptive_limit",
+    "statement_cache_size",
 ];
 
 impl Config {
@@ -88,6 +94,7 @@ impl Config {
             application_name: None,
             slow_query: None,
             adaptive_limit: None,
+            statement_cache_size: None,
             preset: Preset::Production,
             hosts,
             target_session_attrs: TargetSessionAttrs::default(),
@@ -128,6 +135,18 @@ impl Config {
                 format!(
                     "is for PostgreSQL behind PgBouncer; this is a {} URL",
                     kind.name()
+                ),
+            ));
+        }
+        if config.pgbouncer
+            && let Some(size) = config.statement_cache_size.filter(|size| *size > 0)
+        {
+            return Err(ConfigError::new(
+                "statement_cache_size",
+                format!(
+                    "is {size}, but `pgbouncer=true` keeps no prepared statement past its \
+                     transaction (PgBouncer may hand the next one another server connection); \
+                     remove it, or set it to 0"
                 ),
             ));
         }
@@ -212,6 +231,21 @@ impl Config {
                 self.target_session_attrs = TargetSessionAttrs::parse(value)?;
             }
             "load_balance_hosts" => self.load_balance_hosts = LoadBalanceHosts::parse(value)?,
+            "statement_cache_size" => {
+                let size = value.parse::<usize>().map_err(|_| {
+                    ConfigError::new(
+                        name,
+                        format!("must be a whole number (0: no cache), not `{value}`"),
+                    )
+                })?;
+                if size > MAX_STATEMENT_CACHE_SIZE {
+                    return Err(ConfigError::new(
+                        name,
+                        format!("must be at most {MAX_STATEMENT_CACHE_SIZE}, not {size}"),
+                    ));
+                }
+                self.statement_cache_size = Some(size);
+            }
             "pgbouncer" => self.pgbouncer = parse_bool(name, value)?,
             "adaptive_limit" => self.adaptive_limit = Some(parse_bool(name, value)?),
             "application_name" => {
@@ -298,5 +332,57 @@ fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
             name,
             format!("must be `true` or `false`, not `{value}`"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use crate::DEFAULT_STATEMENT_CACHE_SIZE;
+
+    fn size(url: &str) -> Result<usize, String> {
+        Config::from_url(url)
+            .map(|config| config.effective_statement_cache_size())
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn statement_cache_size_defaults_reads_and_bounds() {
+        assert_eq!(size("postgres://h/db"), Ok(DEFAULT_STATEMENT_CACHE_SIZE));
+        assert_eq!(size("postgres://h/db?statement_cache_size=7"), Ok(7));
+        assert_eq!(size("mysql://h/db?statement_cache_size=0"), Ok(0));
+        assert_eq!(size("postgres://h/db?pgbouncer=true"), Ok(0));
+        assert_eq!(
+            size("postgres://h/db?pgbouncer=true&statement_cache_size=0"),
+            Ok(0)
+        );
+        for (url, says) in [
+            ("postgres://h/db?statement_cache_size=-1", "whole number"),
+            ("postgres://h/db?statement_cache_size=1e3", "whole number"),
+            (
+                "postgres://h/db?statement_cache_size=100001",
+                "at most 100000",
+            ),
+            (
+                "postgres://h/db?pgbouncer=true&statement_cache_size=10",
+                "pgbouncer=true",
+            ),
+            (
+                "postgres://h/db?statement_cache_sise=10",
+                "statement_cache_size",
+            ),
+        ] {
+            let error = size(url).expect_err(url);
+            assert!(error.contains(says), "{url}: {error}");
+        }
+        let config = Config::from_url("postgres://h/db?statement_cache_size=5").expect("parses");
+        assert!(!config.driver_url().as_str().contains("statement_cache"));
+        assert!(format!("{config:?}").contains("statement_cache_size: Some(5)"));
+        assert!(
+            config
+                .settings()
+                .to_string()
+                .contains("statement_cache_size: 5")
+        );
     }
 }

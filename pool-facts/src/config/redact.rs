@@ -49,6 +49,8 @@ impl fmt::Debug for Config {
             .field("pgbouncer", &self.pgbouncer)
             .field("application_name", &self.application_name)
             .field("slow_query", &self.slow_query)
+            .field("adaptive_limit", &self.adaptive_limit)
+            .field("statement_cache_size", &self.statement_cache_size)
             .field("target_session_attrs", &self.target_session_attrs)
             .field("load_balance_hosts", &self.load_balance_hosts)
             .field("preset", &self.preset)

@@ -54,6 +54,8 @@ pub struct Settings {
     pub statement_timeout: Option<Duration>,
     /// Behind PgBouncer in transaction mode.
     pub pgbouncer: bool,
+    /// Prepared statements kept per connection (`0`: none; always `0` behind PgBouncer).
+    pub statement_cache_size: usize,
     /// PostgreSQL `application_name`; `None`: the pool's name.
     pub application_name: Option<String>,
     /// Statements slower than this are logged (the binding's slow-query log);
@@ -103,6 +105,10 @@ impl fmt::Display for Settings {
             never(self.statement_timeout, "none")
         )?;
         writeln!(f, "pgbouncer: {}", self.pgbouncer)?;
+        match self.statement_cache_size {
+            0 => writeln!(f, "statement_cache_size: 0 (no cache)")?,
+            size => writeln!(f, "statement_cache_size: {size}")?,
+        }
         writeln!(
             f,
             "application_name: {}",

@@ -2,7 +2,7 @@
 //! cases raised for real and read by both bindings, a killed backend, a cancelled call,
 //! and bad input.
 
-use std::time::Duration;
+use std::{borrow::BorrowMut, time::Duration};
 
 use pool_postgres::pool_facts::sqlstate::{POSTGRES_CASES, PgSeverity};
 use pool_postgres::{Classify, Delivery, ErrorClass, Manager};
@@ -264,5 +264,176 @@ async fn transactions_go_through_the_one_engine_commit_and_rollback() {
         .await
         .expect("drop");
     drop(check);
+    pool.close().await;
+}
+
+/// How many statements the session of `client` has prepared (what the server holds, not
+/// what the cache says). Asked with the simple protocol: a `query` would prepare, and
+/// count, a statement of its own.
+async fn prepared_on_server(client: &pool_postgres::Client) -> i64 {
+    let messages = client
+        .simple_query("SELECT count(*) FROM pg_prepared_statements")
+        .await
+        .expect("pg_prepared_statements");
+    messages
+        .iter()
+        .find_map(|message| match message {
+            pool_postgres::tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0),
+            _ => None,
+        })
+        .and_then(|count| count.parse().ok())
+        .expect("a count")
+}
+
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+async fn prepare_cached_keeps_at_most_statement_cache_size_statements() {
+    let Some(url) = Server::Postgres.admin_url("prepare_cached_keeps_at_most") else {
+        return;
+    };
+    let pool = pool_postgres::Config::from_url(&format!(
+        "{url}?connection_limit=1&statement_cache_size=2"
+    ))
+    .map_err(pool_postgres::Error::from)
+    .and_then(|config| config.build_pool("statement_cache"))
+    .expect("pool");
+    let client = pool.get().await.expect("checkout");
+    assert_eq!(client.statement_cache_capacity(), 2);
+    let first = client
+        .prepare_cached("SELECT $1::int8 + 1")
+        .await
+        .expect("prepare");
+    let again = client
+        .prepare_cached("SELECT $1::int8 + 1")
+        .await
+        .expect("cached");
+    assert_eq!(
+        format!("{first:?}"),
+        format!("{again:?}"),
+        "the same statement"
+    );
+    let row = client.query_one(&again, &[&41_i64]).await.expect("query");
+    assert_eq!(row.get::<_, i64>(0), 42);
+    drop((first, again));
+    assert_eq!(client.statement_cache_len(), 1);
+    assert_eq!(prepared_on_server(&client).await, 1);
+
+    client
+        .prepare_cached("SELECT $1::text")
+        .await
+        .expect("second");
+    // `SELECT $1::int8 + 1` used last: the text statement is the oldest when a third comes.
+    client
+        .prepare_cached("SELECT $1::int8 + 1")
+        .await
+        .expect("hit");
+    client
+        .prepare_cached("SELECT $1::int4 * 2")
+        .await
+        .expect("third");
+    assert_eq!(client.statement_cache_len(), 2, "bounded");
+    // The evicted statement's `Close` went out before this query: the server holds two.
+    assert_eq!(prepared_on_server(&client).await, 2);
+    let two: i32 = client
+        .query_one_cached("SELECT $1::int4 * 2", &[&21_i32])
+        .await
+        .expect("cached query")
+        .get(0);
+    assert_eq!(two, 42);
+    assert_eq!(client.statement_cache_len(), 2, "a hit, nothing added");
+
+    // A row holds its statement too: once it is gone, nothing holds any.
+    drop(row);
+    client.clear_statement_cache();
+    assert_eq!(client.statement_cache_len(), 0);
+    assert_eq!(prepared_on_server(&client).await, 0);
+    drop(client);
+    pool.close().await;
+}
+
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+async fn statement_cache_size_zero_keeps_nothing_and_the_cache_dies_with_its_connection() {
+    let Some(url) = Server::Postgres.admin_url("statement_cache_size_zero") else {
+        return;
+    };
+    let off = pool_postgres::Config::from_url(&format!(
+        "{url}?connection_limit=1&statement_cache_size=0"
+    ))
+    .map_err(pool_postgres::Error::from)
+    .and_then(|config| config.build_pool("statement_cache_off"))
+    .expect("pool");
+    let client = off.get().await.expect("checkout");
+    assert_eq!(client.statement_cache_capacity(), 0);
+    let held = client.prepare_cached("SELECT 1").await.expect("prepare");
+    let other = client.prepare_cached("SELECT 1").await.expect("prepare");
+    assert_ne!(
+        format!("{held:?}"),
+        format!("{other:?}"),
+        "prepared afresh each time"
+    );
+    assert_eq!(client.statement_cache_len(), 0);
+    assert_eq!(
+        prepared_on_server(&client).await,
+        2,
+        "the caller holds both"
+    );
+    drop((held, other));
+    assert_eq!(prepared_on_server(&client).await, 0, "closed when dropped");
+    let rows = client
+        .execute_cached("SELECT 1", &[])
+        .await
+        .expect("execute");
+    assert_eq!(rows, 1);
+    assert_eq!(prepared_on_server(&client).await, 0);
+    drop(client);
+    off.close().await;
+
+    // The default capacity is 100; a connection the pool closes takes its statements with
+    // it, and its replacement starts empty.
+    let pool = pool_postgres::Config::from_url(&format!("{url}?connection_limit=1"))
+        .map_err(pool_postgres::Error::from)
+        .and_then(|config| config.build_pool("statement_cache_default"))
+        .expect("pool");
+    let client = pool.get().await.expect("checkout");
+    assert_eq!(client.statement_cache_capacity(), 100);
+    client.prepare_cached("SELECT 2").await.expect("prepare");
+    assert_eq!(client.statement_cache_len(), 1);
+    client.discard();
+    let fresh = pool.get().await.expect("a new connection");
+    assert_eq!(fresh.statement_cache_len(), 0);
+    assert_eq!(prepared_on_server(&fresh).await, 0);
+    drop(fresh);
+    pool.close().await;
+}
+
+/// What a `#[pooled]` function taking `&mut tokio_postgres::Client` needs of its pool's
+/// manager (pool-core's `ConnectionFor` is implemented for exactly this bound): the
+/// connection borrows as the driver's client.
+async fn through_the_drivers_client<M>(pool: &pool_postgres::Pool<M>, n: i64) -> i64
+where
+    M: Manager<Connection: BorrowMut<pool_postgres::tokio_postgres::Client>>,
+{
+    let mut conn = pool.get().await.expect("checkout");
+    let driver: &mut pool_postgres::tokio_postgres::Client = (*conn).borrow_mut();
+    driver
+        .query_one("SELECT $1::int8 + 1", &[&n])
+        .await
+        .expect("query")
+        .get(0)
+}
+
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+async fn the_connection_borrows_as_the_drivers_client() {
+    let Some(url) = Server::Postgres.admin_url("the_connection_borrows_as_the_drivers_client")
+    else {
+        return;
+    };
+    let pool = pool_postgres::Config::from_url(&url)
+        .map_err(pool_postgres::Error::from)
+        .and_then(|config| config.build_pool("borrows"))
+        .expect("pool");
+    assert_eq!(through_the_drivers_client(&pool, 41).await, 42);
     pool.close().await;
 }
