@@ -83,6 +83,11 @@ pub struct MemoryConnection {
     pub in_transaction: bool,
 }
 
+/// `#[pooled]` functions taking `&mut MemoryConnection` take a `&Pool<MemoryManager>`.
+impl pool_core::PooledConnection for MemoryConnection {
+    type Manager = MemoryManager;
+}
+
 /// Something a [`MemoryManager`] did, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {

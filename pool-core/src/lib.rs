@@ -14,6 +14,7 @@
 //!
 //! Database bindings live elsewhere (`pool-sqlx`); this crate names no database.
 
+mod binding;
 mod classify;
 mod error;
 mod manager;
@@ -23,10 +24,12 @@ mod pool;
 mod private;
 mod read;
 mod rejected;
+mod route;
 mod shutdown;
 mod sizing;
 pub mod transaction;
 
+pub use binding::PooledConnection;
 pub use classify::{Classify, Delivery, ErrorClass};
 pub use error::{ConfigError, PoolError, TimeoutPhase};
 pub use manager::{Manager, TransactionManager};

@@ -6,6 +6,10 @@ use crate::Resilience;
 
 pub use inventory;
 
+/// pool-core's mapping from a `#[pooled]` function's connection type to its pool's
+/// manager; each binding's `__private` has its own trait of this name.
+pub use crate::PooledConnection;
+
 /// The policy of one `#[resilient]` call site, built on first use and cached in a static.
 #[derive(Debug)]
 pub struct CallSite {

@@ -12,9 +12,18 @@
 //! ```
 //!
 //! This crate parses and expands only; all behaviour lives in `pool-core`
-//! (`Resilience`, `Pool`). Depend on `pool-sqlx` (which re-exports these macros) or on
-//! `pool-core` and this crate; the expansion names whichever is present (`pool-sqlx`
-//! first), or the path given with `crate = path`.
+//! (`Resilience`, `Pool`). Depend on one binding, `pool-sqlx` or `pool-postgres` (each
+//! re-exports these macros), or on `pool-core` and this crate: the expansion names the
+//! runtime crate present. With both bindings, name one per attribute (`crate = pool_sqlx`)
+//! or for the whole package in its `Cargo.toml`:
+//!
+//! ```toml
+//! [package.metadata.pool-macros]
+//! crate = "pool_sqlx"
+//! ```
+//!
+//! Without either, each attribute is one error saying so. `crate = path` on an attribute
+//! wins over the package's default.
 //!
 //! # `#[resilient(...)]`
 //!
@@ -86,18 +95,22 @@
 //! # `#[pooled]`, `#[pooled(pool = PATH)]`, `#[pooled(transaction)]`, `#[pooled(read)]`
 //!
 //! The body's first argument (after `self`) is the connection, `conn: &mut C`. The
-//! generated function takes `pool: &Pool<M>` in its place for any manager `M` whose
-//! connection borrows as `C`, checks a connection out, runs the body and returns it; the
-//! checkout's `PoolError` converts into `E` (`E: From<PoolError<M::Error>>`). A connection
+//! generated function takes the pool of `C`'s manager in its place — `&PgPool` for
+//! `&mut PgConnection` on pool-sqlx, `&PostgresPool` for `&mut pool_postgres::Client` on
+//! pool-postgres, `&Pool<M>` for a connection type of your own that implements
+//! `pool_core::PooledConnection` — checks a connection out, runs the body and returns it.
+//! A pool of another backend is then one type mismatch at the call. The checkout's
+//! failure converts into `E` through the binding's error (`E: From<pool_sqlx::Error>`;
+//! on pool-core, `E: From<PoolError<M::Error>>`), checked at the definition. A connection
 //! whose operation is cut short (the future dropped by a timeout or cancellation, or a
 //! panic) or that fails with a `Connection`-class error is discarded, never reused.
 //!
 //! | key | value | meaning | default |
 //! |---|---|---|---|
-//! | `pool` | path to a `static GlobalPool<M>` | use that process-wide pool; the function loses the pool argument (`PoolError::NotInitialized` before `init`) | a `&Pool<M>` argument |
+//! | `pool` | path to a `static GlobalPool<M>` | use that process-wide pool; the function loses the pool argument (`PoolError::NotInitialized` before `init`) | a `&Pool<M>` argument, `M` the connection type's manager |
 //! | `transaction` | flag, or `true`/`false` | run the body in a transaction: begin, commit on `Ok`, roll back on `Err` (`M: TransactionManager`, `E: From<M::TransactionError>`), by the runtime's transaction engine (`pool_core::transaction`), which also decides what each failure means for a retry | `false` |
 //! | `read` | flag, or `true`/`false` | the function reads: it takes `source: &R` for any `R: ReadSource` in place of the connection and checks out from the pool `source.read_pool()` picks, asked anew for each attempt — a `&Replicas` reads from its next qualifying replica (or the primary), a `&Pool` from itself. Not with `transaction` (a transaction belongs on the primary) or `pool = PATH` (compile errors on `read`) | `false` |
-//! | `crate` | path | the runtime crate | as above |
+//! | `crate` | path | the runtime crate: `pool_sqlx`, `pool_postgres`, `pool_core` | the one the package depends on, or its `[package.metadata.pool-macros]` default |
 //!
 //! Under `#[resilient]` (written above it), every attempt checks out its own connection,
 //! and a checkout failure is a failure before the work was sent: safe to retry.

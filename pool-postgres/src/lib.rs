@@ -26,10 +26,15 @@
 //! # let _ = (one, row); Ok(()) }
 //! ```
 
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::private::*;
+}
 mod client;
 mod config;
 mod error;
 mod manager;
+mod private;
 mod statement_cache;
 
 pub use pool_core::*;

@@ -10,6 +10,7 @@ pub mod pgbouncer;
 pub mod proxy;
 pub mod reliability;
 pub mod transaction_matrix;
+pub mod transfers;
 
 /// The name libtest gives the test `test` of the module at `module_path` (`module_path!()`
 /// inside it): what `--exact` takes when a test runs its own binary again as a child

@@ -2,7 +2,7 @@
 
 use std::fmt::Display;
 
-use pool_core::{Manager, Pool};
+use pool_core::Pool;
 
 use pool_macros::{pooled, resilient};
 use macro_tests::memory::{MemoryConnection, TestError};
@@ -28,12 +28,7 @@ async fn generic_body<K: Copy + Into<u64>>(conn: &mut MemoryConnection, key: K) 
     Ok(conn.id + key.into())
 }
 
-async fn run<M>(pool: &Pool<M>) -> Result<(), TestError>
-where
-    M: Manager,
-    M::Connection: std::borrow::BorrowMut<MemoryConnection>,
-    TestError: From<pool_core::PoolError<M::Error>>,
-{
+async fn run(pool: &Pool<macro_tests::memory::MemoryManager>) -> Result<(), TestError> {
     render("x", 1u8, (1, 2)).await?;
     let mut slot = 5u8;
     by_mut(&mut slot, 0).await?;
@@ -42,5 +37,5 @@ where
 }
 
 fn main() {
-    let _ = run::<macro_tests::memory::MemoryManager>;
+    let _ = run;
 }

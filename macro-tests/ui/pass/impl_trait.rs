@@ -32,5 +32,5 @@ async fn pooled_shown(conn: &mut macro_tests::memory::MemoryConnection) -> Resul
 #[allow(dead_code)]
 fn more() {
     let _ = shown(1);
-    let _ = pooled_shown::<macro_tests::memory::MemoryManager>;
+    let _ = pooled_shown;
 }

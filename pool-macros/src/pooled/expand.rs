@@ -81,8 +81,8 @@ pub(crate) fn attempt_block(engine: &TokenStream, stmts: TokenStream) -> TokenSt
 }
 
 // Input: `async fn find_user(conn: &mut PgConnection, id: i64) -> Result<User, E>`.
-// Output: `async fn find_user<__M: Manager>(__pool: &Pool<__M>, id: i64) -> Result<User, E>
-// where __M: ConnectionFor<PgConnection>, E: FromPoolError<__M::Error>` (or, with
+// Output: `async fn find_user(__pool: &Pool<<PgConnection as PooledConnection>::Manager>,
+// id: i64) -> Result<User, E>` (or, with
 // `pool = DB`, no pool argument and `let __pool = IsGlobalPool::installed(&DB)?;`), whose
 // statements are `let mut __pool_conn = __pool.get().await?; <begin>; let __pool_result =
 // async { let conn: &mut PgConnection = connection_argument(__pool, &mut *__pool_conn);
@@ -133,12 +133,13 @@ pub(crate) fn checkout(
     };
     // A failed checkout ends in the error type through the runtime crate's error route
     // (`checkout_error`; in a transaction, the engine's `Failed` through `checkout_failed`),
-    // spanned on the error type. With a global pool the manager is known here, so an error
-    // type that cannot carry the failure is reported at the definition, once; with a pool
-    // argument the `where` clause below asks it first, at the call.
+    // spanned on the error type. The manager is known here (from the connection's type or
+    // the global pool), so an error type that cannot carry the failure is reported at the
+    // definition, once.
     let error_span = target::error_type(output).map_or_else(|| output.span(), Spanned::span);
     let into_error = {
-        // A closure, not the function as a value: one obligation, on the error type.
+        // A closure, not the function as a value: one obligation, on the error type (and
+        // so a closure clippy would call redundant: the `let` it is in allows it).
         let failure = body::local_at("__pool_failure", error_span);
         let route = match args.transaction {
             None => quote_spanned!(error_span=> checkout_error),
@@ -165,37 +166,24 @@ pub(crate) fn checkout(
             }
         }
         None => {
-            let manager_trait = match args.transaction {
-                Some(_) => quote!(#krate::TransactionManager),
-                None => quote!(#krate::Manager),
+            // The pool's manager follows from the connection's type, through the runtime
+            // crate's mapping: a pool of another backend is one type mismatch at the call,
+            // and an error type that cannot carry a failed checkout is one error at the
+            // definition (the manager, so its error, is known here). Spanned on the
+            // connection's type, where a type no pool hands out is reported.
+            let manager = quote_spanned! {conn_ty.span()=>
+                <#conn_ty as #krate::__private::PooledConnection>::Manager
             };
-            let manager: syn::GenericParam = parse_quote!(__M: #manager_trait);
-            sig.generics.params.push(manager);
-            let where_clause = sig.generics.make_where_clause();
-            // Through traits that say, at a call with the wrong pool or at a definition
-            // with the wrong error type, what is wrong in the terms of `#[pooled]`.
-            where_clause
-                .predicates
-                .push(parse_quote_spanned! {conn_ty.span()=>
-                    __M: #krate::__private::ConnectionFor<#conn_ty>
-                });
-            where_clause
-                .predicates
-                .push(parse_quote_spanned! {output.span()=>
-                    #error: #krate::__private::FromPoolError<<__M as #krate::Manager>::Error>
-                });
-            if let Some(span) = args.transaction {
-                where_clause.predicates.push(parse_quote_spanned! {span=>
-                    #error: ::core::convert::From<<__M as #krate::TransactionManager>::TransactionError>
-                });
-            }
             let (arg, binding): (FnArg, TokenStream) = match args.read {
-                None => (parse_quote!(#pool: &#krate::Pool<__M>), TokenStream::new()),
+                None => (
+                    parse_quote_spanned!(conn_ty.span()=> #pool: &#krate::Pool<#manager>),
+                    TokenStream::new(),
+                ),
                 Some(span) => {
                     // `read`: the argument is whatever reads (a set of replicas, a pool);
                     // each attempt asks it for the pool to check out from.
                     let source: syn::GenericParam = parse_quote_spanned! {span=>
-                        __R: #krate::ReadSource<Manager = __M> + ?::core::marker::Sized
+                        __R: #krate::ReadSource<Manager = #manager> + ?::core::marker::Sized
                     };
                     sig.generics.params.push(source);
                     (
@@ -249,6 +237,7 @@ pub(crate) fn checkout(
         None => (
             quote! {
                 #pool_binding
+                #[allow(clippy::redundant_closure)]
                 let mut #__pool_conn = #checkout;
                 #begin
                 let #__pool_result = #body.await;
@@ -269,6 +258,7 @@ pub(crate) fn checkout(
             };
             let stmts = quote_spanned! {span=>
                 #pool_binding
+                #[allow(clippy::redundant_closure)]
                 let mut #__pool_conn = #checkout;
                 #begin
                 let mut #__pool_conn = #__pool_tx.begin(#__pool_conn).await?;

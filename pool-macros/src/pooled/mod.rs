@@ -31,8 +31,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
 }
 
 // Input: `#[pooled(..)] async fn f(conn: &mut C, ..) -> R { body }`.
-// Output: `async fn f<__M>(__pool: &Pool<__M>, ..) -> R where .. { <checkout around the
-// body> }` (see `expand::checkout`).
+// Output: `async fn f(__pool: &Pool<<C as PooledConnection>::Manager>, ..) -> R { <checkout
+// around the body> }` (see `expand::checkout`).
 fn expand_with(args: &args::PooledArgs, item: TokenStream) -> syn::Result<TokenStream> {
     let target = target::parse(item, "pooled")?;
     let krate = krate::resolve(args.krate.as_ref())?;

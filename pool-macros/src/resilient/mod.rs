@@ -19,7 +19,6 @@ use crate::{body, krate, pooled, target};
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args = args::ResilientArgs::parse(args)?;
     let mut target = target::parse(item, "resilient")?;
-    let krate = krate::resolve(args.krate.as_ref())?;
 
     // A second `#[resilient]` would nest a whole policy inside each attempt (retries
     // multiplied, breakers counted twice): one per function.
@@ -60,6 +59,13 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             )),
         })
         .transpose()?;
+    // One runtime crate for both attributes: named on either, else the package's.
+    let named = args.krate.as_ref().or_else(|| {
+        pooled_args
+            .as_ref()
+            .and_then(|pooled| pooled.krate.as_ref())
+    });
+    let krate = krate::resolve(named)?;
 
     match &mut target.body {
         target::Body::Async(block) => {

@@ -9,6 +9,7 @@ mod hostile_config;
 mod hostile_sql_scan;
 mod multi_host_url;
 mod pgbouncer;
+mod postgres_attributes;
 mod postgres_binding;
 mod proxy;
 mod reliability_blackout;

@@ -12,7 +12,7 @@ use pool_sqlx::{
     Config, Error, PgPool, pooled, resilient,
     sqlx::{self, Executor, PgConnection, Postgres},
 };
-use tests::db;
+use tests::{db, transfers};
 
 static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
 
@@ -71,28 +71,19 @@ async fn pooled_transaction_transfers_are_retried_and_applied_once() {
     pool.get()
         .await
         .unwrap()
-        .execute(
-            "CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL);
-             CREATE TABLE transfers (id bigint PRIMARY KEY);
-             INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, 3) g;",
-        )
+        .execute(transfers::SCHEMA)
         .await
         .unwrap();
     let pool = Arc::new(pool);
-    let handles: Vec<_> = (0..36_i64)
-        .map(|id| {
-            let pool = Arc::clone(&pool);
-            tokio::spawn(async move {
-                let from = id % 4;
-                transfer(&*pool, id, from, (from + 1 + id % 3) % 4, 1 + id % 7).await
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.await.unwrap().unwrap();
-    }
-    let (sum, count) = total(&*pool).await.unwrap();
-    assert_eq!((sum, count), (4000, 36));
+    let totals = transfers::run(
+        Arc::clone(&pool),
+        |pool, id, from, to, amount| {
+            Box::pin(async move { transfer(&pool, id, from, to, amount).await })
+        },
+        |pool| Box::pin(async move { total(&pool).await }),
+    )
+    .await;
+    assert_eq!(totals, (4000, 36));
     let attempts = ATTEMPTS.load(Ordering::Relaxed);
     eprintln!("#[pooled(transaction)]: 36 transfers took {attempts} attempts");
     assert!(attempts >= 36);
