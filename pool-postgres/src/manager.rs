@@ -1,26 +1,34 @@
 //! [`PostgresManager`]: makes, checks and closes tokio-postgres clients for a pool.
 //!
-//! A tokio-postgres connection is two halves: the `Client` the pool hands out, and the
+//! A tokio-postgres connection is two halves: the client the pool hands out (a
+//! [`Client`](crate::Client), tokio-postgres's with a bounded statement cache), and the
 //! connection future that does the socket's I/O. Each connect spawns the second on the
 //! runtime; it ends when the client is dropped or the server goes away, and a client whose
-//! connection task has ended reports `is_closed()`, which is the broken test on return.
-//! That task ends a little after the error that killed the session reaches the caller
-//! (seen: not yet when the caller drops the client at once), so the pool also learns it
-//! from the outcome: `#[pooled]`'s checkout, or a manual one through
-//! `Pooled::begin_operation` and `Pooled::finish`, closes a client whose call failed with
-//! a `Connection`-class error.
+//! connection task has ended reports `is_closed()`. That task ends a little after the
+//! error that killed the session reaches the caller (seen: not yet when the caller drops
+//! the client at once), so the broken test on return, [`Client::is_broken`](crate::Client::is_broken),
+//! also reads what the wrapper saw: a `Connection`-class failure through its own methods
+//! (`prepare_cached`, `query_cached`, …, `observe`). One seen only through `Deref` is
+//! not seen there; the pool then learns it from the outcome, when there is one:
+//! `#[pooled]`'s checkout, or a manual one through `Pooled::begin_operation` and
+//! `Pooled::finish`, closes a client whose call failed with a `Connection`-class error.
 //!
 //! A call cancelled by its caller (the request future dropped mid-flight) leaves the
-//! client with an answer still to come. The pool's dirty-return rule applies: the manager
-//! [`RECOVERS`](pool_core::Manager::RECOVERS), so the slot is freed at once and, on a task
-//! of its own bounded by `check_timeout`, the check is sent; tokio-postgres answers
-//! requests in order, so the check's answer comes after the cancelled one, and a client
-//! that answers it outside a transaction goes back to the idle set. One left inside a
-//! transaction, or that cannot answer, is closed.
-//!
-//! The pool hands out a [`Client`](crate::Client): the driver's client with the bounded
-//! statement cache (`statement_cache_size`) and the broken marking that the synchronous
-//! test on return reads along with `is_closed()`.
+//! client with an answer still to come. Inside a marked operation (`#[pooled]`, or
+//! `begin_operation`) the pool's dirty-return rule applies: the manager
+//! [`RECOVERS`](pool_core::Manager::RECOVERS), so the caller's slot is freed at once and,
+//! on a task of its own bounded by `check_timeout`, the check is sent (the connection
+//! still counts in the pool's size, as in use, meanwhile); tokio-postgres answers requests
+//! in order, so the check's answer comes after the cancelled one, and a client that
+//! answers it outside a transaction goes back to the idle set, the same session for the
+//! next checkout. One left inside a transaction, or whose cancelled request outlasts
+//! `check_timeout`, is closed, and the next checkout opens a new one. Without a marked
+//! operation (a plain `pool.get()` whose query future was dropped) the pool cannot know:
+//! the client goes back idle at once, and the next caller's first query is answered after
+//! the dropped one (tokio-postgres reads that answer past), so it waits out the rest of
+//! it; a dropped `BEGIN` would leave the session inside a transaction for the next caller
+//! until a check finds it. Mark work that may be cancelled. Tested on the real server:
+//! all three (`tests/tests/suite/postgres_binding.rs`).
 
 use std::fmt;
 

@@ -40,6 +40,22 @@ pub struct Session {
     /// Statements slower than this are logged with their text and duration, never their
     /// bound values (see [`slow_query`](crate::slow_query)); `None`: none are.
     pub slow_query: Option<Duration>,
+    /// sqlx's statement cache capacity: the URL's `statement_cache_size` as
+    /// `pool_facts::Config::effective_statement_cache_size` reads it (the one owner, which
+    /// pool-postgres's cache reads too); `None`: sqlx's own (100, or its
+    /// `statement-cache-capacity` parameter). `pgbouncer` makes it 0 whatever this says.
+    pub statement_cache_size: Option<usize>,
+}
+
+impl Session {
+    /// The statement cache capacity to give sqlx, if any: 0 behind PgBouncer.
+    fn statement_cache_capacity(&self) -> Option<usize> {
+        if self.pgbouncer {
+            Some(0)
+        } else {
+            self.statement_cache_size
+        }
+    }
 }
 
 impl Default for Session {
@@ -51,6 +67,7 @@ impl Default for Session {
             busy_timeout: None,
             pgbouncer: false,
             slow_query: Some(crate::slow_query::DEFAULT_SLOW_QUERY),
+            statement_cache_size: None,
         }
     }
 }
@@ -154,11 +171,14 @@ impl Backend for Postgres {
         if let Some(name) = &session.application_name {
             options = options.application_name(name);
         }
+        if let Some(capacity) = session.statement_cache_capacity() {
+            options = options.statement_cache_capacity(capacity);
+        }
         if session.pgbouncer {
             // PgBouncer 1.18 refuses startup parameters it does not track ("unsupported
             // startup parameter: extra_float_digits"); the binary format of prepared
             // queries does not use it, and PostgreSQL 12+ prints floats exactly anyway.
-            options = options.statement_cache_capacity(0).extra_float_digits(None);
+            options = options.extra_float_digits(None);
         } else if let Some(timeout) = session.statement_timeout {
             options =
                 options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))]);
@@ -302,10 +322,10 @@ impl Backend for MySql {
     const KIND: BackendKind = BackendKind::MySql;
 
     fn configure(options: MySqlConnectOptions, session: &Session) -> MySqlConnectOptions {
-        if session.pgbouncer {
-            return options.statement_cache_capacity(0);
+        match session.statement_cache_capacity() {
+            Some(capacity) => options.statement_cache_capacity(capacity),
+            None => options,
         }
-        options
     }
 
     async fn set_up(conn: &mut MySqlConnection, session: &Session) -> Result<(), sqlx::Error> {
@@ -377,6 +397,9 @@ impl Backend for Sqlite {
     fn configure(mut options: SqliteConnectOptions, session: &Session) -> SqliteConnectOptions {
         if let Some(timeout) = session.busy_timeout {
             options = options.busy_timeout(timeout);
+        }
+        if let Some(capacity) = session.statement_cache_capacity() {
+            options = options.statement_cache_capacity(capacity);
         }
         options
     }

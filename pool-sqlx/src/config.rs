@@ -99,6 +99,11 @@ impl Config {
                 busy_timeout: None,
                 pgbouncer: self.pgbouncer,
                 slow_query: self.effective_slow_query(),
+                // Only when the URL says: otherwise sqlx's own default, or its
+                // `statement-cache-capacity`, stays.
+                statement_cache_size: self
+                    .statement_cache_size
+                    .map(|_| self.effective_statement_cache_size()),
             })
             .walking(HostWalk::for_config(&self.0), pool);
         Ok(manager)

@@ -138,6 +138,17 @@ impl Config {
                 ),
             ));
         }
+        if config.statement_cache_size.is_some()
+            && url
+                .query_pairs()
+                .any(|(key, _)| key == "statement-cache-capacity")
+        {
+            return Err(ConfigError::new(
+                "statement_cache_size",
+                "is set, and so is sqlx's `statement-cache-capacity`; keep one \
+                 (`statement_cache_size` is read by both bindings)",
+            ));
+        }
         if config.pgbouncer
             && let Some(size) = config.statement_cache_size.filter(|size| *size > 0)
         {
@@ -370,6 +381,10 @@ mod tests {
             (
                 "postgres://h/db?statement_cache_sise=10",
                 "statement_cache_size",
+            ),
+            (
+                "mysql://h/db?statement_cache_size=10&statement-cache-capacity=5",
+                "keep one",
             ),
         ] {
             let error = size(url).expect_err(url);

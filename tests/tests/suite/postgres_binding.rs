@@ -5,6 +5,7 @@
 use std::{borrow::BorrowMut, time::Duration};
 
 use pool_postgres::pool_facts::sqlstate::{POSTGRES_CASES, PgSeverity};
+use pool_postgres::tokio_postgres::types::ToSql;
 use pool_postgres::{Classify, Delivery, ErrorClass, Manager};
 use pool_sqlx::{
     SqlxError,
@@ -435,5 +436,218 @@ async fn the_connection_borrows_as_the_drivers_client() {
         .and_then(|config| config.build_pool("borrows"))
         .expect("pool");
     assert_eq!(through_the_drivers_client(&pool, 41).await, 42);
+    pool.close().await;
+}
+
+#[test]
+fn both_bindings_read_the_one_statement_cache_size() {
+    for (query, sqlx_reads, postgres_keeps) in [
+        ("", None, 100),
+        ("?statement_cache_size=7", Some(7), 7),
+        ("?statement_cache_size=0", Some(0), 0),
+        ("?pgbouncer=true", None, 0),
+    ] {
+        let url = format!("postgres://app@db/app{query}");
+        let sqlx = pool_sqlx::Config::from_url(&url)
+            .map_err(pool_sqlx::Error::from)
+            .and_then(|config| config.manager::<sqlx::Postgres>())
+            .expect("pool-sqlx manager");
+        assert_eq!(
+            sqlx.session_settings().statement_cache_size,
+            sqlx_reads,
+            "{url}"
+        );
+        let postgres = pool_postgres::Config::from_url(&url)
+            .map_err(pool_postgres::Error::from)
+            .and_then(|config| config.manager())
+            .expect("pool-postgres manager");
+        assert_eq!(postgres.statement_cache_capacity(), postgres_keeps, "{url}");
+    }
+}
+
+/// A pool of one connection from `url`, never validated at checkout (what the tests below
+/// watch is the return and the recovery, not the check), recoveries bounded by
+/// `check_timeout`.
+fn one_connection(url: &str, check_timeout: Duration) -> pool_postgres::PostgresPool {
+    pool_postgres::Config::from_url(url)
+        .map_err(pool_postgres::Error::from)
+        .and_then(|config| config.pool_builder("one"))
+        .map(|builder| {
+            builder
+                .max_size(1)
+                .validation(pool_postgres::Validation::Never)
+                .check_timeout(check_timeout)
+        })
+        .and_then(|builder| Ok(builder.build()?))
+        .expect("pool")
+}
+
+async fn backend_pid(client: &pool_postgres::Client) -> i32 {
+    client
+        .query_one_cached("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0)
+}
+
+async fn terminate(url: &str, pid: i32) {
+    let mut admin = PgConnection::connect(url).await.expect("admin");
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&mut admin)
+        .await
+        .expect("terminate");
+}
+
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+async fn a_lost_session_seen_through_the_wrapper_is_not_returned_to_idle() {
+    let Some(url) = Server::Postgres.admin_url("a_lost_session_seen_through_the_wrapper") else {
+        return;
+    };
+    let pool = one_connection(&url, Duration::from_secs(5));
+    // A plain checkout: no `begin_operation`, nothing but the client to tell the pool.
+    let client = pool.get().await.expect("checkout");
+    let pid = backend_pid(&client).await;
+    terminate(&url, pid).await;
+    let error = client
+        .query_one_cached("SELECT 1", &[])
+        .await
+        .expect_err("the session is gone");
+    assert_eq!(error.class(), ErrorClass::Connection, "{error}");
+    assert!(
+        client.is_broken(),
+        "remembered, whatever is_closed() says yet"
+    );
+    drop(client);
+    let again = pool.get().await.expect("a new connection");
+    assert_ne!(backend_pid(&again).await, pid, "not handed out again");
+    assert_eq!(pool.metrics().closed_broken, 1);
+
+    // A call through `Deref`, its result passed through `observe`.
+    let pid = backend_pid(&again).await;
+    terminate(&url, pid).await;
+    let seen = again.observe(again.simple_query("SELECT 1").await);
+    assert!(seen.is_err(), "the session is gone");
+    assert!(again.is_broken());
+    drop(again);
+    let third = pool.get().await.expect("a new connection");
+    assert_ne!(backend_pid(&third).await, pid);
+    let metrics = pool.metrics();
+    assert_eq!(
+        (metrics.connections_created, metrics.closed_broken),
+        (3, 2),
+        "{metrics:?}"
+    );
+    drop(third);
+    pool.close().await;
+}
+
+/// How long a cancelled call runs before its future is dropped.
+const CANCEL_AFTER: Duration = Duration::from_millis(50);
+
+/// Starts `SELECT pg_sleep(seconds)` on `client` and drops the request before its answer.
+async fn cancel_a_sleep(client: &pool_postgres::Client, seconds: f64) {
+    let params: [&(dyn ToSql + Sync); 1] = [&seconds];
+    let sleep = client.query_one("SELECT pg_sleep($1)", &params);
+    assert!(
+        tokio::time::timeout(CANCEL_AFTER, sleep).await.is_err(),
+        "the sleep ended before it could be cancelled"
+    );
+}
+
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+async fn a_client_returned_with_a_request_in_flight_follows_the_dirty_return_rule() {
+    let Some(url) = Server::Postgres.admin_url("a_client_returned_with_a_request_in_flight") else {
+        return;
+    };
+    // The answer comes within `check_timeout`: the recovery's check is answered after it,
+    // outside a transaction, and the same session serves the next checkout.
+    let pool = one_connection(&url, Duration::from_secs(5));
+    let mut client = pool.get().await.expect("checkout");
+    let pid = backend_pid(&client).await;
+    client.begin_operation();
+    cancel_a_sleep(&client, 0.5).await;
+    drop(client);
+    let status = pool.status();
+    assert_eq!(
+        (status.size, status.in_use, status.idle),
+        (1, 1, 0),
+        "the connection under recovery still counts (as in use, by the recovery): {status:?}"
+    );
+    let again = pool.get().await.expect("the recovered connection");
+    assert_eq!(backend_pid(&again).await, pid, "recovered, not reconnected");
+    drop(again);
+    let metrics = pool.metrics();
+    assert_eq!(
+        (
+            metrics.connections_created,
+            metrics.recovered,
+            metrics.closed_broken
+        ),
+        (1, 1, 0),
+        "{metrics:?}"
+    );
+    let status = pool.status();
+    assert_eq!(
+        (status.size, status.in_use, status.idle),
+        (1, 0, 1),
+        "{status:?}"
+    );
+    pool.close().await;
+
+    // The answer outlasts `check_timeout`: the recovery gives up, the client is closed and
+    // the next checkout opens a new session; no slot is lost.
+    let pool = one_connection(&url, Duration::from_millis(300));
+    let mut client = pool.get().await.expect("checkout");
+    let pid = backend_pid(&client).await;
+    client.begin_operation();
+    cancel_a_sleep(&client, 5.0).await;
+    drop(client);
+    let again = pool.get().await.expect("a new connection");
+    assert_ne!(
+        backend_pid(&again).await,
+        pid,
+        "closed, not handed out again"
+    );
+    drop(again);
+    let metrics = pool.metrics();
+    assert_eq!(
+        (
+            metrics.connections_created,
+            metrics.recovered,
+            metrics.closed_broken
+        ),
+        (2, 0, 1),
+        "{metrics:?}"
+    );
+    let status = pool.status();
+    assert_eq!(
+        (status.size, status.in_use, status.idle),
+        (1, 0, 1),
+        "{status:?}"
+    );
+    pool.close().await;
+
+    // No operation marked (a plain checkout): the pool cannot know, and takes the client
+    // back idle at once. tokio-postgres answers requests in order and reads the dropped
+    // one's answer past, so the next caller's query is answered, after it, by the same
+    // session (it waits out the rest of the sleep).
+    let pool = one_connection(&url, Duration::from_secs(5));
+    let client = pool.get().await.expect("checkout");
+    let pid = backend_pid(&client).await;
+    cancel_a_sleep(&client, 0.3).await;
+    drop(client);
+    let status = pool.status();
+    assert_eq!(
+        (status.size, status.in_use, status.idle),
+        (1, 0, 1),
+        "{status:?}"
+    );
+    let again = pool.get().await.expect("checkout");
+    assert_eq!(backend_pid(&again).await, pid);
+    drop(again);
+    assert_eq!(pool.metrics().recovered, 0);
     pool.close().await;
 }
