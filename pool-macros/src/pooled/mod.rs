@@ -35,7 +35,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
 // around the body> }` (see `expand::checkout`).
 fn expand_with(args: &args::PooledArgs, item: TokenStream) -> syn::Result<TokenStream> {
     let target = target::parse(item, "pooled")?;
-    let krate = krate::resolve(args.krate.as_ref())?;
+    let runtime = krate::resolve(args.krate.as_ref(), &target.sig)?;
+    let krate = runtime.path.clone();
     let target::Body::Async(block) = &target.body else {
         return Err(syn::Error::new(
             target.sig.fn_token.span,
@@ -54,7 +55,7 @@ fn expand_with(args: &args::PooledArgs, item: TokenStream) -> syn::Result<TokenS
     )?;
     let sig = checkout.sig.clone();
     let stmts = body::deliver_output(&target.output, &krate, checkout.alone());
-    Ok(target.emit(&sig, stmts))
+    Ok(runtime.finish(target.emit(&sig, stmts)))
 }
 
 /// Whether `attr` is `#[pooled]` (by any path), which `#[resilient]` then expands itself

@@ -65,7 +65,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             .as_ref()
             .and_then(|pooled| pooled.krate.as_ref())
     });
-    let krate = krate::resolve(named)?;
+    let runtime = krate::resolve(named, &target.sig)?;
+    let krate = runtime.path.clone();
 
     match &mut target.body {
         target::Body::Async(block) => {
@@ -101,7 +102,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 transaction.as_ref(),
             );
             let body = body::deliver_output(&target.output, &krate, body);
-            Ok(target.emit(&sig, quote!(#pooled_use #body)))
+            Ok(runtime.finish(target.emit(&sig, quote!(#pooled_use #body))))
         }
         target::Body::AsyncTrait { before, pin, inner } => {
             if pooled_args.is_some() {
@@ -126,7 +127,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 #(#before)*
                 #pin(async move { #body })
             };
-            Ok(target.emit(&sig, body))
+            Ok(runtime.finish(target.emit(&sig, body)))
         }
     }
 }
