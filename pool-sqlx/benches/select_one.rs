@@ -22,7 +22,10 @@
 //! concurrency, in interleaved rounds, so the pool's share and sqlx's share of the gap to
 //! the server are each known (on the multi-thread runtime; `CEILING_WORKERS=1`: on a
 //! current-thread runtime). `-- profile_raw` or `-- profile_pool` runs one side of it
-//! alone for a profiler (BENCHMARKS.md has the profile).
+//! alone for a profiler (BENCHMARKS.md has the profile). `CEILING_ROUNDS` and
+//! `CEILING_SECONDS` shorten it (default 5 rounds of 3 s per side). The same table for
+//! pool-postgres on tokio-postgres is pool-postgres's `select_one` bench, from the same
+//! code (`common/ceiling.rs`: settings, pgbench, the ratio columns).
 
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // a benchmark: failing loudly is the point
 
@@ -35,13 +38,12 @@ use pool_sqlx::{
 };
 use tokio::{runtime::Runtime, sync::Mutex, time::Instant};
 
-const TASKS: [u64; 3] = [1, 16, 64];
-
-fn url() -> Option<String> {
-    std::env::var("TEST_POSTGRES_URL")
-        .or_else(|_| std::env::var("DATABASE_URL"))
-        .ok()
+mod common {
+    pub(crate) mod ceiling;
 }
+use common::ceiling;
+
+const TASKS: [u64; 3] = [1, 16, 64];
 
 /// Runs `iters` queries spread over `tasks` tasks; returns the wall time.
 async fn spread<F, Fut>(iters: u64, tasks: u64, one: F) -> Duration
@@ -69,7 +71,7 @@ where
 }
 
 fn select_one(c: &mut Criterion) {
-    let Some(url) = url() else {
+    let Some(url) = ceiling::url() else {
         eprintln!("SKIPPED select_one: set TEST_POSTGRES_URL to run this benchmark");
         return;
     };
@@ -237,46 +239,28 @@ fn paired(url: &str) {
 /// The ceiling: at 16 and 64 tasks, pool-sqlx (a pool of as many connections as tasks,
 /// a checkout per query) against the same number of raw `PgConnection`s each held by its
 /// task (no pool: what sqlx itself can do) and against pgbench (`-M prepared -j 2`, a
-/// `SELECT 1` script, as many clients), in `ROUNDS` rounds of `SECONDS` each, the three
-/// back to back in rotating order. The pool's share of the gap to the server is
-/// pool-sqlx / raw-held; sqlx's share is raw-held / pgbench.
+/// `SELECT 1` script, as many clients), in rounds (5 of 3 s each, or `CEILING_ROUNDS` of
+/// `CEILING_SECONDS`), the three back to back in rotating order. The pool's share of the
+/// gap to the server is pool-sqlx / raw-held; sqlx's share is raw-held / pgbench.
 fn ceiling(url: &str) {
-    const ROUNDS: usize = 5;
-    const SECONDS: u64 = 3;
-    let Some(pgbench) = pgbench() else {
-        println!(
-            "\nSKIPPED the ceiling table: pgbench is not installed (apt-get install postgresql-client)"
-        );
+    let (rounds, seconds) = ceiling::rounds_and_seconds();
+    let Some(pgbench) = ceiling::pgbench() else {
+        println!("{}", ceiling::NO_PGBENCH);
         return;
     };
     // `CEILING_WORKERS=1`: a current-thread runtime, where a connection's wake-ups cannot
     // move between workers (the hypothesis for the pool's share of the gap at 16 tasks).
-    let one_worker = std::env::var("CEILING_WORKERS").is_ok_and(|workers| workers == "1");
-    let (runtime, flavour) = if one_worker {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        (runtime, "current-thread runtime")
-    } else {
-        (Runtime::new().unwrap(), "multi-thread runtime, 2 workers")
-    };
-    println!(
-        "\nceiling: {ROUNDS} rounds of {SECONDS} s per side; {flavour}; pgbench -M prepared -j 2; all on this machine's cores"
-    );
-    println!(
-        "| tasks | pgbench, q/s | raw held, q/s | pool-sqlx, q/s | pool-sqlx / raw held, median [IQR] | raw held / pgbench, median [IQR] | pool-sqlx / pgbench, median [IQR] |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let (runtime, flavour) = ceiling::runtime();
+    ceiling::print_heading(rounds, seconds, flavour, "pool-sqlx");
     for tasks in [16_u64, 64] {
-        let duration = Duration::from_secs(SECONDS);
+        let duration = Duration::from_secs(seconds);
         // Each side opens its connections for its own turn and closes them after: the
         // three together would need 3 × 64 connections, past a default server's 100.
         // Every turn starts with a 500 ms warm-up (connections open, statement
         // prepared), as pgbench's own connects are outside its measured time.
         let raw_turn = |runtime: &Runtime| {
             let raws = held_connections(runtime, url, tasks);
-            runtime.block_on(raw_rate(&raws, Duration::from_millis(500)));
+            runtime.block_on(raw_rate(&raws, ceiling::WARM_UP));
             let rate = runtime.block_on(raw_rate(&raws, duration));
             for raw in raws {
                 let conn = Arc::try_unwrap(raw).unwrap().into_inner();
@@ -286,41 +270,22 @@ fn ceiling(url: &str) {
         };
         let pool_turn = |runtime: &Runtime| {
             let pool = pool_of(url, tasks, "bench_ceiling");
-            runtime.block_on(pool_rate(&pool, tasks, Duration::from_millis(500)));
+            runtime.block_on(pool_rate(&pool, tasks, ceiling::WARM_UP));
             let rate = runtime.block_on(pool_rate(&pool, tasks, duration));
             runtime.block_on(pool.close());
             rate
         };
         let (mut bench, mut raw, mut ours) = (Vec::new(), Vec::new(), Vec::new());
-        for round in 0..ROUNDS {
+        for round in 0..rounds {
             for side in 0..3 {
                 match (round + side) % 3 {
-                    0 => bench.push(pgbench_rate(&pgbench, url, tasks, SECONDS)),
+                    0 => bench.push(ceiling::pgbench_rate(&pgbench, url, tasks, seconds)),
                     1 => raw.push(raw_turn(&runtime)),
                     _ => ours.push(pool_turn(&runtime)),
                 }
             }
         }
-        let ratio = |a: &[f64], b: &[f64]| {
-            let mut ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
-            ratios.sort_by(f64::total_cmp);
-            let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
-            format!("{:.2}× [{:.2}–{:.2}]", at(0.5), at(0.25), at(0.75))
-        };
-        let median = |values: &[f64]| {
-            let mut values = values.to_vec();
-            values.sort_by(f64::total_cmp);
-            values[values.len() / 2]
-        };
-        println!(
-            "| {tasks} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
-            median(&bench),
-            median(&raw),
-            median(&ours),
-            ratio(&ours, &raw),
-            ratio(&raw, &bench),
-            ratio(&ours, &bench),
-        );
+        ceiling::print_row(tasks, &bench, &raw, &ours);
     }
 }
 
@@ -415,47 +380,6 @@ async fn raw_rate(raws: &[Arc<Mutex<PgConnection>>], duration: Duration) -> f64 
         total += handle.await.unwrap();
     }
     total as f64 / duration.as_secs_f64()
-}
-
-/// pgbench: `$PGBENCH`, else on `PATH`.
-fn pgbench() -> Option<std::path::PathBuf> {
-    if let Ok(path) = std::env::var("PGBENCH") {
-        return Some(path.into());
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("pgbench"))
-            .find(|candidate| candidate.is_file())
-    })
-}
-
-/// pgbench's transactions per second (one `SELECT 1` each) with `clients` clients.
-fn pgbench_rate(pgbench: &std::path::Path, url: &str, clients: u64, seconds: u64) -> f64 {
-    let script = std::env::temp_dir().join(format!("select_one_{}.sql", std::process::id()));
-    std::fs::write(&script, "SELECT 1;\n").unwrap();
-    // libpq takes the URL as the database name; pool parameters it does not know are
-    // not in TEST_POSTGRES_URL.
-    let output = std::process::Command::new(pgbench)
-        .args(["-n", "-M", "prepared", "-j", "2"])
-        .arg(format!("-c{clients}"))
-        .arg(format!("-T{seconds}"))
-        .arg("-f")
-        .arg(&script)
-        .arg(url)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
-        .find_map(|line| {
-            let rest = line.strip_prefix("tps = ")?;
-            rest.split_whitespace().next()?.parse::<f64>().ok()
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "pgbench gave no tps: {text}{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })
 }
 
 criterion_group!(benches, select_one);

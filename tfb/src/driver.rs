@@ -5,6 +5,10 @@
 //! that rotates from round to round, so slow drifts of a shared 2-core machine (wrk, the
 //! services and PostgreSQL all run on it) fall on every stack alike and each round's
 //! ratio compares like with like.
+//!
+//! The pipelined test (`queries-pipelined`) is a cell of its own kind: each stack that
+//! pipelines runs there twice per round, `/queries?q=20` and `/queries-pipelined?q=20`,
+//! in the same rotation, so pipelined / one at a time is paired like any other ratio.
 
 use std::{
     io::{BufRead, BufReader},
@@ -23,14 +27,75 @@ pub(crate) struct Plan {
     pub(crate) rounds: usize,
     /// `wrk -c` values.
     pub(crate) connections: Vec<u32>,
-    /// Paths to load (`/db`, `/queries?q=20`, …).
+    /// Paths to load (`/db`, `/queries?q=20`, …, [`PIPELINED`]).
     pub(crate) tests: Vec<&'static str>,
     /// The stacks to compare.
     pub(crate) stacks: Vec<Kind>,
 }
 
-/// The four TechEmpower tests, as loaded.
-pub(crate) const TESTS: [&str; 4] = ["/db", "/queries?q=20", "/updates?q=20", "/fortunes"];
+/// The four TechEmpower tests, as loaded, then the pipelined `/queries` (after the plain
+/// one: `--tests queries` picks the first test whose name starts so).
+pub(crate) const TESTS: [&str; 5] = [
+    "/db",
+    ONE_AT_A_TIME,
+    "/updates?q=20",
+    "/fortunes",
+    PIPELINED,
+];
+
+/// TechEmpower's `/queries`: 20 queries, each sent when the one before has answered.
+const ONE_AT_A_TIME: &str = "/queries?q=20";
+
+/// The same 20 queries in flight at once on the one connection: loaded only on the stacks
+/// that pipeline ([`Kind::pipelines`]), each beside its own [`ONE_AT_A_TIME`].
+pub(crate) const PIPELINED: &str = "/queries-pipelined?q=20";
+
+/// One service loaded at one path: a row of a cell's report.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// The index of the service in the run's list.
+    service: usize,
+    /// The path `wrk` loads.
+    path: &'static str,
+    /// Whether `path` is the pipelined `/queries`.
+    pipelined: bool,
+}
+
+/// A stack and whether its queries are pipelined: how a report row is named.
+fn label(kind: Kind, pipelined: bool) -> String {
+    if pipelined {
+        format!("{} pipelined", kind.name())
+    } else {
+        kind.name().to_owned()
+    }
+}
+
+/// What one test's cells load: every service at `test`, or, for [`PIPELINED`], each
+/// service that pipelines at both `/queries` paths.
+fn entries(test: &'static str, services: &[Service]) -> Vec<Entry> {
+    services
+        .iter()
+        .enumerate()
+        .flat_map(|(service, running)| {
+            let both = [(ONE_AT_A_TIME, false), (PIPELINED, true)];
+            let paths: &[(&'static str, bool)] = if test != PIPELINED {
+                &[(test, false)]
+            } else if running.kind.pipelines() {
+                &both
+            } else {
+                &[]
+            };
+            paths
+                .iter()
+                .map(move |&(path, pipelined)| Entry {
+                    service,
+                    path,
+                    pipelined,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
 
 /// A service started for the bench; killed on drop.
 struct Service {
@@ -185,55 +250,81 @@ pub(crate) fn run(plan: &Plan, url: &str) -> Result<(), String> {
         wrk(&format!("{}/db", service.base), 64, Duration::from_secs(2))?;
     }
     let started = std::time::Instant::now();
-    for test in &plan.tests {
+    for &test in &plan.tests {
+        let entries = entries(test, &services);
+        if entries.is_empty() {
+            println!(
+                "\n{test}: skipped, no stack in --stacks pipelines ({})",
+                Kind::ALL
+                    .into_iter()
+                    .filter(|kind| kind.pipelines())
+                    .map(Kind::name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            continue;
+        }
         for &connections in &plan.connections {
-            // runs[stack][round]
-            let mut runs: Vec<Vec<Run>> = vec![Vec::new(); services.len()];
+            // runs[entry][round]
+            let mut runs: Vec<Vec<Run>> = vec![Vec::new(); entries.len()];
             for round in 0..plan.rounds {
-                for offset in 0..services.len() {
-                    let index = (round + offset) % services.len();
-                    let service = &services[index];
+                for offset in 0..entries.len() {
+                    let index = (round + offset) % entries.len();
+                    let entry = entries[index];
+                    let service = &services[entry.service];
                     let run = wrk(
-                        &format!("{}{test}", service.base),
+                        &format!("{}{}", service.base, entry.path),
                         connections,
                         plan.duration,
                     )?;
                     // Every run, as it ends: a tail that comes and goes shows here, and
                     // when, to be laid beside the server's log (checkpoints, autovacuum).
                     eprintln!(
-                        "tfb: {:>7.1} s {test} c{connections} round {round} {}: {:.0} req/s, p99 {:.1} ms",
+                        "tfb: {:>7.1} s {} c{connections} round {round} {}: {:.0} req/s, p99 {:.1} ms",
                         started.elapsed().as_secs_f64(),
-                        service.kind.name(),
+                        entry.path,
+                        label(service.kind, entry.pipelined),
                         run.requests_per_second,
                         run.p99.as_secs_f64() * 1e3,
                     );
                     runs[index].push(run);
                 }
             }
-            report(test, connections, &services, &runs);
+            report(test, connections, &services, &entries, &runs);
         }
     }
     Ok(())
 }
 
-fn report(test: &str, connections: u32, services: &[Service], runs: &[Vec<Run>]) {
+fn report(
+    test: &str,
+    connections: u32,
+    services: &[Service],
+    entries: &[Entry],
+    runs: &[Vec<Run>],
+) {
     println!("\n{test}, {connections} connections");
     println!("| stack | requests/s (median) | p99 (median) | failed (non-2xx) | socket errors |");
     println!("|---|---:|---:|---:|---:|");
-    for (service, runs) in services.iter().zip(runs) {
+    for (entry, runs) in entries.iter().zip(runs) {
         let mut rps: Vec<f64> = runs.iter().map(|run| run.requests_per_second).collect();
         let mut p99: Vec<f64> = runs.iter().map(|run| run.p99.as_secs_f64() * 1e3).collect();
         let failed: u64 = runs.iter().map(|run| run.failed).sum();
         let socket: u64 = runs.iter().map(|run| run.socket).sum();
         println!(
             "| {} | {:.0} | {:.2} ms | {failed} | {socket} |",
-            service.kind.name(),
+            label(services[entry.service].kind, entry.pipelined),
             median(&mut rps),
             median(&mut p99)
         );
     }
-    let index = |kind: Kind| services.iter().position(|service| service.kind == kind);
-    let ratio = |a: Kind, b: Kind| -> Option<String> {
+    // The first row of that stack (a stack given twice in --stacks: its first service).
+    let index = |(kind, pipelined): (Kind, bool)| {
+        entries
+            .iter()
+            .position(|entry| services[entry.service].kind == kind && entry.pipelined == pipelined)
+    };
+    let ratio = |a: (Kind, bool), b: (Kind, bool)| -> Option<String> {
         let (a, b) = (index(a)?, index(b)?);
         let mut ratios: Vec<f64> = runs[a]
             .iter()
@@ -253,14 +344,24 @@ fn report(test: &str, connections: u32, services: &[Service], runs: &[Vec<Run>])
             median(&mut p99),
         ))
     };
+    let (one, pipelined) = (|kind| (kind, false), |kind| (kind, true));
+    let mut pairs = Vec::new();
     for theirs in [Kind::PgPool, Kind::Deadpool] {
-        if let Some(line) = ratio(Kind::Attributes, theirs) {
-            println!("attributes / {}: {line}", theirs.name());
-        }
+        pairs.push((one(Kind::Attributes), one(theirs)));
     }
+    // The pools on one driver; then the drivers under one pool and the same attributes.
+    pairs.push((one(Kind::Postgres), one(Kind::Deadpool)));
+    pairs.push((one(Kind::Postgres), one(Kind::Attributes)));
     for kind in [Kind::Attributes, Kind::Untimed, Kind::Pooled] {
-        if let Some(line) = ratio(kind, Kind::Plain) {
-            println!("{} / plain: {line}", kind.name());
+        pairs.push((one(kind), one(Kind::Plain)));
+    }
+    for kind in [Kind::Deadpool, Kind::Postgres] {
+        pairs.push((pipelined(kind), one(kind)));
+    }
+    pairs.push((pipelined(Kind::Postgres), pipelined(Kind::Deadpool)));
+    for (a, b) in pairs {
+        if let Some(line) = ratio(a, b) {
+            println!("{} / {}: {line}", label(a.0, a.1), label(b.0, b.1));
         }
     }
 }

@@ -1,16 +1,27 @@
 //! TechEmpower Framework Benchmarks' database tests (`/db`, `/queries`, `/updates`,
-//! `/fortunes`) as a bench service, in four stacks: pool-sqlx under `#[resilient]` and
-//! `#[pooled]`, the same pool-sqlx pool without the attributes, sqlx's `PgPool` and
-//! deadpool-postgres (and, with `--stacks`, two that take the attributes' cost apart: see
-//! `stacks`).
+//! `/fortunes`) as a bench service, in five stacks: `attributes` (pool-sqlx under
+//! `#[resilient]` and `#[pooled]`), `plain` (the same pool-sqlx pool without the
+//! attributes), `pgpool` (sqlx's `PgPool`), `deadpool` (deadpool-postgres) and `postgres`
+//! (pool-postgres under the same attributes as `attributes`); and, with `--stacks`, two
+//! that take the attributes' cost apart, `untimed` and `pooled` (see `stacks`).
+//!
+//! One more test, `queries-pipelined` (not in the default `--tests`), is for the two
+//! tokio-postgres stacks (`deadpool`, `postgres`): in each round each of them runs
+//! `/queries?q=20` and `/queries-pipelined?q=20` (the same 20 rows, every query in flight
+//! at once on the one connection) back to back, and the report gives pipelined / one at
+//! a time per stack. The other stacks are left out of that test.
 //!
 //! ```text
 //! tfb/run.sh                                   # installs wrk if missing, builds, runs the bench
 //! cargo run --release -p tfb -- bench [--duration 5] [--rounds 3] [--connections 64,256]
-//!                                     [--tests db,queries,updates,fortunes]
-//!                                     [--stacks attributes,plain,pgpool,deadpool,untimed,pooled]
-//! cargo run --release -p tfb -- serve --stack attributes|plain|pgpool|deadpool|untimed|pooled [--listen ADDR]
+//!                                     [--tests db,queries,updates,fortunes,queries-pipelined]
+//!                                     [--stacks attributes,plain,pgpool,deadpool,postgres,untimed,pooled]
+//! cargo run --release -p tfb -- serve --stack attributes|plain|pgpool|deadpool|postgres|untimed|pooled [--listen ADDR]
 //! ```
+//!
+//! `--stacks` takes the names in any order, a name more than once included (each is a
+//! service of its own: `plain,attributes,plain,attributes` is an A/A run); the report lists
+//! them in the order given, and the default is the first five.
 //!
 //! The database is `TFB_DATABASE_URL`, else `TEST_POSTGRES_URL`, else `DATABASE_URL`: a
 //! PostgreSQL server on which `bench` may create (and at the end drop) the database
@@ -18,8 +29,8 @@
 //!
 //! A benchmark, not a test: nothing here asserts a speed.
 
-mod deadpool_sql;
 mod driver;
+mod postgres_sql;
 mod service;
 mod setup;
 mod sql;
@@ -74,7 +85,10 @@ fn plan(args: &[String]) -> Result<driver::Plan, String> {
                 .into_iter()
                 .find(|path| path[1..].starts_with(name.trim()))
                 .ok_or_else(|| {
-                    format!("--tests: no test `{name}` (db, queries, updates, fortunes)")
+                    format!(
+                        "--tests: no test `{name}` (db, queries, updates, fortunes, \
+                         queries-pipelined)"
+                    )
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -83,11 +97,8 @@ fn plan(args: &[String]) -> Result<driver::Plan, String> {
         Some(names) => names
             .split(',')
             .map(|name| {
-                Kind::parse(name.trim()).ok_or_else(|| {
-                    format!(
-                        "--stacks: no stack `{name}` (attributes, plain, pgpool, deadpool, untimed, pooled)"
-                    )
-                })
+                Kind::parse(name.trim())
+                    .ok_or_else(|| format!("--stacks: no stack `{name}` ({})", Kind::names(", ")))
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
@@ -116,11 +127,10 @@ async fn bench(args: &[String]) -> Result<(), String> {
 }
 
 async fn serve(args: &[String]) -> Result<(), String> {
-    let name = flag(args, "--stack")
-        .ok_or("serve needs --stack attributes|plain|pgpool|deadpool|untimed|pooled")?;
-    let kind = Kind::parse(name).ok_or_else(|| {
-        format!("--stack: no stack `{name}` (attributes, plain, pgpool, deadpool, untimed, pooled)")
-    })?;
+    let name =
+        flag(args, "--stack").ok_or_else(|| format!("serve needs --stack {}", Kind::names("|")))?;
+    let kind = Kind::parse(name)
+        .ok_or_else(|| format!("--stack: no stack `{name}` ({})", Kind::names(", ")))?;
     let listen: SocketAddr = flag(args, "--listen")
         .unwrap_or("127.0.0.1:8080")
         .parse()
@@ -139,12 +149,12 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench(&args).await,
         Some("serve") => serve(&args).await,
-        _ => Err(
+        _ => Err(format!(
             "usage: tfb bench [--duration SECS] [--rounds N] [--connections 64,256] \
-                  [--tests db,queries,updates,fortunes] [--stacks a,b,...] | tfb serve \
-                  --stack attributes|plain|pgpool|deadpool|untimed|pooled [--listen ADDR]"
-                .to_owned(),
-        ),
+             [--tests db,queries,updates,fortunes,queries-pipelined] [--stacks a,b,...] | \
+             tfb serve --stack {} [--listen ADDR]",
+            Kind::names("|")
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

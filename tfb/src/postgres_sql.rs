@@ -5,19 +5,26 @@
 //! shared.
 
 use futures_util::future::try_join_all;
-use pool_postgres::tokio_postgres::{Client, Error, Statement};
+use pool_postgres::{
+    Error,
+    tokio_postgres::{Client, Row, Statement},
+};
 
 use crate::sql::{self, Fortune, World};
 
 /// A tokio-postgres client that keeps what it prepared: each statement is prepared once
 /// per connection and reused after, as services on either pool write it, so the stacks
-/// compare the pools and not a prepare per query.
+/// compare the pools and not a prepare per query. Errors are pool-postgres's, which keeps
+/// the driver's error and its class (what `#[resilient]` retries on) and takes the cache's.
 pub(crate) trait CachedStatements: Sync {
     /// The driver's client the statements run on.
     fn client(&self) -> &Client;
 
     /// `query`, prepared on this connection on first use and cached with it.
-    fn prepared(&self, query: &'static str) -> impl Future<Output = Result<Statement, Error>> + Send;
+    fn prepared(
+        &self,
+        query: &'static str,
+    ) -> impl Future<Output = Result<Statement, Error>> + Send;
 }
 
 /// deadpool-postgres's client: its per-connection cache.
@@ -26,28 +33,23 @@ impl CachedStatements for deadpool_postgres::Client {
         self
     }
 
-    fn prepared(&self, query: &'static str) -> impl Future<Output = Result<Statement, Error>> + Send {
-        self.prepare_cached(query)
+    async fn prepared(&self, query: &'static str) -> Result<Statement, Error> {
+        Ok(self.prepare_cached(query).await?)
     }
 }
 
-/// The connection pool-postgres hands a `#[pooled]` body (and its guard derefs to).
-pub(crate) type PoolPostgresClient = pool_postgres::tokio_postgres::Client;
-
-/// pool-postgres's client.
-impl CachedStatements for PoolPostgresClient {
+/// pool-postgres's client: its bounded per-connection cache.
+impl CachedStatements for pool_postgres::Client {
     fn client(&self) -> &Client {
         self
     }
 
-    fn prepared(&self, query: &'static str) -> impl Future<Output = Result<Statement, Error>> + Send {
-        // Until `pool_postgres::Client` (with its per-connection statement cache) lands:
-        // a prepare per use, an extra round trip the deadpool stack does not pay.
-        self.prepare(query)
+    async fn prepared(&self, query: &'static str) -> Result<Statement, Error> {
+        Ok(self.prepare_cached(query).await?)
     }
 }
 
-fn world_of(row: &pool_postgres::tokio_postgres::Row) -> Result<World, Error> {
+fn world_of(row: &Row) -> Result<World, Error> {
     Ok(World {
         id: row.try_get(0)?,
         random_number: row.try_get(1)?,
@@ -81,8 +83,9 @@ pub(crate) async fn worlds(conn: &impl CachedStatements, ids: &[i32]) -> Result<
 /// ```text
 /// let conn = pool.get().await?;
 /// let statement = conn.prepare_cached(WORLD_BY_ID).await?;
+/// let (client, statement) = (&*conn, &statement);
 /// let rows = futures_util::future::try_join_all(
-///     ids.iter().map(|id| conn.query_one(&statement, &[id])),
+///     ids.iter().map(|id| async move { client.query_one(statement, &[id]).await }),
 /// )
 /// .await?;
 /// ```
@@ -94,9 +97,14 @@ pub(crate) async fn worlds_pipelined(
     conn: &impl CachedStatements,
     ids: &[i32],
 ) -> Result<Vec<World>, Error> {
-    let statement = conn.prepared(sql::WORLD_BY_ID).await?;
+    let statement = &conn.prepared(sql::WORLD_BY_ID).await?;
     let client = conn.client();
-    let rows = try_join_all(ids.iter().map(|id| client.query_one(&statement, &[id]))).await?;
+    // Each future owns its parameter slice; all of them borrow the one statement.
+    let rows = try_join_all(
+        ids.iter()
+            .map(|id| async move { client.query_one(statement, &[id]).await }),
+    )
+    .await?;
     rows.iter().map(world_of).collect()
 }
 
@@ -108,7 +116,9 @@ pub(crate) async fn update_worlds(
     let mut rows = worlds(conn, ids).await?;
     let (keys, numbers) = sql::renumber(&mut rows);
     let statement = conn.prepared(sql::UPDATE_WORLDS).await?;
-    conn.client().execute(&statement, &[&keys, &numbers]).await?;
+    conn.client()
+        .execute(&statement, &[&keys, &numbers])
+        .await?;
     Ok(rows)
 }
 

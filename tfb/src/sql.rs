@@ -1,6 +1,6 @@
 //! The queries, written once: every sqlx stack runs these on a `PgConnection` it got its
-//! own way; the deadpool-postgres stack (`deadpool_sql`) runs the same statements, these
-//! constants, through tokio-postgres.
+//! own way; the tokio-postgres stacks (deadpool-postgres and pool-postgres, through
+//! `postgres_sql`) run the same statements, these constants, prepared once per connection.
 
 use pool_sqlx::sqlx::{self, PgConnection};
 use serde::Serialize;

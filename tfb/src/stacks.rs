@@ -7,6 +7,13 @@
 //! - `pgpool`: sqlx's own `PgPool` with its default options, what users pick instead;
 //! - `deadpool`: deadpool-postgres (tokio-postgres, statements prepared and cached per
 //!   connection), the other pool services pick, at the same 10 connections;
+//! - `postgres`: pool-postgres (this library on tokio-postgres) under the same
+//!   `#[resilient]` and `#[pooled]` as `attributes`, running deadpool's code and
+//!   statements (`postgres_sql`): against `deadpool` it compares the pools on one driver,
+//!   against `attributes` the drivers under one pool;
+//! - both tokio-postgres stacks also answer `/queries-pipelined` (the test
+//!   `queries-pipelined`): the same rows with every query in flight at once on the one
+//!   connection, which tokio-postgres pipelines and sqlx cannot;
 //! - on request (`--stacks`), the attributes' cost taken apart: `untimed` (the same
 //!   `#[resilient]` without its per-attempt `timeout`) and `pooled` (`#[pooled]` alone).
 
@@ -16,7 +23,7 @@ use pool_sqlx::{
 };
 
 use crate::{
-    deadpool_sql,
+    postgres_sql,
     sql::{self, Fortune, World},
 };
 
@@ -35,22 +42,30 @@ pub(crate) enum Kind {
     Pooled,
     /// deadpool-postgres.
     Deadpool,
+    /// pool-postgres under `#[resilient]` + `#[pooled]`.
+    Postgres,
 }
 
 impl Kind {
     /// Every stack, in the order the report lists them.
-    pub(crate) const ALL: [Kind; 6] = [
+    pub(crate) const ALL: [Kind; 7] = [
         Kind::Attributes,
         Kind::Plain,
         Kind::PgPool,
         Kind::Deadpool,
+        Kind::Postgres,
         Kind::Untimed,
         Kind::Pooled,
     ];
 
     /// The stacks a bench runs unless `--stacks` says otherwise.
-    pub(crate) const DEFAULT: [Kind; 4] =
-        [Kind::Attributes, Kind::Plain, Kind::PgPool, Kind::Deadpool];
+    pub(crate) const DEFAULT: [Kind; 5] = [
+        Kind::Attributes,
+        Kind::Plain,
+        Kind::PgPool,
+        Kind::Deadpool,
+        Kind::Postgres,
+    ];
 
     /// The name used on the command line and in the report.
     pub(crate) fn name(self) -> &'static str {
@@ -61,7 +76,20 @@ impl Kind {
             Kind::Untimed => "untimed",
             Kind::Pooled => "pooled",
             Kind::Deadpool => "deadpool",
+            Kind::Postgres => "postgres",
         }
+    }
+
+    /// Every stack's name, in [`Kind::ALL`]'s order, joined by `separator`: the one list
+    /// the usage and the errors print.
+    pub(crate) fn names(separator: &str) -> String {
+        Kind::ALL.map(Kind::name).join(separator)
+    }
+
+    /// Whether the stack's driver pipelines, so that it answers `/queries-pipelined`
+    /// (tokio-postgres does; sqlx's queries take the connection by `&mut`).
+    pub(crate) fn pipelines(self) -> bool {
+        matches!(self, Kind::Deadpool | Kind::Postgres)
     }
 
     /// The stack named `name`.
@@ -85,6 +113,8 @@ pub(crate) enum Stack {
     Pooled(PgPool),
     /// deadpool-postgres.
     Deadpool(deadpool_postgres::Pool),
+    /// pool-postgres, used through the attributes.
+    Postgres(pool_postgres::PostgresPool),
 }
 
 /// What a stack's request can fail with: each pool's own error.
@@ -95,11 +125,15 @@ pub(crate) type StackError = Box<dyn std::error::Error + Send + Sync>;
 const CONNECTIONS: usize = 10;
 
 impl Stack {
-    /// Builds `kind`'s pool for `url` (the production preset for pool-sqlx; sqlx's
-    /// defaults for `PgPool`; 10 connections for deadpool-postgres: all three allow 10).
+    /// Builds `kind`'s pool for `url` (the production preset for pool-sqlx and
+    /// pool-postgres; sqlx's defaults for `PgPool`; 10 connections for deadpool-postgres:
+    /// all allow 10).
     pub(crate) async fn connect(kind: Kind, url: &str) -> Result<Stack, StackError> {
         Ok(match kind {
             Kind::PgPool => Stack::PgPool(PgPoolOptions::new().connect(url).await?),
+            Kind::Postgres => {
+                Stack::Postgres(pool_postgres::Config::from_url(url)?.build_pool("tfb")?)
+            }
             Kind::Deadpool => {
                 let config = deadpool_postgres::Config {
                     url: Some(url.to_owned()),
@@ -129,7 +163,8 @@ impl Stack {
             Stack::Attributes(pool) => Ok(repo::world(pool, id).await?),
             Stack::Untimed(pool) => Ok(untimed::world(pool, id).await?),
             Stack::Pooled(pool) => Ok(pooled_only::world(pool, id).await?),
-            Stack::Deadpool(pool) => Ok(deadpool_sql::world(&pool.get().await?, id).await?),
+            Stack::Deadpool(pool) => Ok(postgres_sql::world(&pool.get().await?, id).await?),
+            Stack::Postgres(pool) => Ok(postgres_repo::world(pool, id).await?),
             Stack::Plain(pool) => {
                 let mut conn = pool.get().await?;
                 Ok(sql::world(&mut conn, id).await?)
@@ -144,12 +179,42 @@ impl Stack {
             Stack::Attributes(pool) => Ok(repo::worlds(pool, ids).await?),
             Stack::Untimed(pool) => Ok(untimed::worlds(pool, ids).await?),
             Stack::Pooled(pool) => Ok(pooled_only::worlds(pool, ids).await?),
-            Stack::Deadpool(pool) => Ok(deadpool_sql::worlds(&pool.get().await?, ids).await?),
+            Stack::Deadpool(pool) => Ok(postgres_sql::worlds(&pool.get().await?, ids).await?),
+            Stack::Postgres(pool) => Ok(postgres_repo::worlds(pool, ids).await?),
             Stack::Plain(pool) => {
                 let mut conn = pool.get().await?;
                 Ok(sql::worlds(&mut conn, ids).await?)
             }
             Stack::PgPool(pool) => Ok(sql::worlds(&mut *pool.acquire().await?, ids).await?),
+        }
+    }
+
+    /// The same rows, every query in flight at once on one connection (`/queries-pipelined`;
+    /// only the stacks whose kind [`pipelines`](Kind::pipelines) serve it).
+    pub(crate) async fn worlds_pipelined(&self, ids: &[i32]) -> Result<Vec<World>, StackError> {
+        match self {
+            Stack::Deadpool(pool) => {
+                Ok(postgres_sql::worlds_pipelined(&pool.get().await?, ids).await?)
+            }
+            Stack::Postgres(pool) => Ok(postgres_repo::worlds_pipelined(pool, ids).await?),
+            _ => Err(format!(
+                "the {} stack's driver does not pipeline",
+                self.kind().name()
+            )
+            .into()),
+        }
+    }
+
+    /// Which stack this is.
+    pub(crate) fn kind(&self) -> Kind {
+        match self {
+            Stack::Attributes(_) => Kind::Attributes,
+            Stack::Plain(_) => Kind::Plain,
+            Stack::PgPool(_) => Kind::PgPool,
+            Stack::Untimed(_) => Kind::Untimed,
+            Stack::Pooled(_) => Kind::Pooled,
+            Stack::Deadpool(_) => Kind::Deadpool,
+            Stack::Postgres(_) => Kind::Postgres,
         }
     }
 
@@ -160,8 +225,9 @@ impl Stack {
             Stack::Untimed(pool) => Ok(untimed::update_worlds(pool, ids).await?),
             Stack::Pooled(pool) => Ok(pooled_only::update_worlds(pool, ids).await?),
             Stack::Deadpool(pool) => {
-                Ok(deadpool_sql::update_worlds(&pool.get().await?, ids).await?)
+                Ok(postgres_sql::update_worlds(&pool.get().await?, ids).await?)
             }
+            Stack::Postgres(pool) => Ok(postgres_repo::update_worlds(pool, ids).await?),
             Stack::Plain(pool) => {
                 let mut conn = pool.get().await?;
                 Ok(sql::update_worlds(&mut conn, ids).await?)
@@ -176,7 +242,8 @@ impl Stack {
             Stack::Attributes(pool) => Ok(repo::fortunes(pool).await?),
             Stack::Untimed(pool) => Ok(untimed::fortunes(pool).await?),
             Stack::Pooled(pool) => Ok(pooled_only::fortunes(pool).await?),
-            Stack::Deadpool(pool) => Ok(deadpool_sql::fortunes(&pool.get().await?).await?),
+            Stack::Deadpool(pool) => Ok(postgres_sql::fortunes(&pool.get().await?).await?),
+            Stack::Postgres(pool) => Ok(postgres_repo::fortunes(pool).await?),
             Stack::Plain(pool) => {
                 let mut conn = pool.get().await?;
                 Ok(sql::fortunes(&mut conn).await?)
@@ -193,13 +260,13 @@ macro_rules! repository {
             use super::*;
 
             $(#[$policy])?
-            #[pooled]
+            #[pooled(crate = pool_sqlx)]
             pub(super) async fn world(conn: &mut PgConnection, id: i32) -> Result<World, Error> {
                 Ok(sql::world(conn, id).await?)
             }
 
             $(#[$policy])?
-            #[pooled]
+            #[pooled(crate = pool_sqlx)]
             pub(super) async fn worlds(
                 conn: &mut PgConnection,
                 ids: &[i32],
@@ -209,7 +276,7 @@ macro_rules! repository {
 
             /// Setting rows to random numbers may be repeated without harm.
             $(#[$policy])?
-            #[pooled]
+            #[pooled(crate = pool_sqlx)]
             pub(super) async fn update_worlds(
                 conn: &mut PgConnection,
                 ids: &[i32],
@@ -218,7 +285,7 @@ macro_rules! repository {
             }
 
             $(#[$policy])?
-            #[pooled]
+            #[pooled(crate = pool_sqlx)]
             pub(super) async fn fortunes(conn: &mut PgConnection) -> Result<Vec<Fortune>, Error> {
                 Ok(sql::fortunes(conn).await?)
             }
@@ -228,8 +295,57 @@ macro_rules! repository {
 
 // The repository as a service on this library writes it: reads retried (they are
 // idempotent), every call under a per-attempt timeout.
-repository!(repo, #[resilient(retries = 2, timeout = "5s", idempotent)]);
+repository!(repo, #[resilient(crate = pool_sqlx, retries = 2, timeout = "5s", idempotent)]);
 // The same without the timeout (no timer per attempt).
-repository!(untimed, #[resilient(retries = 2, idempotent)]);
+repository!(untimed, #[resilient(crate = pool_sqlx, retries = 2, idempotent)]);
 // `#[pooled]` alone: the checkout and the slow-call report, no policy.
 repository!(pooled_only);
+
+/// The `attributes` repository on pool-postgres: the same policy (reads retried, every
+/// call under a per-attempt timeout) over the tokio-postgres code both tokio-postgres
+/// stacks share. The attributes name their binding (`crate = pool_postgres`): this
+/// package depends on pool-sqlx too.
+mod postgres_repo {
+    use pool_postgres::{Client, Error, pooled, resilient};
+
+    use crate::{
+        postgres_sql,
+        sql::{Fortune, World},
+    };
+
+    #[resilient(crate = pool_postgres, retries = 2, timeout = "5s", idempotent)]
+    #[pooled(crate = pool_postgres)]
+    pub(super) async fn world(conn: &mut Client, id: i32) -> Result<World, Error> {
+        Ok(postgres_sql::world(&*conn, id).await?)
+    }
+
+    #[resilient(crate = pool_postgres, retries = 2, timeout = "5s", idempotent)]
+    #[pooled(crate = pool_postgres)]
+    pub(super) async fn worlds(conn: &mut Client, ids: &[i32]) -> Result<Vec<World>, Error> {
+        Ok(postgres_sql::worlds(&*conn, ids).await?)
+    }
+
+    /// Under the attributes the body gets `&mut`; the pipelined queries need it shared
+    /// (`&*conn`), all of them on the one checkout.
+    #[resilient(crate = pool_postgres, retries = 2, timeout = "5s", idempotent)]
+    #[pooled(crate = pool_postgres)]
+    pub(super) async fn worlds_pipelined(
+        conn: &mut Client,
+        ids: &[i32],
+    ) -> Result<Vec<World>, Error> {
+        Ok(postgres_sql::worlds_pipelined(&*conn, ids).await?)
+    }
+
+    /// Setting rows to random numbers may be repeated without harm.
+    #[resilient(crate = pool_postgres, retries = 2, timeout = "5s", idempotent)]
+    #[pooled(crate = pool_postgres)]
+    pub(super) async fn update_worlds(conn: &mut Client, ids: &[i32]) -> Result<Vec<World>, Error> {
+        Ok(postgres_sql::update_worlds(&*conn, ids).await?)
+    }
+
+    #[resilient(crate = pool_postgres, retries = 2, timeout = "5s", idempotent)]
+    #[pooled(crate = pool_postgres)]
+    pub(super) async fn fortunes(conn: &mut Client) -> Result<Vec<Fortune>, Error> {
+        Ok(postgres_sql::fortunes(&*conn).await?)
+    }
+}
