@@ -27,7 +27,9 @@
 //! of naming each parameter's type. A `query(&str, …)` without types prepares a named
 //! statement first and is unsafe there too. (tokio-postgres also keeps statements of its
 //! own to look up non-built-in types, such as enums and domains, by OID; through PgBouncer
-//! stick to built-in types or name them in `query_typed`.)
+//! stick to built-in types or name them in `query_typed`.) `statement_timeout` then goes
+//! into each transaction the engine begins (`BEGIN; SET LOCAL …`), not into the session
+//! (see [`PostgresManager::begin_with`](crate::PostgresManager::begin_with)).
 //!
 //! # Broken marking
 //!

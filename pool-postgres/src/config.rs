@@ -82,13 +82,22 @@ impl Config {
             Some(name) => driver.application_name(name),
             None => driver.application_name(pool),
         };
-        if let Some(timeout) = self.effective_statement_timeout() {
+        // Behind PgBouncer, no startup `options` (PgBouncer refuses them): the timeout
+        // goes into each transaction the engine begins instead.
+        if let Some(timeout) = self.effective_statement_timeout()
+            && !self.pgbouncer
+        {
             driver.options(format!("-c statement_timeout={}", timeout.as_millis()));
         }
         // The pool bounds each connect (`connect_timeout`); tokio-postgres's own is off.
         driver.connect_timeout(Duration::ZERO);
-        Ok(PostgresManager::new(driver, self.redacted_url())
-            .statement_cache_size(self.effective_statement_cache_size()))
+        let manager = PostgresManager::new(driver, self.redacted_url())
+            .statement_cache_size(self.effective_statement_cache_size());
+        Ok(if self.pgbouncer {
+            manager.begin_with(self.effective_statement_timeout())
+        } else {
+            manager
+        })
     }
 
     /// The manager for this URL (the pool's name `"default"`).

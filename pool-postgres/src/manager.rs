@@ -46,6 +46,9 @@ pub struct PostgresManager {
     config: tokio_postgres::Config,
     description: String,
     statement_cache_size: usize,
+    /// What `begin` sends: `BEGIN`, or behind PgBouncer with a statement timeout,
+    /// `BEGIN; SET LOCAL statement_timeout = …` (see [`begin_with`](Self::begin_with)).
+    begin: String,
 }
 
 impl PostgresManager {
@@ -57,7 +60,26 @@ impl PostgresManager {
             config,
             description: description.into(),
             statement_cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
+            begin: "BEGIN".to_owned(),
         }
+    }
+
+    /// Applies `statement_timeout` to every transaction the pool's engine begins
+    /// (`BEGIN; SET LOCAL statement_timeout = N`, one message), instead of to the session:
+    /// what `pgbouncer=true` needs, where a session setting would stay on a server
+    /// connection other clients get next, and PgBouncer refuses the startup `options`
+    /// that carry it otherwise. Statements outside those transactions have no limit (use
+    /// `ALTER ROLE … SET statement_timeout` for them).
+    pub fn begin_with(mut self, statement_timeout: Option<std::time::Duration>) -> Self {
+        self.begin = match statement_timeout {
+            // At least 1 ms: 0 would mean no limit.
+            Some(timeout) => format!(
+                "BEGIN; SET LOCAL statement_timeout = {}",
+                timeout.as_millis().max(1)
+            ),
+            None => "BEGIN".to_owned(),
+        };
+        self
     }
 
     /// How many prepared statements each connection's cache keeps (`0`: none, what
@@ -143,7 +165,10 @@ impl TransactionManager for PostgresManager {
     type TransactionError = Error;
 
     async fn begin(&self, client: &mut Client) -> Result<(), PgError> {
-        client.batch_execute("BEGIN").await.map_err(PgError::from)
+        client
+            .batch_execute(&self.begin)
+            .await
+            .map_err(PgError::from)
     }
 
     async fn commit(&self, client: &mut Client) -> Result<(), PgError> {

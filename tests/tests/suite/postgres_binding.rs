@@ -651,3 +651,95 @@ async fn a_client_returned_with_a_request_in_flight_follows_the_dirty_return_rul
     assert_eq!(pool.metrics().recovered, 0);
     pool.close().await;
 }
+
+/// The first value of a simple query's first row.
+async fn simple_value(client: &pool_postgres::Client, sql: &str) -> String {
+    client
+        .simple_query(sql)
+        .await
+        .expect("simple query")
+        .iter()
+        .find_map(|message| match message {
+            pool_postgres::tokio_postgres::SimpleQueryMessage::Row(row) => {
+                row.get(0).map(str::to_owned)
+            }
+            _ => None,
+        })
+        .expect("a row")
+}
+
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+async fn behind_pgbouncer_nothing_prepared_outlives_its_transaction() {
+    use pool_postgres::tokio_postgres::types::Type;
+    use pool_postgres::transaction::Transaction;
+    let Some(db) = tests::db::postgres("pool_postgres_bouncer").await else {
+        return;
+    };
+    // One server connection under two client connections.
+    let Some(bouncer) = tests::pgbouncer::PgBouncer::start(&db, 1).await else {
+        db.cleanup().await;
+        return;
+    };
+    let pool = pool_postgres::Config::from_url(
+        &bouncer.url_with("pgbouncer=true&connection_limit=2&statement_timeout=5s"),
+    )
+    .map_err(pool_postgres::Error::from)
+    .and_then(|config| config.build_pool("bouncer"))
+    .expect("pool");
+    let engine: Transaction<pool_postgres::PostgresManager, pool_postgres::Error> =
+        Transaction::new();
+    // Two client connections at once, taking turns on the one server connection: each
+    // transaction prepares (afresh: no cache) and drops its statement before it ends.
+    let mut clients = vec![
+        pool.get().await.expect("checkout"),
+        pool.get().await.expect("checkout"),
+    ];
+    for n in 0..6_i64 {
+        let Some(client) = clients.pop() else {
+            unreachable!("two clients")
+        };
+        assert_eq!(client.statement_cache_capacity(), 0);
+        let open = engine.begin(client).await.expect("begin");
+        let statement = open
+            .prepare_cached("SELECT $1::int8 + 1")
+            .await
+            .expect("prepare");
+        let got: i64 = open
+            .query_one(&statement, &[&n])
+            .await
+            .expect("query")
+            .get(0);
+        assert_eq!(got, n + 1);
+        assert_eq!(open.statement_cache_len(), 0, "nothing kept");
+        assert_eq!(
+            simple_value(&open, "SHOW statement_timeout").await,
+            "5s",
+            "SET LOCAL in the transaction"
+        );
+        drop(statement);
+        let client = engine
+            .deliver(engine.end(open, Ok::<_, pool_postgres::Error>(())).await)
+            .map_err(|error| error.to_string());
+        assert_eq!(client, Ok(()), "commit");
+        // The one just returned: the other is still held.
+        clients.insert(0, pool.get().await.expect("checkout"));
+    }
+    let client = clients.pop().expect("a client");
+    // Outside a transaction: the session has no timeout (nothing leaked onto the server
+    // connection), no statement is left on it, and `query_typed`'s unnamed statement works.
+    assert_eq!(simple_value(&client, "SHOW statement_timeout").await, "0");
+    assert_eq!(
+        simple_value(&client, "SELECT count(*) FROM pg_prepared_statements").await,
+        "0"
+    );
+    let rows = client
+        .query_typed("SELECT $1::int8 * 2", &[(&21_i64, Type::INT8)])
+        .await
+        .expect("query_typed");
+    assert_eq!(rows[0].get::<_, i64>(0), 42);
+    drop((client, clients));
+    pool.close().await;
+    drop(bouncer);
+    db.cleanup().await;
+}
