@@ -11,6 +11,8 @@
 /// Declares a binding's error route: `error` is its user-facing error (with
 /// `From<PoolError<backend>>` and `From<Rejected>`), `backend` its manager's error; the
 /// two diagnostics name them in the binding's words.
+// rustfmt indents the attributes' arguments further on every run inside a macro body.
+#[rustfmt::skip]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __binding_route {
@@ -22,10 +24,10 @@ macro_rules! __binding_route {
     ) => {
         /// The error type of a `#[resilient]`/`#[pooled]` function on this binding.
         #[diagnostic::on_unimplemented(
-                            message = $carries_message,
-                            label = $carries_label,
-                            note = $carries_note
-                        )]
+            message = $carries_message,
+            label = $carries_label,
+            note = $carries_note
+        )]
         pub trait CarriesError: $crate::Classify + ::core::convert::From<$error> {}
 
         // Reported as the trait above, in its words, not as the bounds inside.
@@ -35,10 +37,10 @@ macro_rules! __binding_route {
         /// The error type of a `#[pooled]` function whose pool is `B`'s: a failed checkout
         /// ends in it through the binding's error.
         #[diagnostic::on_unimplemented(
-                            message = $from_pool_message,
-                            label = $from_pool_label,
-                            note = $from_pool_note
-                        )]
+            message = $from_pool_message,
+            label = $from_pool_label,
+            note = $from_pool_note
+        )]
         pub trait FromPoolError<B>: ::core::marker::Sized {
             /// The failed checkout as this error.
             fn from_pool_error(error: $crate::PoolError<B>) -> Self;

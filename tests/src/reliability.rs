@@ -129,41 +129,106 @@ pub fn ms(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
 }
 
-/// A stable label for an error: its class, then what it is (`connection:db 57P01`,
-/// `timeout:rejected(timeout)`, `timeout:pool_timeout(WaitingForSlot)`, ...).
-pub fn error_kind(error: &Error) -> String {
-    let detail = match error {
-        Error::Sqlx(error) => sqlx_detail(error),
-        Error::Pool(PoolError::Timeout { phase, .. }) => format!("pool_timeout({phase:?})"),
-        Error::Pool(PoolError::Connect(error)) => format!("pool_connect({})", sqlx_detail(error)),
-        Error::Pool(PoolError::Closed) => "pool_closed".to_owned(),
-        Error::Pool(_) => "pool_other".to_owned(),
-        Error::Rejected(rejected) => format!("rejected({})", rejected.reason()),
-        Error::CommitOutcomeUnknown(unknown) => match error.as_sqlx() {
-            Some(cause) => format!("commit_unknown({})", sqlx_detail(cause)),
-            None => format!("commit_unknown({unknown})"),
+/// An error the scenarios count: labelled by its class, then what it is
+/// (`connection:db 57P01`, `timeout:rejected(timeout)`,
+/// `timeout:pool_timeout(WaitingForSlot)`, ...), alike on every binding.
+pub trait Labelled {
+    /// The label.
+    fn label(&self) -> String;
+}
+
+/// The label of a pool's error, whatever the binding: `detail` says what the driver's
+/// own error is.
+fn pool_detail<B>(error: &PoolError<B>, detail: impl Fn(&B) -> String) -> String {
+    match error {
+        PoolError::Timeout { phase, .. } => format!("pool_timeout({phase:?})"),
+        PoolError::Connect(error) => format!("pool_connect({})", detail(error)),
+        PoolError::Closed => "pool_closed".to_owned(),
+        _ => "pool_other".to_owned(),
+    }
+}
+
+impl Labelled for Error {
+    fn label(&self) -> String {
+        let detail = match self {
+            Error::Sqlx(error) => sqlx_detail(error),
+            Error::Pool(error) => pool_detail(error, |error| sqlx_detail(&error.0)),
+            Error::Rejected(rejected) => format!("rejected({})", rejected.reason()),
+            Error::CommitOutcomeUnknown(unknown) => match self.as_sqlx() {
+                Some(cause) => format!("commit_unknown({})", sqlx_detail(cause)),
+                None => format!("commit_unknown({unknown})"),
+            },
+            Error::Config(_) => "config".to_owned(),
+            _ => "other".to_owned(),
+        };
+        format!("{}:{detail}", self.class().as_str())
+    }
+}
+
+impl Labelled for sqlx::Error {
+    fn label(&self) -> String {
+        format!(
+            "{}:{}",
+            pool_sqlx::classify::classify(self).as_str(),
+            sqlx_detail(self)
+        )
+    }
+}
+
+/// What a tokio-postgres failure is: the server's SQLSTATE, a closed client, or I/O.
+fn postgres_detail(error: &pool_postgres::PgError) -> String {
+    match error {
+        pool_postgres::PgError::Driver(driver) => match driver.as_db_error() {
+            Some(db) => format!("db {}", db.code().code()),
+            None if driver.is_closed() => "closed".to_owned(),
+            None => match std::error::Error::source(driver)
+                .and_then(|source| source.downcast_ref::<std::io::Error>())
+            {
+                Some(io) => format!("io {:?}", io.kind()),
+                None => "driver".to_owned(),
+            },
         },
-        Error::Config(_) => "config".to_owned(),
-        _ => "other".to_owned(),
-    };
-    format!("{}:{detail}", error.class().as_str())
+        _ => "dirty".to_owned(),
+    }
 }
 
-/// A stable label for a `sqlx::Error` as an attempt saw it: its class, then what it is
-/// (`connection:db 57P01`, `connection:io UnexpectedEof`, ...).
+impl Labelled for pool_postgres::PgError {
+    fn label(&self) -> String {
+        format!("{}:{}", self.class().as_str(), postgres_detail(self))
+    }
+}
+
+impl Labelled for pool_postgres::Error {
+    fn label(&self) -> String {
+        let detail = match self {
+            pool_postgres::Error::Postgres(error) => postgres_detail(error),
+            pool_postgres::Error::Pool(error) => pool_detail(error, postgres_detail),
+            pool_postgres::Error::Rejected(rejected) => format!("rejected({})", rejected.reason()),
+            pool_postgres::Error::CommitOutcomeUnknown(unknown) => {
+                format!("commit_unknown({unknown})")
+            }
+            pool_postgres::Error::Config(_) => "config".to_owned(),
+            _ => "other".to_owned(),
+        };
+        format!("{}:{detail}", self.class().as_str())
+    }
+}
+
+/// [`Labelled::label`] of `error` (the form the scenarios' figures count).
+pub fn error_kind<E: Labelled>(error: &E) -> String {
+    error.label()
+}
+
+/// A stable label for a `sqlx::Error` as an attempt saw it.
 pub fn sqlx_error_kind(error: &sqlx::Error) -> String {
-    format!(
-        "{}:{}",
-        pool_sqlx::classify::classify(error).as_str(),
-        sqlx_detail(error)
-    )
+    error.label()
 }
 
-/// Counts `error` by [`sqlx_error_kind`] in `counts` (for errors seen inside attempts).
-pub fn note_error<T>(counts: &Mutex<BTreeMap<String, u64>>, result: &Result<T, sqlx::Error>) {
+/// Counts `result`'s error by its label in `counts` (for errors seen inside attempts).
+pub fn note_error<T, E: Labelled>(counts: &Mutex<BTreeMap<String, u64>>, result: &Result<T, E>) {
     if let Err(error) = result {
         let mut counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
-        count(&mut counts, sqlx_error_kind(error));
+        count(&mut counts, error.label());
     }
 }
 

@@ -22,11 +22,7 @@ pub type Total<P, E> = fn(Arc<P>) -> Call<(i64, i64), E>;
 
 /// Runs the 36 transfers at once on `pool`, then returns `total`'s reading of (the sum of
 /// the balances, the number of transfers recorded).
-pub async fn run<P, E>(
-    pool: Arc<P>,
-    transfer: Transfer<P, E>,
-    total: Total<P, E>,
-) -> (i64, i64)
+pub async fn run<P, E>(pool: Arc<P>, transfer: Transfer<P, E>, total: Total<P, E>) -> (i64, i64)
 where
     P: Send + Sync + 'static,
     E: Debug + Send + 'static,

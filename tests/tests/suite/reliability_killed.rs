@@ -32,8 +32,8 @@ use pool_sqlx::{
 use tests::{
     db::{self, Server, TestDb},
     reliability::{
-        Figures, KilledIds, Sessions, Stop, count, error_kind, kill_one_every, ms, note_error,
-        sample, seconds_from_env, snapshot, wait_for,
+        Figures, KilledIds, Labelled, Sessions, Stop, count, error_kind, kill_one_every, ms,
+        note_error, sample, seconds_from_env, snapshot, wait_for,
     },
 };
 use tokio::time::Instant;
@@ -64,14 +64,18 @@ fn breaker_config() -> BreakerConfig {
 
 static PG_BREAKER: DeclaredBreaker =
     DeclaredBreaker::with_config("reliability-killed-pg", breaker_config);
+static PP_BREAKER: DeclaredBreaker =
+    DeclaredBreaker::with_config("reliability-killed-pool-postgres", breaker_config);
 static MY_BREAKER: DeclaredBreaker =
     DeclaredBreaker::with_config("reliability-killed-mysql", breaker_config);
 
 static PG_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 static MY_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+static PP_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 /// The errors attempts failed with (each then retried, or ending the call).
 static PG_ATTEMPT_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 static MY_ATTEMPT_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+static PP_ATTEMPT_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 
 #[resilient(
     retries = 5,
@@ -118,6 +122,34 @@ async fn my_insert(conn: &mut MySqlConnection, key: i64, task: i64) -> Result<u6
     Ok(done?.rows_affected())
 }
 
+#[resilient(
+    crate = pool_postgres,
+    retries = 5,
+    backoff = "exponential",
+    base = "5ms",
+    max_delay = "200ms",
+    jitter = "full",
+    timeout = "5s",
+    breaker = PP_BREAKER,
+    idempotent = true
+)]
+#[pooled]
+async fn pp_insert(
+    conn: &mut pool_postgres::Client,
+    key: i64,
+    task: i64,
+) -> Result<u64, pool_postgres::Error> {
+    PP_ATTEMPTS.fetch_add(1, Ordering::Relaxed);
+    let done = conn
+        .execute_cached(
+            "INSERT INTO items (k, task) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING",
+            &[&key, &task],
+        )
+        .await;
+    note_error(&PP_ATTEMPT_ERRORS, &done);
+    Ok(done?)
+}
+
 /// Every row of the table, read on a connection of its own (the pool's may have just
 /// been killed).
 async fn read_rows(db: &TestDb) -> Vec<(i64, i64)> {
@@ -154,7 +186,7 @@ struct TaskReport {
 
 /// The workload, the killer and the sampler; then the checks. Returns the figures.
 #[allow(clippy::too_many_lines)]
-async fn killed_backends<M, F, Fut>(
+async fn killed_backends<M, F, Fut, E>(
     db: &TestDb,
     backend: &str,
     pool: Pool<M>,
@@ -165,7 +197,8 @@ async fn killed_backends<M, F, Fut>(
 ) where
     M: Manager,
     F: Fn(Pool<M>, i64, i64) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<u64, Error>> + Send,
+    Fut: Future<Output = Result<u64, E>> + Send,
+    E: Labelled + Send + 'static,
 {
     let run_for = duration();
     let limit = run_for + Duration::from_secs(30);
@@ -451,6 +484,38 @@ async fn mysql_killed_backends_lose_no_acknowledged_insert() {
         &MY_ATTEMPTS,
         &MY_ATTEMPT_ERRORS,
         &MY_BREAKER,
+    )
+    .await;
+    pool.close().await;
+    db.cleanup().await;
+}
+
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_postgres_killed_backends_lose_no_acknowledged_insert() {
+    let Some(db) = db::postgres("rel_killed_pp").await else {
+        return;
+    };
+    let pool = pool_postgres::Config::from_url(
+        &db.url_with(&format!("connection_limit={MAX_SIZE}&pool_timeout=10")),
+    )
+    .unwrap()
+    .build_pool("rel_killed_pp")
+    .unwrap();
+    pool.get()
+        .await
+        .unwrap()
+        .batch_execute("CREATE TABLE items (k bigint PRIMARY KEY, task bigint NOT NULL)")
+        .await
+        .unwrap();
+    killed_backends(
+        &db,
+        "pool-postgres",
+        pool.clone(),
+        |pool, key, task| async move { pp_insert(&pool, key, task).await },
+        &PP_ATTEMPTS,
+        &PP_ATTEMPT_ERRORS,
+        &PP_BREAKER,
     )
     .await;
     pool.close().await;
