@@ -81,7 +81,7 @@ impl Figures {
     }
 
     /// Records the outcome of one operation.
-    pub fn outcome<T>(&self, result: &Result<T, pool_sqlx::Error>) {
+    pub fn outcome<T, E: FigureKind>(&self, result: &Result<T, E>) {
         match result {
             Ok(_) => self.ok(),
             Err(error) => self.error(error_kind(error)),
@@ -237,11 +237,21 @@ impl Figures {
 
 /// A short, stable name for what an error is: `rejected(breaker_open)`,
 /// `pool_timeout(waiting_for_slot)`, `pool_connect(connection)`, `sqlx(timeout)`, ...
-pub fn error_kind(error: &pool_sqlx::Error) -> String {
-    use pool_sqlx::{Classify, Error, TimeoutPhase};
+pub fn error_kind<E: FigureKind>(error: &E) -> String {
+    error.figure_kind()
+}
+
+/// An error as the scenarios' figures name it, alike on every binding.
+pub trait FigureKind {
+    /// See [`error_kind`].
+    fn figure_kind(&self) -> String;
+}
+
+/// The name of a pool's or a policy's error, whatever the binding.
+fn pool_kind<B: pool_sqlx::Classify>(error: &PoolError<B>) -> String {
+    use pool_sqlx::{Classify, TimeoutPhase};
     match error {
-        Error::Rejected(rejected) => format!("rejected({})", rejected_reason(rejected)),
-        Error::Pool(PoolError::Timeout { phase, .. }) => format!(
+        PoolError::Timeout { phase, .. } => format!(
             "pool_timeout({})",
             match phase {
                 TimeoutPhase::WaitingForSlot => "waiting_for_slot",
@@ -249,15 +259,39 @@ pub fn error_kind(error: &pool_sqlx::Error) -> String {
                 TimeoutPhase::Validating => "validating",
             }
         ),
-        Error::Pool(PoolError::Connect(error)) => {
-            format!("pool_connect({})", error.class().as_str())
+        PoolError::Connect(error) => format!("pool_connect({})", error.class().as_str()),
+        PoolError::Closed => "pool_closed".to_owned(),
+        _ => "pool_other".to_owned(),
+    }
+}
+
+impl FigureKind for pool_sqlx::Error {
+    fn figure_kind(&self) -> String {
+        use pool_sqlx::{Classify, Error};
+        match self {
+            Error::Rejected(rejected) => format!("rejected({})", rejected_reason(rejected)),
+            Error::Pool(error) => pool_kind(error),
+            Error::Sqlx(error) => {
+                format!("sqlx({})", pool_sqlx::classify::classify(error).as_str())
+            }
+            Error::Config(_) => "config".to_owned(),
+            Error::CommitOutcomeUnknown(_) => "commit_outcome_unknown".to_owned(),
+            other => format!("other({})", other.class().as_str()),
         }
-        Error::Pool(PoolError::Closed) => "pool_closed".to_owned(),
-        Error::Pool(_) => "pool_other".to_owned(),
-        Error::Sqlx(error) => format!("sqlx({})", pool_sqlx::classify::classify(error).as_str()),
-        Error::Config(_) => "config".to_owned(),
-        Error::CommitOutcomeUnknown(_) => "commit_outcome_unknown".to_owned(),
-        other => format!("other({})", other.class().as_str()),
+    }
+}
+
+impl FigureKind for pool_postgres::Error {
+    fn figure_kind(&self) -> String {
+        use pool_postgres::{Classify, Error};
+        match self {
+            Error::Rejected(rejected) => format!("rejected({})", rejected_reason(rejected)),
+            Error::Pool(error) => pool_kind(error),
+            Error::Postgres(error) => format!("postgres({})", error.class().as_str()),
+            Error::Config(_) => "config".to_owned(),
+            Error::CommitOutcomeUnknown(_) => "commit_outcome_unknown".to_owned(),
+            other => format!("other({})", other.class().as_str()),
+        }
     }
 }
 

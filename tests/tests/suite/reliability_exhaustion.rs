@@ -29,12 +29,12 @@ use std::{
 };
 
 use pool_sqlx::{
-    Backend, Config, Error, Pool, PoolError, SqlxManager, TimeoutPhase, pooled,
+    Config, Error, Manager, Pool, PoolBuilder, PoolError, SqlxManager, TimeoutPhase, pooled,
     sqlx::{self, MySql, MySqlConnection, PgConnection, Postgres},
 };
 use tests::{
     db::{self, TestDb},
-    figures::{Figures, Latencies},
+    figures::{FigureKind, Figures, Latencies},
     proxy::FaultProxy,
 };
 use tokio::{
@@ -72,36 +72,98 @@ async fn my_slow(conn: &mut MySqlConnection, secs: f64) -> Result<i64, Error> {
     )
 }
 
+#[pooled(crate = pool_postgres)]
+async fn pp_slow(conn: &mut pool_postgres::Client, secs: f64) -> Result<i64, pool_postgres::Error> {
+    Ok(conn
+        .query_one_cached("SELECT pg_backend_pid()::int8 FROM pg_sleep($1)", &[&secs])
+        .await?
+        .get(0))
+}
+
+/// A binding and backend the scenario runs on: how it builds its pool, the slow call, and
+/// where its error keeps the pool's.
 trait Target: Send + Sync + 'static {
-    type DB: Backend;
+    type Manager: Manager;
+    type Error: FigureKind + std::fmt::Debug + Send + 'static;
     const LABEL: &'static str;
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager>;
     fn call(
-        pool: &Pool<SqlxManager<Self::DB>>,
+        pool: &Pool<Self::Manager>,
         secs: f64,
-    ) -> impl Future<Output = Result<i64, Error>> + Send + '_;
+    ) -> impl Future<Output = Result<i64, Self::Error>> + Send + '_;
+    fn pool_error(error: &Self::Error) -> Option<&PoolError<<Self::Manager as Manager>::Error>>;
 }
 
 struct Pg;
 impl Target for Pg {
-    type DB = Postgres;
+    type Manager = SqlxManager<Postgres>;
+    type Error = Error;
     const LABEL: &'static str = "postgres";
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager> {
+        Config::from_url(url)
+            .unwrap()
+            .pool_builder::<Postgres>(name)
+            .unwrap()
+    }
     fn call(
-        pool: &Pool<SqlxManager<Postgres>>,
+        pool: &Pool<Self::Manager>,
         secs: f64,
     ) -> impl Future<Output = Result<i64, Error>> + Send + '_ {
         pg_slow(pool, secs)
+    }
+    fn pool_error(error: &Error) -> Option<&PoolError<pool_sqlx::SqlxError>> {
+        match error {
+            Error::Pool(error) => Some(error),
+            _ => None,
+        }
     }
 }
 
 struct My;
 impl Target for My {
-    type DB = MySql;
+    type Manager = SqlxManager<MySql>;
+    type Error = Error;
     const LABEL: &'static str = "mariadb";
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager> {
+        Config::from_url(url)
+            .unwrap()
+            .pool_builder::<MySql>(name)
+            .unwrap()
+    }
     fn call(
-        pool: &Pool<SqlxManager<MySql>>,
+        pool: &Pool<Self::Manager>,
         secs: f64,
     ) -> impl Future<Output = Result<i64, Error>> + Send + '_ {
         my_slow(pool, secs)
+    }
+    fn pool_error(error: &Error) -> Option<&PoolError<pool_sqlx::SqlxError>> {
+        Pg::pool_error(error)
+    }
+}
+
+/// PostgreSQL through pool-postgres.
+struct PoolPostgres;
+impl Target for PoolPostgres {
+    type Manager = pool_postgres::PostgresManager;
+    type Error = pool_postgres::Error;
+    const LABEL: &'static str = "pool-postgres";
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager> {
+        pool_postgres::Config::from_url(url)
+            .unwrap()
+            .pool_builder(name)
+            .unwrap()
+    }
+    fn call(
+        pool: &Pool<Self::Manager>,
+        secs: f64,
+    ) -> impl Future<Output = Result<i64, pool_postgres::Error>> + Send + '_ {
+        pp_slow(pool, secs)
+    }
+    fn pool_error(error: &pool_postgres::Error) -> Option<&PoolError<pool_postgres::PgError>> {
+        match error {
+            pool_postgres::Error::Pool(error) => Some(error),
+            _ => None,
+        }
     }
 }
 
@@ -110,16 +172,16 @@ async fn exhaustion<T: Target>(db: TestDb) {
     let proxy = FaultProxy::for_url(&db.url).await.unwrap();
     // Every connection open before the callers arrive: no caller has to connect, so a
     // timeout can only be a wait for a slot.
-    let pool = Config::from_url(&proxy.url_through(&db.url))
-        .unwrap()
-        .pool_builder::<T::DB>(&format!("exhaustion-{}", T::LABEL))
-        .unwrap()
-        .max_size(MAX_SIZE)
-        .min_idle(MAX_SIZE)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .build_and_connect()
-        .await
-        .unwrap();
+    let pool = T::builder(
+        &proxy.url_through(&db.url),
+        &format!("exhaustion-{}", T::LABEL),
+    )
+    .max_size(MAX_SIZE)
+    .min_idle(MAX_SIZE)
+    .acquire_timeout(ACQUIRE_TIMEOUT)
+    .build_and_connect()
+    .await
+    .unwrap();
     // `build_and_connect` can return with some of the `min_idle` connections still being
     // opened by the pool's background task (see
     // `build_and_connect_returns_with_min_idle_connections_open` below): wait for them.
@@ -176,9 +238,9 @@ async fn exhaustion<T: Target>(db: TestDb) {
     let mut overshoot = Latencies::new();
     for (result, took) in &outcomes {
         figures.outcome(result);
-        match result {
+        match result.as_ref().map_err(T::pool_error) {
             Ok(_) => succeeded.push(*took),
-            Err(Error::Pool(PoolError::Timeout {
+            Err(Some(PoolError::Timeout {
                 phase: TimeoutPhase::WaitingForSlot,
                 waited,
                 last_connect_error: None,
@@ -189,7 +251,7 @@ async fn exhaustion<T: Target>(db: TestDb) {
                 timed_out.push(*took);
                 overshoot.push(took.saturating_sub(ACQUIRE_TIMEOUT));
             }
-            Err(other) => panic!("neither an answer nor a wait for a slot timing out: {other:?}"),
+            Err(_) => panic!("neither an answer nor a wait for a slot timing out: {result:?}"),
         }
     }
     // Connections the proxy saw: never more than the pool's limit.
@@ -264,6 +326,20 @@ async fn postgres_exhausted_pool_times_out_waiters_on_time() {
     timeout(HARD_LIMIT + Duration::from_secs(10), exhaustion::<Pg>(db))
         .await
         .expect("the scenario hangs");
+}
+
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_postgres_exhausted_pool_times_out_waiters_on_time() {
+    let Some(db) = db::postgres("exhaustion_pp").await else {
+        return;
+    };
+    timeout(
+        HARD_LIMIT + Duration::from_secs(10),
+        exhaustion::<PoolPostgres>(db),
+    )
+    .await
+    .expect("the scenario hangs");
 }
 
 #[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
