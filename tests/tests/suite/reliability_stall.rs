@@ -31,12 +31,12 @@ use std::{
 };
 
 use pool_sqlx::{
-    Backend, Config, Error, Pool, Rejected, SqlxManager, pooled, resilient,
+    Config, Error, Manager, Pool, PoolBuilder, Rejected, SqlxManager, pooled, resilient,
     sqlx::{self, Connection, MySql, MySqlConnection, PgConnection, Postgres},
 };
 use tests::{
     db::{self, TestDb},
-    figures::{Figures, Latencies},
+    figures::{FigureKind, Figures, Latencies},
     proxy::{FaultProxy, Mode},
 };
 use tokio::time::{Instant, interval, timeout};
@@ -112,16 +112,54 @@ async fn my_call(
     my_sleepy(pool, n, secs).await
 }
 
-/// What differs between the backends.
+#[pooled(crate = pool_postgres)]
+async fn pp_sleepy(
+    conn: &mut pool_postgres::Client,
+    n: i64,
+    secs: f64,
+) -> Result<(i64, i64), pool_postgres::Error> {
+    let row = conn
+        .query_one_cached(
+            "SELECT $1::int8, pg_backend_pid()::int8 FROM pg_sleep($2)",
+            &[&n, &secs],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+#[resilient(
+    crate = pool_postgres,
+    retries = 1,
+    backoff = "fixed",
+    base = "10ms",
+    jitter = "none",
+    timeout = "1s",
+    idempotent
+)]
+async fn pp_call(
+    pool: &pool_postgres::PostgresPool,
+    n: i64,
+    secs: f64,
+    tries: &AtomicU32,
+) -> Result<(i64, i64), pool_postgres::Error> {
+    tries.fetch_add(1, Ordering::Relaxed);
+    pp_sleepy(pool, n, secs).await
+}
+
+/// What differs between the bindings and backends.
 trait Target: Send + Sync + 'static {
-    type DB: Backend;
+    type Manager: Manager;
+    type Error: FigureKind + std::fmt::Debug + Send + 'static;
     const LABEL: &'static str;
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager>;
     fn call<'a>(
-        pool: &'a Pool<SqlxManager<Self::DB>>,
+        pool: &'a Pool<Self::Manager>,
         n: i64,
         secs: f64,
         tries: &'a AtomicU32,
-    ) -> impl Future<Output = Result<(i64, i64), Error>> + Send + 'a;
+    ) -> impl Future<Output = Result<(i64, i64), Self::Error>> + Send + 'a;
+    /// The policy's rejection inside the binding's error.
+    fn rejected(error: &Self::Error) -> Option<&Rejected>;
     /// The server sessions of database `db` now running a sleep (seen from outside the
     /// proxy, on an administrative connection).
     fn sleeping(url: &str, db: &str) -> impl Future<Output = BTreeSet<i64>> + Send;
@@ -129,10 +167,25 @@ trait Target: Send + Sync + 'static {
     fn sessions(url: &str, db: &str) -> impl Future<Output = BTreeSet<i64>> + Send;
 }
 
+/// pool-sqlx's error's rejection.
+fn sqlx_rejected(error: &Error) -> Option<&Rejected> {
+    match error {
+        Error::Rejected(rejected) => Some(rejected),
+        _ => None,
+    }
+}
+
 struct Pg;
 impl Target for Pg {
-    type DB = Postgres;
+    type Manager = SqlxManager<Postgres>;
+    type Error = Error;
     const LABEL: &'static str = "postgres";
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager> {
+        Config::from_url(url)
+            .unwrap()
+            .pool_builder::<Postgres>(name)
+            .unwrap()
+    }
     fn call<'a>(
         pool: &'a Pool<SqlxManager<Postgres>>,
         n: i64,
@@ -140,6 +193,9 @@ impl Target for Pg {
         tries: &'a AtomicU32,
     ) -> impl Future<Output = Result<(i64, i64), Error>> + Send + 'a {
         pg_call(pool, n, secs, tries)
+    }
+    fn rejected(error: &Error) -> Option<&Rejected> {
+        sqlx_rejected(error)
     }
     async fn sleeping(url: &str, db: &str) -> BTreeSet<i64> {
         let mut conn = PgConnection::connect(url).await.unwrap();
@@ -170,8 +226,15 @@ impl Target for Pg {
 
 struct My;
 impl Target for My {
-    type DB = MySql;
+    type Manager = SqlxManager<MySql>;
+    type Error = Error;
     const LABEL: &'static str = "mariadb";
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager> {
+        Config::from_url(url)
+            .unwrap()
+            .pool_builder::<MySql>(name)
+            .unwrap()
+    }
     fn call<'a>(
         pool: &'a Pool<SqlxManager<MySql>>,
         n: i64,
@@ -179,6 +242,9 @@ impl Target for My {
         tries: &'a AtomicU32,
     ) -> impl Future<Output = Result<(i64, i64), Error>> + Send + 'a {
         my_call(pool, n, secs, tries)
+    }
+    fn rejected(error: &Error) -> Option<&Rejected> {
+        sqlx_rejected(error)
     }
     async fn sleeping(url: &str, db: &str) -> BTreeSet<i64> {
         let mut conn = MySqlConnection::connect(url).await.unwrap();
@@ -208,6 +274,40 @@ impl Target for My {
     }
 }
 
+/// PostgreSQL through pool-postgres: the server's view is the same as for pool-sqlx's.
+struct PoolPostgres;
+impl Target for PoolPostgres {
+    type Manager = pool_postgres::PostgresManager;
+    type Error = pool_postgres::Error;
+    const LABEL: &'static str = "pool-postgres";
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager> {
+        pool_postgres::Config::from_url(url)
+            .unwrap()
+            .pool_builder(name)
+            .unwrap()
+    }
+    fn call<'a>(
+        pool: &'a Pool<Self::Manager>,
+        n: i64,
+        secs: f64,
+        tries: &'a AtomicU32,
+    ) -> impl Future<Output = Result<(i64, i64), pool_postgres::Error>> + Send + 'a {
+        pp_call(pool, n, secs, tries)
+    }
+    fn rejected(error: &pool_postgres::Error) -> Option<&Rejected> {
+        match error {
+            pool_postgres::Error::Rejected(rejected) => Some(rejected),
+            _ => None,
+        }
+    }
+    fn sleeping(url: &str, db: &str) -> impl Future<Output = BTreeSet<i64>> + Send {
+        Pg::sleeping(url, db)
+    }
+    fn sessions(url: &str, db: &str) -> impl Future<Output = BTreeSet<i64>> + Send {
+        Pg::sessions(url, db)
+    }
+}
+
 /// Polls `check` every 10 ms until it returns `Some`, for at most `limit`.
 async fn poll_for<T, F: Future<Output = Option<T>>>(
     what: &str,
@@ -229,12 +329,13 @@ async fn poll_for<T, F: Future<Output = Option<T>>>(
 }
 
 /// Runs `count` calls at once; each result with its number of attempts and duration.
+#[allow(clippy::type_complexity)]
 async fn calls<T: Target>(
-    pool: &Pool<SqlxManager<T::DB>>,
+    pool: &Pool<T::Manager>,
     first: i64,
     count: usize,
     secs: f64,
-) -> Vec<tokio::task::JoinHandle<(i64, Result<(i64, i64), Error>, u32, Duration)>> {
+) -> Vec<tokio::task::JoinHandle<(i64, Result<(i64, i64), T::Error>, u32, Duration)>> {
     (0..count as i64)
         .map(|i| {
             let pool = pool.clone();
@@ -256,10 +357,7 @@ async fn calls<T: Target>(
 async fn stall<T: Target>(db: TestDb) {
     let figures = Figures::new(format!("stall/{}", T::LABEL));
     let proxy = FaultProxy::for_url(&db.url).await.unwrap();
-    let pool = Config::from_url(&proxy.url_through(&db.url))
-        .unwrap()
-        .pool_builder::<T::DB>(&format!("stall-{}", T::LABEL))
-        .unwrap()
+    let pool = T::builder(&proxy.url_through(&db.url), &format!("stall-{}", T::LABEL))
         .max_size(MAX_SIZE)
         .min_idle(MIN_IDLE)
         .acquire_timeout(Duration::from_secs(3))
@@ -280,7 +378,7 @@ async fn stall<T: Target>(db: TestDb) {
             }
         })
     };
-    let record = |result: &Result<(i64, i64), Error>, tries: u32| {
+    let record = |result: &Result<(i64, i64), T::Error>, tries: u32| {
         figures.outcome(result);
         figures.retries(u64::from(tries.saturating_sub(1)));
     };
@@ -336,7 +434,7 @@ async fn stall<T: Target>(db: TestDb) {
             .unwrap();
         record(&result, tries);
         assert!(
-            matches!(result, Err(Error::Rejected(Rejected::Timeout { after })) if after == ATTEMPT_TIMEOUT),
+            matches!(result.as_ref().map_err(T::rejected), Err(Some(Rejected::Timeout { after })) if *after == ATTEMPT_TIMEOUT),
             "{result:?}"
         );
         // The first attempt and its retry were both cut by the attempt timeout.
@@ -438,6 +536,15 @@ async fn postgres_stalled_connections_time_out_are_discarded_and_the_pool_refill
         return;
     };
     stall::<Pg>(db).await;
+}
+
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_postgres_stalled_connections_time_out_are_discarded_and_the_pool_refills() {
+    let Some(db) = db::postgres("stall_pp").await else {
+        return;
+    };
+    stall::<PoolPostgres>(db).await;
 }
 
 #[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
