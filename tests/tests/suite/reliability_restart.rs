@@ -33,7 +33,8 @@ use pool_sqlx::{
 use tests::{
     db::{self, TestDb},
     reliability::{
-        Figures, KilledIds, Sessions, connect_time, count, error_kind, ms, note_error, snapshot,
+        Figures, KilledIds, Labelled, Sessions, connect_time, count, error_kind, ms, note_error,
+        snapshot,
     },
 };
 use tokio::time::Instant;
@@ -41,6 +42,7 @@ use tokio::time::Instant;
 /// The errors attempts failed with, by kind.
 static PG_ATTEMPT_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 static MY_ATTEMPT_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+static PP_ATTEMPT_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 
 const N: usize = 8;
 const CALLS: usize = 4 * N;
@@ -84,6 +86,29 @@ async fn my_read(conn: &mut MySqlConnection, attempts: &AtomicU64) -> Result<i64
     Ok(count?)
 }
 
+#[resilient(
+    crate = pool_postgres,
+    retries = 8,
+    backoff = "exponential",
+    base = "5ms",
+    max_delay = "100ms",
+    timeout = "5s",
+    idempotent = true
+)]
+#[pooled]
+async fn pp_read(
+    conn: &mut pool_postgres::Client,
+    attempts: &AtomicU64,
+) -> Result<i64, pool_postgres::Error> {
+    attempts.fetch_add(1, Ordering::Relaxed);
+    let count = conn
+        .query_one_cached("SELECT count(*) FROM items", &[])
+        .await
+        .map(|row| row.get::<_, i64>(0));
+    note_error(&PP_ATTEMPT_ERRORS, &count);
+    Ok(count?)
+}
+
 /// Waits (bounded) until the pool holds N idle connections, none in use, and the server
 /// lists N of its sessions not killed by us. Returns how long it took, or `None`.
 async fn until_back_to_n<M: Manager>(
@@ -122,7 +147,7 @@ fn spread(mut values: Vec<Duration>) -> String {
 }
 
 #[allow(clippy::too_many_lines)]
-async fn restart_like_loss<M, F, Fut>(
+async fn restart_like_loss<M, F, Fut, E>(
     db: &TestDb,
     backend: &str,
     pool: Pool<M>,
@@ -131,7 +156,8 @@ async fn restart_like_loss<M, F, Fut>(
 ) where
     M: Manager,
     F: Fn(Pool<M>, Arc<AtomicU64>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<i64, Error>> + Send + 'static,
+    Fut: Future<Output = Result<i64, E>> + Send + 'static,
+    E: Labelled + Send + 'static,
 {
     let mut sessions = Sessions::connect(db, pool.name()).await;
     let killed = KilledIds::new();
@@ -322,6 +348,40 @@ async fn mysql_all_connections_killed_at_once_recover_without_intervention() {
         pool.clone(),
         |pool, attempts| async move { my_read(&pool, &attempts).await },
         &MY_ATTEMPT_ERRORS,
+    )
+    .await;
+    pool.close().await;
+    db.cleanup().await;
+}
+
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_postgres_all_connections_killed_at_once_recover_without_intervention() {
+    let Some(db) = db::postgres("rel_restart_pp").await else {
+        return;
+    };
+    let pool = pool_postgres::Config::from_url(
+        &db.url_with(&format!("connection_limit={N}&pool_timeout=10")),
+    )
+    .unwrap()
+    .pool_builder("rel_restart_pp")
+    .unwrap()
+    .min_idle(N)
+    .build_and_connect()
+    .await
+    .unwrap();
+    pool.get()
+        .await
+        .unwrap()
+        .batch_execute("CREATE TABLE items (k bigint PRIMARY KEY)")
+        .await
+        .unwrap();
+    restart_like_loss(
+        &db,
+        "pool-postgres",
+        pool.clone(),
+        |pool, attempts| async move { pp_read(&pool, &attempts).await },
+        &PP_ATTEMPT_ERRORS,
     )
     .await;
     pool.close().await;
