@@ -41,7 +41,7 @@ use pool_sqlx::{
 };
 use tests::{
     db::{self, TestDb},
-    reliability::{Figures, Rng, Sessions, count, error_kind, ms, wait_for},
+    reliability::{Figures, Labelled, Rng, Sessions, count, error_kind, ms, wait_for},
 };
 use tokio::time::Instant;
 
@@ -52,7 +52,8 @@ const SEED: u64 = 0x0C0F_FEE0;
 /// The storm must be over by then, or the test fails (it takes a few seconds here).
 const STORM_LIMIT: Duration = Duration::from_secs(60);
 
-type OpFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+/// One operation of the storm, on a binding whose error is `E`.
+type OpFuture<E = Error> = Pin<Box<dyn Future<Output = Result<(), E>> + Send>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Op {
@@ -320,6 +321,102 @@ fn my_op(pool: &MySqlPool, op: Op, p: Params) -> OpFuture {
     }
 }
 
+// ---- PostgreSQL through pool-postgres ---------------------------------------------
+
+type PpError = pool_postgres::Error;
+
+#[pooled(crate = pool_postgres)]
+async fn pp_query(
+    conn: &mut pool_postgres::Client,
+    stage: &AtomicU8,
+    secs: f64,
+) -> Result<(), PpError> {
+    stage.store(HOLDING, Ordering::Relaxed);
+    conn.execute_cached("SELECT pg_sleep($1)", &[&secs]).await?;
+    Ok(())
+}
+
+#[pooled(transaction, crate = pool_postgres)]
+async fn pp_transaction(
+    conn: &mut pool_postgres::Client,
+    stage: &AtomicU8,
+    key: i64,
+    secs: f64,
+) -> Result<(), PpError> {
+    stage.store(HOLDING, Ordering::Relaxed);
+    conn.execute_cached("INSERT INTO storm (k) VALUES ($1)", &[&key])
+        .await?;
+    stage.store(IN_TRANSACTION, Ordering::Relaxed);
+    conn.execute_cached("SELECT pg_sleep($1)", &[&secs]).await?;
+    stage.store(COMMITTING, Ordering::Relaxed);
+    conn.execute_cached("UPDATE storm SET done = true WHERE k = $1", &[&key])
+        .await?;
+    Ok(())
+}
+
+#[resilient(
+    crate = pool_postgres,
+    retries = 2,
+    base = "1ms",
+    max_delay = "4ms",
+    timeout = "4ms",
+    idempotent = true
+)]
+#[pooled]
+async fn pp_resilient(
+    conn: &mut pool_postgres::Client,
+    stage: &AtomicU8,
+    secs: f64,
+) -> Result<(), PpError> {
+    stage.store(HOLDING, Ordering::Relaxed);
+    conn.execute_cached("SELECT pg_sleep($1)", &[&secs]).await?;
+    Ok(())
+}
+
+/// The driver's own transaction on a checkout marked as an operation by hand.
+async fn pp_manual_transaction(
+    pool: pool_postgres::PostgresPool,
+    p: Params,
+) -> Result<(), PpError> {
+    let mut conn = pool.get().await?;
+    p.stage.store(HOLDING, Ordering::Relaxed);
+    conn.begin_operation();
+    let result = async {
+        let tx = conn.transaction().await?;
+        tx.execute("INSERT INTO storm (k) VALUES ($1)", &[&p.key])
+            .await?;
+        p.stage.store(IN_TRANSACTION, Ordering::Relaxed);
+        tx.execute("SELECT pg_sleep($1)", &[&p.sleep_secs]).await?;
+        p.stage.store(COMMITTING, Ordering::Relaxed);
+        tx.execute("UPDATE storm SET done = true WHERE k = $1", &[&p.key])
+            .await?;
+        tx.commit().await
+    }
+    .await
+    .map_err(PpError::from);
+    conn.finish(&result);
+    result
+}
+
+fn pp_op(pool: &pool_postgres::PostgresPool, op: Op, p: Params) -> OpFuture<PpError> {
+    let pool = pool.clone();
+    match op {
+        Op::Get => Box::pin(async move {
+            let conn = pool.get().await?;
+            p.stage.store(HOLDING, Ordering::Relaxed);
+            tokio::time::sleep(p.hold).await;
+            drop(conn);
+            Ok(())
+        }),
+        Op::Query => Box::pin(async move { pp_query(&pool, &p.stage, p.sleep_secs).await }),
+        Op::Transaction => {
+            Box::pin(async move { pp_transaction(&pool, &p.stage, p.key, p.sleep_secs).await })
+        }
+        Op::Resilient => Box::pin(async move { pp_resilient(&pool, &p.stage, p.sleep_secs).await }),
+        Op::ManualTransaction => Box::pin(pp_manual_transaction(pool, p)),
+    }
+}
+
 // ---- the storm ----------------------------------------------------------------------
 
 /// What the storm did, per operation kind.
@@ -348,9 +445,9 @@ impl Tally {
 }
 
 /// Runs `OPS` operations from `TASKS` tasks, each raced against a random timer.
-async fn storm<M: Manager>(
+async fn storm<M: Manager, E: Labelled + 'static>(
     pool: &Pool<M>,
-    run: fn(&Pool<M>, Op, Params) -> OpFuture,
+    run: fn(&Pool<M>, Op, Params) -> OpFuture<E>,
 ) -> (Tally, Duration) {
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -419,11 +516,11 @@ async fn storm<M: Manager>(
 
 /// The storm, then every check; prints the figures.
 #[allow(clippy::too_many_lines)]
-async fn cancellation_storm<M: Manager>(
+async fn cancellation_storm<M: Manager, E: Labelled + 'static>(
     db: &TestDb,
     backend: &str,
     pool: Pool<M>,
-    run: fn(&Pool<M>, Op, Params) -> OpFuture,
+    run: fn(&Pool<M>, Op, Params) -> OpFuture<E>,
     in_transaction: impl AsyncFn(&Pool<M>) -> Vec<bool>,
     rows: impl AsyncFn() -> (i64, i64),
 ) {
@@ -625,6 +722,77 @@ async fn pg_cancellation_storm_leaks_nothing() {
             conn.close().await.ok();
             counts
         },
+    )
+    .await;
+    db.cleanup().await;
+}
+
+/// Whether each of `MAX_SIZE` sessions checked out at once from a PostgreSQL pool of
+/// either binding is inside a transaction block, and the table's (rows, rows not done),
+/// read on a connection of its own.
+async fn pg_rows(url: &str) -> (i64, i64) {
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    let counts: (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE NOT done) FROM storm")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    conn.close().await.ok();
+    counts
+}
+
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_postgres_cancellation_storm_leaks_nothing() {
+    let Some(db) = db::postgres("rel_cancel_pp").await else {
+        return;
+    };
+    let pool = pool_postgres::Config::from_url(
+        &db.url_with(&format!("connection_limit={MAX_SIZE}&pool_timeout=10")),
+    )
+    .unwrap()
+    .pool_builder("rel_cancel_pp")
+    .unwrap()
+    .validation(Validation::Never)
+    .build()
+    .unwrap();
+    pool.get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE TABLE storm (k bigint PRIMARY KEY, done boolean NOT NULL DEFAULT false)",
+        )
+        .await
+        .unwrap();
+    let url = db.url.clone();
+    cancellation_storm(
+        &db,
+        "pool-postgres",
+        pool,
+        pp_op,
+        async |pool: &pool_postgres::PostgresPool| {
+            let mut held = Vec::new();
+            for _ in 0..MAX_SIZE {
+                held.push(pool.get().await.unwrap());
+            }
+            let mut dirty = Vec::new();
+            for conn in &held {
+                // Outside a transaction block, now() (its start) equals statement_timestamp();
+                // on the simple protocol, as the pool's check asks it (an extended-protocol
+                // query stamps its Bind and its Execute apart).
+                let messages = conn
+                    .simple_query(pool_postgres::pool_facts::POSTGRES_CHECK_QUERY)
+                    .await
+                    .unwrap();
+                let outside = messages.iter().any(|message| {
+                    matches!(message, pool_postgres::tokio_postgres::SimpleQueryMessage::Row(row)
+                        if row.get(0) == Some("t"))
+                });
+                dirty.push(!outside);
+            }
+            dirty
+        },
+        async || pg_rows(&url).await,
     )
     .await;
     db.cleanup().await;
