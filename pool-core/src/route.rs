@@ -170,6 +170,48 @@ macro_rules! __binding_route {
             result.map_err(|via| via.error)
         }
 
+        /// The binding's `transaction(pool, policy, body)` door, one copy for every
+        /// binding: each attempt checks a connection out of `pool` and runs the
+        /// transaction engine (`begin`, `body`, `end`) under `policy`, and the caller gets
+        /// its own error type back through the same route as `#[pooled(transaction)]`'s
+        /// (a policy's rejection reaches `E` through the binding's error).
+        pub async fn transaction<M, T, E, F>(
+            pool: &$crate::Pool<M>,
+            policy: &$crate::Resilience,
+            mut body: F,
+        ) -> ::core::result::Result<T, E>
+        where
+            M: $crate::TransactionManager,
+            E: CarriesError
+                + FromPoolError<M::Error>
+                + $crate::transaction::CarriesTransactionError<M::TransactionError>,
+            F: for<'c> ::core::ops::FnMut(
+                &'c mut M::Connection,
+            ) -> ::core::pin::Pin<
+                ::std::boxed::Box<
+                    dyn ::core::future::Future<Output = ::core::result::Result<T, E>>
+                        + ::core::marker::Send
+                        + 'c,
+                >,
+            >,
+        {
+            let transaction: $crate::transaction::Transaction<M, E> =
+                $crate::transaction::Transaction::new();
+            let mut attempts = policy.begin();
+            loop {
+                let attempt = async {
+                    let conn = pool.get().await.map_err(checkout_failed)?;
+                    let mut open = transaction.begin(conn).await?;
+                    let outcome = body(&mut *open).await;
+                    transaction.end(open, outcome).await
+                };
+                let attempt = carry_transaction(attempt);
+                if let ::core::ops::ControlFlow::Break(result) = attempts.run(attempt).await {
+                    return transaction.deliver(uncarry(result));
+                }
+            }
+        }
+
         /// A `retry_if` predicate as the attempt loop asks it.
         #[inline(always)]
         pub fn retry_if<X, K>(predicate: impl Fn(&X) -> bool) -> impl Fn(&Via<X, K>) -> bool {

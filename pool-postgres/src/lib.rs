@@ -36,6 +36,7 @@ mod error;
 mod manager;
 mod private;
 mod statement_cache;
+mod transaction_with_retry;
 
 pub use pool_core::*;
 pub use pool_facts;
@@ -46,6 +47,7 @@ pub use client::Client;
 pub use config::Config;
 pub use error::{Error, PgError};
 pub use manager::PostgresManager;
+pub use transaction_with_retry::{BoxFuture, transaction};
 
 /// A pool of tokio-postgres clients (each a [`Client`]).
 pub type PostgresPool = Pool<PostgresManager>;

@@ -1,12 +1,12 @@
 //! Transactions with retry: the whole transaction re-run on a fresh connection after a
 //! serialization failure or deadlock.
 
-use std::{future::Future, ops::ControlFlow, pin::Pin};
+use std::{future::Future, pin::Pin};
 
-use pool_core::{Classify, Pool, Resilience, transaction::Transaction};
+use pool_core::{Classify, Pool, Resilience};
 use sqlx::Database;
 
-use crate::{__private, Backend, Error, SqlxManager};
+use crate::{__private, Backend, Error, SqlxConnection, SqlxManager};
 
 /// A boxed, `Send` future borrowing the connection: what a transaction body returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -56,20 +56,10 @@ where
     E: Classify + From<Error>,
     F: for<'c> FnMut(&'c mut <DB as Database>::Connection) -> BoxFuture<'c, Result<T, E>>,
 {
-    let transaction: Transaction<SqlxManager<DB>, E> = Transaction::new();
-    let mut attempts = policy.begin();
-    loop {
-        let attempt = async {
-            let conn = pool.get().await.map_err(__private::checkout_failed)?;
-            let mut open = transaction.begin(conn).await?;
-            let outcome = body(open.raw_mut()).await;
-            transaction.end(open, outcome).await
-        };
-        // The same error route as `#[pooled(transaction)]`: a policy's rejection reaches
-        // `E` through `Error`, so `E` needs no `From<Rejected>` of its own.
-        let attempt = __private::carry_transaction(attempt);
-        if let ControlFlow::Break(result) = attempts.run(attempt).await {
-            return transaction.deliver(__private::uncarry(result));
-        }
-    }
+    // The one copy every binding's door runs (`pool_core::__binding_route!`), with the
+    // body handed sqlx's own connection.
+    __private::transaction(pool, policy, move |conn: &mut SqlxConnection<DB>| {
+        body(conn.raw_mut())
+    })
+    .await
 }

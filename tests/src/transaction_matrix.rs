@@ -1,11 +1,14 @@
 //! The transaction fault matrix: one table of cells (a real fault at one step of a
 //! transaction) with what must come of each, run by one shared body for every door
-//! (`pool_sqlx::transaction` and `#[resilient(retries = 2)] #[pooled(transaction)]`) on
-//! every server (PostgreSQL and MariaDB), through the loopback [`FaultProxy`].
+//! (the binding's `transaction(pool, policy, body)` and `#[resilient(retries = 2)]
+//! #[pooled(transaction)]`) on every binding (pool-sqlx on PostgreSQL and MariaDB,
+//! pool-postgres on PostgreSQL), through the loopback [`FaultProxy`].
 //!
 //! For each cell it checks the rows the door wrote (0 or 1, never 2), how many times the
 //! body ran, the error the caller got, and whether the connection was discarded or reused
-//! (`connections_created`, `closed_broken`).
+//! (`connections_created`, `closed_broken`). A binding is a small adapter: how its
+//! connection runs one statement ([`Statements`]), how its error says a `COMMIT`'s
+//! outcome is unknown ([`MatrixError`]), and how its pool is built through the proxy.
 
 use std::{
     fmt,
@@ -19,7 +22,7 @@ use std::{
 };
 
 use pool_sqlx::{
-    Backend, Classify, Error, ErrorClass, Pool, Resilience, SqlxManager,
+    Backend, Classify, ErrorClass, Manager, Pool, Resilience, SqlxManager,
     sqlx::{self, Connection, MySqlConnection, PgConnection},
 };
 use tokio::sync::Mutex;
@@ -35,7 +38,7 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
 /// A door into the transaction engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Door {
-    /// `pool_sqlx::transaction(pool, policy, body)` with `retries(2)`.
+    /// The binding's `transaction(pool, policy, body)` with `retries(2)`.
     Function,
     /// A `#[resilient(retries = 2)] #[pooled(transaction)]` function.
     Macro,
@@ -142,17 +145,106 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn of(result: &Result<(), Error>) -> Outcome {
+    fn of<E: MatrixError>(result: &Result<(), E>) -> Outcome {
         match result {
             Ok(()) => Outcome::Ok,
-            Err(error @ Error::CommitOutcomeUnknown(_))
-                if error.to_string().contains("outcome of COMMIT is unknown") =>
+            Err(error)
+                if error.commit_outcome_unknown()
+                    && error.to_string().contains("outcome of COMMIT is unknown") =>
             {
                 Outcome::CommitOutcomeUnknown
             }
             Err(error) => Outcome::Failed(error.class()),
         }
     }
+}
+
+/// A binding's error as the matrix reads it: its class, and whether it is the binding's
+/// `CommitOutcomeUnknown`.
+pub trait MatrixError: Classify + fmt::Debug + fmt::Display {
+    /// Whether this is the binding's `CommitOutcomeUnknown` variant.
+    fn commit_outcome_unknown(&self) -> bool;
+}
+
+impl MatrixError for pool_sqlx::Error {
+    fn commit_outcome_unknown(&self) -> bool {
+        matches!(self, pool_sqlx::Error::CommitOutcomeUnknown(_))
+    }
+}
+
+impl MatrixError for pool_postgres::Error {
+    fn commit_outcome_unknown(&self) -> bool {
+        matches!(self, pool_postgres::Error::CommitOutcomeUnknown(_))
+    }
+}
+
+/// A binding's connection as the body uses it: one statement, by the simple query
+/// protocol (so the proxy sees its text).
+pub trait Statements: Send {
+    /// What the statement fails with.
+    type Error: Send;
+    /// Runs `statement`.
+    fn execute<'a>(
+        &'a mut self,
+        statement: &'static str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Self::Error>> + Send + 'a>>;
+}
+
+impl Statements for PgConnection {
+    type Error = pool_sqlx::Error;
+    fn execute<'a>(
+        &'a mut self,
+        statement: &'static str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), pool_sqlx::Error>> + Send + 'a>> {
+        Box::pin(async move {
+            sqlx::raw_sql(statement).execute(self).await?;
+            Ok(())
+        })
+    }
+}
+
+impl Statements for MySqlConnection {
+    type Error = pool_sqlx::Error;
+    fn execute<'a>(
+        &'a mut self,
+        statement: &'static str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), pool_sqlx::Error>> + Send + 'a>> {
+        Box::pin(async move {
+            sqlx::raw_sql(statement).execute(self).await?;
+            Ok(())
+        })
+    }
+}
+
+impl Statements for pool_postgres::Client {
+    type Error = pool_postgres::Error;
+    fn execute<'a>(
+        &'a mut self,
+        statement: &'static str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), pool_postgres::Error>> + Send + 'a>> {
+        Box::pin(async move { Ok(self.batch_execute(statement).await?) })
+    }
+}
+
+/// pool-sqlx's pool for the matrix: `url` (through the proxy), two connections at most.
+pub fn sqlx_pool<DB: Backend>(url: &str) -> Pool<SqlxManager<DB>> {
+    let manager = SqlxManager::<DB>::from_url(url).expect("manager");
+    Pool::builder(manager)
+        .max_size(2)
+        .build()
+        .expect("pool through the proxy")
+}
+
+/// pool-postgres's pool for the matrix, built by its own door (`Config::from_url`): `url`
+/// (through the proxy), two connections at most.
+pub fn postgres_pool(url: &str) -> pool_postgres::PostgresPool {
+    pool_postgres::Config::from_url(url)
+        .expect("config")
+        .pool_builder("tx_matrix")
+        .expect("manager")
+        .max_size(2)
+        .build()
+        .expect("pool through the proxy")
 }
 
 /// What one cell did.
@@ -219,28 +311,12 @@ impl Run {
         self.cell
     }
 
-    /// The transaction's body on PostgreSQL, the same through both doors.
-    pub async fn body_pg(&self, conn: &mut PgConnection) -> Result<(), Error> {
+    /// The transaction's body, the same through every door and on every binding.
+    pub async fn body<C: Statements>(&self, conn: &mut C) -> Result<(), C::Error> {
         for step in self.steps() {
             match step {
-                Step::Door(statement) => {
-                    sqlx::raw_sql(statement).execute(&mut *conn).await?;
-                }
-                Step::Rival(statement) => self.rival(statement).await?,
-            }
-        }
-        self.bodies_ok.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-
-    /// The transaction's body on MariaDB, the same through both doors.
-    pub async fn body_mysql(&self, conn: &mut MySqlConnection) -> Result<(), Error> {
-        for step in self.steps() {
-            match step {
-                Step::Door(statement) => {
-                    sqlx::raw_sql(statement).execute(&mut *conn).await?;
-                }
-                Step::Rival(statement) => self.rival(statement).await?,
+                Step::Door(statement) => conn.execute(statement).await?,
+                Step::Rival(statement) => self.rival(statement).await,
             }
         }
         self.bodies_ok.fetch_add(1, Ordering::SeqCst);
@@ -274,22 +350,25 @@ impl Run {
         steps
     }
 
-    async fn rival(&self, statement: &'static str) -> Result<(), Error> {
+    /// The rival's statement, on its own direct connection (never faulted).
+    async fn rival(&self, statement: &'static str) {
         let mut rival = self.rival.lock().await;
         if let Some(conn) = rival.as_mut() {
-            sqlx::raw_sql(statement).execute(conn).await?;
+            sqlx::raw_sql(statement)
+                .execute(conn)
+                .await
+                .expect("the rival's statement");
         }
-        Ok(())
     }
 }
 
 /// Calls the door under test for one run; `timed` asks for the door with the
 /// per-attempt timeout ([`ATTEMPT_TIMEOUT`]).
-pub type Call<DB> = for<'a> fn(
-    &'a Pool<SqlxManager<DB>>,
+pub type Call<M, E> = for<'a> fn(
+    &'a Pool<M>,
     Arc<Run>,
     bool,
-) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+) -> Pin<Box<dyn Future<Output = Result<(), E>> + Send + 'a>>;
 
 /// The policy of the `transaction()` door: what `#[resilient(retries = 2)]` builds, and
 /// with `timeout = "300ms"` when `timed`.
@@ -301,63 +380,109 @@ pub fn function_policy(timed: bool) -> Resilience {
     }
 }
 
-/// Runs every cell that applies to `db`'s server through `door` and panics, with the
-/// whole table, if any cell did not do what [`Cell::expected`] says.
-pub async fn run_matrix<DB: Backend>(db: &TestDb, door: Door, call: Call<DB>) {
-    let create = match db.server {
-        Server::Postgres => {
-            "CREATE TABLE tx_matrix (who TEXT NOT NULL, grp INT NOT NULL DEFAULT 0, k INT NULL, \
-             CONSTRAINT tx_matrix_k UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)"
-        }
-        Server::MySql => {
-            "CREATE TABLE tx_matrix (who VARCHAR(16) NOT NULL, grp INT NOT NULL DEFAULT 0, \
-             k INT NULL) ENGINE = InnoDB"
-        }
-    };
-    admin_execute(db.server, &db.url, create).await;
-    let proxy = FaultProxy::for_url(&db.url).await.expect("proxy");
-    // In clear, so the proxy can see the statements.
-    let plain = match db.server {
-        Server::Postgres => db.url_with("sslmode=disable"),
-        Server::MySql => db.url_with("ssl-mode=disabled"),
-    };
-    let through = proxy.url_through(&plain);
-    let mut report = Vec::new();
-    let mut failures = 0;
-    for cell in Cell::ALL {
-        if let Some(reason) = cell.not_on(db.server) {
-            report.push(format!(
-                "{cell:?}: does not apply on {:?}: {reason}",
-                db.server
-            ));
-            continue;
-        }
-        let observed = run_cell(db, &proxy, &through, cell, call).await;
-        let expected = cell.expected();
-        let verdict = if observed == expected {
-            "ok"
-        } else {
-            failures += 1;
-            "MISMATCH"
-        };
-        report.push(format!(
-            "{cell:?}: {verdict}: observed {observed}; expected {expected}"
-        ));
-    }
-    let table = report.join("\n  ");
-    eprintln!(
-        "transaction matrix, {door:?} on {:?}:\n  {table}",
-        db.server
-    );
-    assert_eq!(failures, 0, "{door:?} on {:?}:\n  {table}", db.server);
+/// The matrix on one database: its table and proxy, set up once and shared by every
+/// binding's run, and the table of what each cell did.
+pub struct Matrix<'d> {
+    db: &'d TestDb,
+    proxy: FaultProxy,
+    through: String,
+    report: Vec<String>,
+    failures: usize,
 }
 
-async fn run_cell<DB: Backend>(
+impl fmt::Debug for Matrix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Matrix")
+            .field("server", &self.db.server)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'d> Matrix<'d> {
+    /// Creates the matrix's table in `db` and the proxy in front of its server.
+    pub async fn set_up(db: &'d TestDb) -> Self {
+        let create = match db.server {
+            Server::Postgres => {
+                "CREATE TABLE tx_matrix (who TEXT NOT NULL, grp INT NOT NULL DEFAULT 0, \
+                 k INT NULL, CONSTRAINT tx_matrix_k UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)"
+            }
+            Server::MySql => {
+                "CREATE TABLE tx_matrix (who VARCHAR(16) NOT NULL, grp INT NOT NULL DEFAULT 0, \
+                 k INT NULL) ENGINE = InnoDB"
+            }
+        };
+        admin_execute(db.server, &db.url, create).await;
+        let proxy = FaultProxy::for_url(&db.url).await.expect("proxy");
+        // In clear, so the proxy can see the statements.
+        let plain = match db.server {
+            Server::Postgres => db.url_with("sslmode=disable"),
+            Server::MySql => db.url_with("ssl-mode=disabled"),
+        };
+        let through = proxy.url_through(&plain);
+        Matrix {
+            db,
+            proxy,
+            through,
+            report: Vec::new(),
+            failures: 0,
+        }
+    }
+
+    /// Runs every cell that applies to the server through `binding`'s `door` (its pool
+    /// built by `pool` from the proxy's URL) and adds them to the table; returns how many
+    /// cells ran.
+    pub async fn run<M: Manager, E: MatrixError>(
+        &mut self,
+        binding: &str,
+        door: Door,
+        pool: fn(&str) -> Pool<M>,
+        call: Call<M, E>,
+    ) -> usize {
+        let server = self.db.server;
+        let mut ran = 0;
+        let mut lines = Vec::new();
+        for cell in Cell::ALL {
+            if let Some(reason) = cell.not_on(server) {
+                lines.push(format!("{cell:?}: does not apply on {server:?}: {reason}"));
+                continue;
+            }
+            let observed = run_cell(self.db, &self.proxy, &self.through, cell, pool, call).await;
+            ran += 1;
+            let expected = cell.expected();
+            let verdict = if observed == expected {
+                "ok"
+            } else {
+                self.failures += 1;
+                "MISMATCH"
+            };
+            lines.push(format!(
+                "{cell:?}: {verdict}: observed {observed}; expected {expected}"
+            ));
+        }
+        self.report.push(format!(
+            "{binding}, {door:?} on {server:?} ({ran} cells):\n    {}",
+            lines.join("\n    ")
+        ));
+        ran
+    }
+
+    /// Prints the table and panics, with the whole table, if any cell of any run did not
+    /// do what [`Cell::expected`] says.
+    pub fn finish(self) {
+        let table = self.report.join("\n  ");
+        eprintln!("transaction matrix:\n  {table}");
+        assert_eq!(self.failures, 0, "transaction matrix:\n  {table}");
+    }
+}
+
+async fn run_cell<M: Manager, E: MatrixError>(
     db: &TestDb,
     proxy: &FaultProxy,
     through: &str,
     cell: Cell,
-    call: Call<DB>,
+    pool: fn(&str) -> Pool<M>,
+    call: Call<M, E>,
 ) -> Observed {
     admin_execute(db.server, &db.url, "DELETE FROM tx_matrix").await;
     if cell == Cell::CommitDeferredConstraint {
@@ -387,11 +512,7 @@ async fn run_cell<DB: Backend>(
         bodies_ok: AtomicUsize::new(0),
         rival: Mutex::new(rival),
     });
-    let manager = SqlxManager::<DB>::from_url(through).expect("manager");
-    let pool = Pool::builder(manager)
-        .max_size(2)
-        .build()
-        .expect("pool through the proxy");
+    let pool = pool(through);
     let fired_before = proxy.counters().triggered.load(Ordering::SeqCst);
     if let Some((pattern, action)) = cell.fault() {
         proxy.arm(pattern, action);
