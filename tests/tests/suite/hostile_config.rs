@@ -2,16 +2,21 @@
 //! Issue #7, hostile input: property tests of every parser of user configuration.
 //!
 //! `Config::from_url` (arbitrary strings, URL-shaped strings with arbitrary parameters,
-//! bad values of each known parameter, good values read back), the URL's use by sqlx
-//! (`Config::manager`, `build_pool`), `parse_duration`, `Preset` (`POOL_PRESET`), and the
-//! settings a pool and a breaker are built from. Nothing panics, and every rejection names
-//! the key at fault (a bad value of a known parameter names that parameter).
+//! bad values of each known parameter, good values read back), the URL's use by the
+//! driver (`Config::manager`, `build_pool`), `parse_duration`, `Preset` (`POOL_PRESET`),
+//! and the settings a pool and a breaker are built from. Nothing panics, and every
+//! rejection names the key at fault (a bad value of a known parameter names that
+//! parameter).
+//!
+//! The properties of a URL go through every binding's public door from one body each
+//! ([`UrlDoor`]: pool-sqlx's `Config::from_url` and `build_pool`, and pool-postgres's):
+//! both parse with `pool_facts::Config`, but each hands the rest to its own driver.
 //!
 //! ```sh
 //! cargo test -p tests --test suite -- hostile_config:: --nocapture
 //! ```
 
-use std::time::Duration;
+use std::{fmt, ops::Deref, time::Duration};
 
 use pool_sqlx::{
     BackendKind, BreakerConfig, Config, ConfigError, Error, Pool, Preset, SlidingWindow,
@@ -84,6 +89,74 @@ const BREAKER_SETTINGS: [&str; 10] = [
     "max_wait_in_open",
 ];
 
+/// A binding's public door from a URL to a pool, as the properties go through it.
+trait UrlDoor {
+    /// The binding's `Config`, a newtype over `pool_facts::Config`.
+    type Config: Deref<Target = pool_postgres::pool_facts::Config> + fmt::Debug + fmt::Display;
+    /// Parameters the binding itself reads and may name in a rejection, besides the pool's.
+    const OWN_KEYS: &'static [&'static str];
+    /// The binding's `Config::from_url`.
+    fn from_url(url: &str) -> Result<Self::Config, ConfigError>;
+    /// The binding's `build_pool` for the URL's backend: the pool's `max_size`, or its
+    /// configuration error, or any other error (`Err(Err(debug))`).
+    fn build(config: &Self::Config) -> Result<usize, Result<ConfigError, String>>;
+    /// The words of a `url` rejection whose cause no single key is: the driver's, or the
+    /// binding's refusal of the whole URL.
+    const WHOLE_URL_REFUSED: &'static [&'static str];
+}
+
+/// pool-sqlx: `pool_sqlx::Config`, its pool for every backend.
+struct Sqlx;
+
+impl UrlDoor for Sqlx {
+    type Config = Config;
+    const OWN_KEYS: &'static [&'static str] = &[];
+    const WHOLE_URL_REFUSED: &'static [&'static str] = &["cannot be used by sqlx"];
+
+    fn from_url(url: &str) -> Result<Config, ConfigError> {
+        Config::from_url(url)
+    }
+
+    fn build(config: &Config) -> Result<usize, Result<ConfigError, String>> {
+        let built = match config.kind {
+            BackendKind::Postgres => config.build_pool::<Postgres>("p").map(|p| p.status()),
+            BackendKind::MySql => config.build_pool::<MySql>("p").map(|p| p.status()),
+            BackendKind::Sqlite => config.build_pool::<Sqlite>("p").map(|p| p.status()),
+        };
+        match built {
+            Ok(status) => Ok(status.max_size),
+            Err(Error::Config(error)) => Err(Ok(error)),
+            Err(other) => Err(Err(format!("{other:?}"))),
+        }
+    }
+}
+
+/// pool-postgres: `pool_postgres::Config`, a PostgreSQL pool (a URL of another backend is
+/// its error, naming `url`).
+struct TokioPostgres;
+
+impl UrlDoor for TokioPostgres {
+    type Config = pool_postgres::Config;
+    const OWN_KEYS: &'static [&'static str] = &["sslmode", "sslrootcert", "sslcert", "sslkey"];
+    const WHOLE_URL_REFUSED: &'static [&'static str] = &[
+        "cannot be used by tokio-postgres",
+        "URL, used for a postgres pool",
+        "lists several hosts",
+    ];
+
+    fn from_url(url: &str) -> Result<pool_postgres::Config, ConfigError> {
+        pool_postgres::Config::from_url(url)
+    }
+
+    fn build(config: &pool_postgres::Config) -> Result<usize, Result<ConfigError, String>> {
+        match config.build_pool("p") {
+            Ok(pool) => Ok(pool.status().max_size),
+            Err(pool_postgres::Error::Config(error)) => Err(Ok(error)),
+            Err(other) => Err(Err(format!("{other:?}"))),
+        }
+    }
+}
+
 fn cases(n: u32) -> ProptestConfig {
     ProptestConfig {
         cases: n,
@@ -92,9 +165,9 @@ fn cases(n: u32) -> ProptestConfig {
     }
 }
 
-/// A rejection of `url`: it names `url` itself or a key of its query string, and its
-/// message names it too.
-fn assert_names_a_key(url: &str, error: &ConfigError) {
+/// A rejection of `url` by `D`: it names `url` itself or a key of its query string, and
+/// its message names it too.
+fn assert_names_a_key<D: UrlDoor>(url: &str, error: &ConfigError) {
     let message = error.to_string();
     assert!(
         message.contains(&format!("`{}`", error.setting)),
@@ -102,7 +175,9 @@ fn assert_names_a_key(url: &str, error: &ConfigError) {
     );
     if error.setting != "url" {
         assert!(
-            KNOWN.contains(&error.setting) || HOST_LIST_KEYS.contains(&error.setting),
+            KNOWN.contains(&error.setting)
+                || HOST_LIST_KEYS.contains(&error.setting)
+                || D::OWN_KEYS.contains(&error.setting),
             "{url:?}: {message}"
         );
         let parsed = url::Url::parse(url).unwrap();
@@ -113,25 +188,19 @@ fn assert_names_a_key(url: &str, error: &ConfigError) {
     }
 }
 
-/// Everything done with a configuration that parsed: no panic, and a failure names a key.
-fn exercise(url: &str, config: &Config) {
+/// Everything `D` does with a configuration that parsed: no panic, and a failure names a
+/// key.
+fn exercise<D: UrlDoor>(url: &str, config: &D::Config) {
     let _ = format!("{config:?} {config} {}", config.settings());
     let _ = config.redacted_url();
-    let built = match config.kind {
-        BackendKind::Postgres => config.build_pool::<Postgres>("p").map(|p| p.status()),
-        BackendKind::MySql => config.build_pool::<MySql>("p").map(|p| p.status()),
-        BackendKind::Sqlite => config.build_pool::<Sqlite>("p").map(|p| p.status()),
-    };
-    match built {
-        Ok(status) => assert_eq!(
-            Some(status.max_size),
-            config.connection_limit.or(Some(status.max_size))
-        ),
-        Err(Error::Config(error)) => {
-            assert_names_a_key(url, &error);
+    match D::build(config) {
+        Ok(max_size) => assert_eq!(Some(max_size), config.connection_limit.or(Some(max_size))),
+        Err(Ok(error)) => {
+            assert_names_a_key::<D>(url, &error);
             if error.setting == "url" {
-                // sqlx rejected something: the message names the parameter (or the user
-                // name or password) at fault, when one alone is at fault.
+                // The driver (or the binding) rejected something: the message names the
+                // parameter (or the user name or password) at fault, when one alone is at
+                // fault.
                 let message = error.to_string();
                 let parsed = url::Url::parse(url).unwrap();
                 let named = parsed
@@ -139,12 +208,68 @@ fn exercise(url: &str, config: &Config) {
                     .any(|(key, _)| message.contains(&format!("`{key}`")))
                     || message.contains("`password`")
                     || message.contains("`user`")
-                    || message.contains("cannot be used by sqlx");
+                    || D::WHOLE_URL_REFUSED
+                        .iter()
+                        .any(|words| message.contains(words));
                 assert!(named, "{url:?}: {message}");
             }
         }
-        Err(other) => panic!("{url:?}: not a configuration error: {other:?}"),
+        Err(Err(other)) => panic!("{url:?}: not a configuration error: {other}"),
     }
+}
+
+/// `from_url_never_panics_on_arbitrary_strings` through `D`.
+fn arbitrary_string<D: UrlDoor>(input: &str) -> Result<(), TestCaseError> {
+    match D::from_url(input) {
+        Ok(config) => exercise::<D>(input, &config),
+        Err(error) => {
+            prop_assert_eq!(error.setting, "url", "{:?}: {}", input, error);
+            prop_assert!(error.to_string().contains("`url`"));
+        }
+    }
+    Ok(())
+}
+
+/// `url_shaped_strings_with_arbitrary_parameters_never_panic` through `D`.
+fn url_shaped_string<D: UrlDoor>(url: &str) {
+    match D::from_url(url) {
+        Ok(config) => exercise::<D>(url, &config),
+        Err(error) => assert_names_a_key::<D>(url, &error),
+    }
+}
+
+/// `a_bad_value_of_a_known_parameter_is_named` through `D`.
+fn bad_known_value<D: UrlDoor>(url: &str, key: &str) -> Result<(), TestCaseError> {
+    let error = D::from_url(url).expect_err(url);
+    prop_assert_eq!(error.setting, key, "{}: {}", url, error);
+    assert_names_a_key::<D>(url, &error);
+    Ok(())
+}
+
+/// `good_values_are_read_back` through `D`: the values read, and the pool parameters taken
+/// out of the URL the driver gets.
+fn good_values<D: UrlDoor>(
+    url: &str,
+    key: &str,
+    expected: (Option<Duration>, usize, bool),
+) -> Result<(), TestCaseError> {
+    let config = D::from_url(url).unwrap();
+    let read = match key {
+        "pool_timeout" => config.pool_timeout,
+        "connect_timeout" => config.connect_timeout,
+        "statement_timeout" => config.statement_timeout,
+        "idle_timeout" => config.idle_timeout,
+        "max_lifetime" => config.max_lifetime,
+        "keepalive" => config.keepalive,
+        other => panic!("no reader for `{other}`"),
+    };
+    prop_assert_eq!(read, expected.0);
+    prop_assert_eq!(config.connection_limit, Some(expected.1));
+    prop_assert_eq!(config.pgbouncer, expected.2);
+    // Pool parameters are taken out; nothing is left for the driver.
+    prop_assert_eq!(config.driver_url().query(), None);
+    exercise::<D>(url, &config);
+    Ok(())
 }
 
 fn scheme() -> impl Strategy<Value = String> {
@@ -267,21 +392,14 @@ proptest! {
 
     #[test]
     fn from_url_never_panics_on_arbitrary_strings(input in prop_oneof![any::<String>(), "\\PC{0,60}"]) {
-        match Config::from_url(&input) {
-            Ok(config) => exercise(&input, &config),
-            Err(error) => {
-                prop_assert_eq!(error.setting, "url", "{:?}: {}", input, error);
-                prop_assert!(error.to_string().contains("`url`"));
-            }
-        }
+        arbitrary_string::<Sqlx>(&input)?;
+        arbitrary_string::<TokioPostgres>(&input)?;
     }
 
     #[test]
     fn url_shaped_strings_with_arbitrary_parameters_never_panic(url in url_shaped()) {
-        match Config::from_url(&url) {
-            Ok(config) => exercise(&url, &config),
-            Err(error) => assert_names_a_key(&url, &error),
-        }
+        url_shaped_string::<Sqlx>(&url);
+        url_shaped_string::<TokioPostgres>(&url);
     }
 
     #[test]
@@ -296,9 +414,8 @@ proptest! {
             .extend_pairs(&pairs)
             .finish();
         let url = format!("postgres://app:pw@db.example/app?{query}");
-        let error = Config::from_url(&url).expect_err(&url);
-        prop_assert_eq!(error.setting, key, "{}: {}", url, error);
-        assert_names_a_key(&url, &error);
+        bad_known_value::<Sqlx>(&url, key)?;
+        bad_known_value::<TokioPostgres>(&url, key)?;
     }
 
     #[test]
@@ -346,23 +463,9 @@ proptest! {
             "postgres://u@h/d?connection_limit={limit}&{key}={secs}{}&pgbouncer={}",
             unit.0, pgbouncer.0
         );
-        let config = Config::from_url(&url).unwrap();
-        let expected = Some(Duration::from_millis(secs * unit.1));
-        let read = match key {
-            "pool_timeout" => config.pool_timeout,
-            "connect_timeout" => config.connect_timeout,
-            "statement_timeout" => config.statement_timeout,
-            "idle_timeout" => config.idle_timeout,
-            "max_lifetime" => config.max_lifetime,
-            "keepalive" => config.keepalive,
-            other => panic!("no reader for `{other}`"),
-        };
-        prop_assert_eq!(read, expected);
-        prop_assert_eq!(config.connection_limit, Some(limit));
-        prop_assert_eq!(config.pgbouncer, pgbouncer.1);
-        // Pool parameters are taken out; nothing is left for sqlx.
-        prop_assert_eq!(config.sqlx_url().query(), None);
-        exercise(&url, &config);
+        let expected = (Some(Duration::from_millis(secs * unit.1)), limit, pgbouncer.1);
+        good_values::<Sqlx>(&url, key, expected)?;
+        good_values::<TokioPostgres>(&url, key, expected)?;
     }
 
     #[test]
@@ -471,14 +574,15 @@ fn fixed_cases_found_while_writing_the_properties() {
     // A connection limit in the billions made `build_pool` abort the process (pool-core
     // reserves bookkeeping for `max_size` connections up front); the URL parser now
     // rejects it, naming the parameter.
-    let error = Config::from_url("postgres://h/db?connection_limit=99999999999").unwrap_err();
-    assert_eq!(error.setting, "connection_limit");
-    assert!(error.to_string().contains("at most"), "{error}");
-    let ok = Config::from_url("postgres://h/db?connection_limit=10000").unwrap();
-    assert_eq!(
-        ok.build_pool::<Postgres>("big").unwrap().status().max_size,
-        10_000
-    );
+    fn limits<D: UrlDoor>() {
+        let error = D::from_url("postgres://h/db?connection_limit=99999999999").unwrap_err();
+        assert_eq!(error.setting, "connection_limit");
+        assert!(error.to_string().contains("at most"), "{error}");
+        let ok = D::from_url("postgres://h/db?connection_limit=10000").unwrap();
+        assert_eq!(D::build(&ok), Ok(10_000));
+    }
+    limits::<Sqlx>();
+    limits::<TokioPostgres>();
     // sqlx's own messages did not say which parameter was wrong.
     for (url, key) in [
         ("postgres://u:pw@h/db?port=abc", "`port`"),
