@@ -9,9 +9,26 @@ use std::{
 };
 
 use pool_core::{ConfigError, Pool, PoolBuilder};
-use pool_facts::BackendKind;
+use pool_facts::{BackendKind, POSTGRES_TLS_PARAMETERS, PostgresTls, SslMode};
 
-use crate::{Error, PostgresManager};
+use crate::{Error, PostgresManager, tls::MakeRustlsConnect};
+
+/// Whether every host of `config` is a Unix socket, where TLS is never used.
+fn only_unix_sockets(config: &tokio_postgres::Config) -> bool {
+    #[cfg(unix)]
+    {
+        let hosts = config.get_hosts();
+        !hosts.is_empty()
+            && hosts
+                .iter()
+                .all(|host| matches!(host, tokio_postgres::config::Host::Unix(_)))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = config;
+        false
+    }
+}
 
 /// A pool configuration parsed from a PostgreSQL URL: `pool_facts::Config` (every
 /// parameter, its meaning and its errors are documented there), with the tokio-postgres
@@ -53,20 +70,16 @@ impl Config {
                  walk yet; use pool-sqlx for a multi-host URL",
             ));
         }
+        let tls = self
+            .postgres_tls()
+            .unwrap_or_else(|| Ok(PostgresTls::default()))?;
         let url = self.0.driver_url();
-        if let Some((_, mode)) = url.query_pairs().find(|(key, _)| key == "sslmode")
-            && !matches!(&*mode, "disable" | "prefer" | "allow")
-        {
-            return Err(ConfigError::new(
-                "sslmode",
-                format!("`{mode}` needs TLS, which pool-postgres does not offer yet"),
-            ));
-        }
-        // tokio-postgres reads `sslmode=prefer` as "TLS if offered", and has no TLS here.
+        // The TLS parameters are read above (pool-facts owns their names); tokio-postgres
+        // knows only three `sslmode`s and no certificate file, so none goes to it.
         let mut plain = url.clone();
         let kept: Vec<(String, String)> = url
             .query_pairs()
-            .filter(|(key, _)| key != "sslmode")
+            .filter(|(key, _)| !POSTGRES_TLS_PARAMETERS.contains(&&**key))
             .map(|(key, value)| (key.into_owned(), value.into_owned()))
             .collect();
         plain.set_query(None);
@@ -77,7 +90,18 @@ impl Config {
         let mut driver = tokio_postgres::Config::from_str(plain.as_str()).map_err(|error| {
             ConfigError::new("url", format!("cannot be used by tokio-postgres: {error}"))
         })?;
-        driver.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        // Built once, here: every connect shares the rustls configuration (or `NoTls`).
+        // libpq ignores `sslmode` on a Unix socket, and so does this.
+        let connector = if only_unix_sockets(&driver) {
+            None
+        } else {
+            MakeRustlsConnect::for_url(&tls)?
+        };
+        driver.ssl_mode(match (&connector, tls.mode) {
+            (None, _) => tokio_postgres::config::SslMode::Disable,
+            (Some(_), Some(SslMode::Prefer)) => tokio_postgres::config::SslMode::Prefer,
+            (Some(_), _) => tokio_postgres::config::SslMode::Require,
+        });
         match &self.application_name {
             Some(name) => driver.application_name(name),
             None => driver.application_name(pool),
@@ -91,8 +115,11 @@ impl Config {
         }
         // The pool bounds each connect (`connect_timeout`); tokio-postgres's own is off.
         driver.connect_timeout(Duration::ZERO);
-        let manager = PostgresManager::new(driver, self.redacted_url())
+        let mut manager = PostgresManager::new(driver, self.redacted_url())
             .statement_cache_size(self.effective_statement_cache_size());
+        if let Some(connector) = connector {
+            manager = manager.tls(connector);
+        }
         Ok(if self.pgbouncer {
             manager.begin_with(self.effective_statement_timeout())
         } else {

@@ -10,6 +10,8 @@ use pool_core::{
 };
 use pool_facts::sqlstate::{self, PgSeverity};
 
+use crate::tls::TlsError;
+
 /// What the manager fails with: tokio-postgres's error, or a session the check found
 /// unusable.
 #[derive(Debug)]
@@ -48,7 +50,15 @@ impl fmt::Display for PgError {
                     }
                     Ok(())
                 }
-                None => fmt::Display::fmt(error, f),
+                // tokio-postgres's own `Display` leaves out the cause ("error performing
+                // TLS handshake", not why): shown after it. No cause carries the password.
+                None => {
+                    fmt::Display::fmt(error, f)?;
+                    match std::error::Error::source(error) {
+                        Some(cause) => write!(f, ": {cause}"),
+                        None => Ok(()),
+                    }
+                }
             },
             PgError::Dirty(why) => f.write_str(why),
         }
@@ -70,6 +80,13 @@ fn lost_connection(error: &tokio_postgres::Error) -> bool {
         || std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>())
 }
 
+/// The TLS failure under a connect's error, when TLS failed (tokio-postgres's "server does
+/// not support TLS" under `require` is no `TlsError`: it is `Permanent` as any failure
+/// without a lost connection).
+fn tls_failure(error: &tokio_postgres::Error) -> Option<&TlsError> {
+    std::error::Error::source(error).and_then(|cause| cause.downcast_ref::<TlsError>())
+}
+
 impl Classify for PgError {
     fn class(&self) -> ErrorClass {
         match self {
@@ -77,9 +94,14 @@ impl Classify for PgError {
                 Some(db) => {
                     sqlstate::postgres(db.code().code(), PgSeverity::from_word(db.severity()))
                 }
-                None if lost_connection(error) => ErrorClass::Connection,
-                // Encoding a parameter, decoding a row, a bad statement: not worth a retry.
-                None => ErrorClass::Permanent,
+                // A TLS connect's failure says itself what it is (a refused certificate:
+                // `Permanent`; the socket lost mid-handshake: `Connection`).
+                None => match tls_failure(error) {
+                    Some(tls) => tls.class(),
+                    None if lost_connection(error) => ErrorClass::Connection,
+                    // Encoding a parameter, decoding a row, a bad statement: not worth a retry.
+                    None => ErrorClass::Permanent,
+                },
             },
             PgError::Dirty(_) => ErrorClass::Connection,
         }

@@ -9,9 +9,10 @@
 //! pool-sqlx's. The connection handed out is a [`Client`]: `tokio_postgres::Client` by
 //! `Deref` and `Borrow`, plus a bounded statement cache
 //! ([`Client::prepare_cached`], `statement_cache_size`, off with `pgbouncer=true`) and
-//! broken marking. Not yet: TLS (`sslmode=require|verify-ca|verify-full` is refused with
-//! a typed error), the multi-host walk, replicas, health and the attributes' concrete
-//! pool type.
+//! broken marking, and TLS through rustls for
+//! `sslmode=prefer|require|verify-ca|verify-full` with libpq's meanings (see [`tls`]).
+//! Not yet: client certificates, the multi-host walk, replicas, health and the
+//! attributes' concrete pool type.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), pool_postgres::Error> {
@@ -36,6 +37,7 @@ mod error;
 mod manager;
 mod private;
 mod statement_cache;
+pub mod tls;
 mod transaction_with_retry;
 
 pub use pool_core::*;

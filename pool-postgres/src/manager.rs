@@ -39,6 +39,7 @@ use tokio_postgres::NoTls;
 use crate::{
     client::Client,
     error::{Error, PgError},
+    tls::{Connector, MakeRustlsConnect},
 };
 
 /// Makes tokio-postgres clients from a [`tokio_postgres::Config`](https://docs.rs/tokio-postgres/0.7/tokio_postgres/config/struct.Config.html).
@@ -49,19 +50,37 @@ pub struct PostgresManager {
     /// What `begin` sends: `BEGIN`, or behind PgBouncer with a statement timeout,
     /// `BEGIN; SET LOCAL statement_timeout = …` (see [`begin_with`](Self::begin_with)).
     begin: String,
+    /// `NoTls` or rustls, chosen once here, not per connect.
+    tls: Connector,
 }
 
 impl PostgresManager {
-    /// A manager connecting with `config` (no TLS). `description` names the server in
-    /// errors and logs; give it without a password (a [`Config`](crate::Config) gives its
-    /// redacted URL).
+    /// A manager connecting with `config` (no TLS: see [`tls`](Self::tls)).
+    /// `description` names the server in errors and logs; give it without a password (a
+    /// [`Config`](crate::Config) gives its redacted URL).
     pub fn new(config: tokio_postgres::Config, description: impl Into<String>) -> Self {
         PostgresManager {
             config,
             description: description.into(),
             statement_cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
             begin: "BEGIN".to_owned(),
+            tls: Connector::Plain,
         }
+    }
+
+    /// Connects through TLS with `tls` whenever the driver configuration's `ssl_mode`
+    /// asks for it (`Prefer`: if the server offers it; `Require`: or fail). A
+    /// [`Config`](crate::Config) sets it from the URL's `sslmode` and `sslrootcert` (see
+    /// the [`tls`](crate::tls) module); without it the manager connects in plain text
+    /// whatever the `ssl_mode`.
+    pub fn tls(mut self, tls: MakeRustlsConnect) -> Self {
+        self.tls = Connector::Rustls(tls);
+        self
+    }
+
+    /// Whether connects may use TLS (a [`tls`](Self::tls) connector is set).
+    pub fn uses_tls(&self) -> bool {
+        matches!(self.tls, Connector::Rustls(_))
     }
 
     /// Applies `statement_timeout` to every transaction the pool's engine begins
@@ -112,6 +131,7 @@ impl fmt::Debug for PostgresManager {
         f.debug_struct("PostgresManager")
             .field("server", &self.description)
             .field("statement_cache_size", &self.statement_cache_size)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -138,11 +158,23 @@ impl Manager for PostgresManager {
     type Error = PgError;
 
     async fn connect(&self) -> Result<Client, PgError> {
-        let (client, connection) = self.config.connect(NoTls).await?;
         // The socket's I/O: it ends when the client is dropped or the server goes away.
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let client = match &self.tls {
+            Connector::Plain => {
+                let (client, connection) = self.config.connect(NoTls).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            }
+            Connector::Rustls(tls) => {
+                let (client, connection) = self.config.connect(tls.clone()).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            }
+        };
         Ok(Client::new(client, self.statement_cache_size))
     }
 

@@ -141,6 +141,29 @@ fn server_user() -> Option<(u32, u32)> {
     }
 }
 
+/// The server binaries' directory, or `None` after a loud `SKIPPED` line.
+///
+/// # Panics
+/// When the binaries are missing under `CI=true`: CI never skips.
+fn bindir_or_skip() -> Option<PathBuf> {
+    let Some(bin) = bindir() else {
+        assert!(
+            !ci(),
+            "the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are not \
+             installed (no $PG_BINDIR, nothing in /usr/lib/postgresql/*/bin) and CI=true: \
+             the cluster tests cannot be skipped on CI"
+        );
+        eprintln!(
+            "\n********************************************************************\n\
+             SKIPPED: the PostgreSQL server binaries are not installed \
+             (apt-get install postgresql)\n\
+             ********************************************************************\n"
+        );
+        return None;
+    };
+    Some(bin)
+}
+
 /// A port that was free a moment ago on 127.0.0.1.
 fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
@@ -156,21 +179,7 @@ impl Cluster {
     /// When the binaries are missing under `CI=true`, or when a server does not start
     /// (the message carries its log).
     pub fn start(replication: Replication) -> Option<Cluster> {
-        let Some(bin) = bindir() else {
-            assert!(
-                !ci(),
-                "the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are not \
-                 installed (no $PG_BINDIR, nothing in /usr/lib/postgresql/*/bin) and CI=true: \
-                 the cluster tests cannot be skipped on CI"
-            );
-            eprintln!(
-                "\n********************************************************************\n\
-                 SKIPPED: the PostgreSQL server binaries are not installed \
-                 (apt-get install postgresql)\n\
-                 ********************************************************************\n"
-            );
-            return None;
-        };
+        let bin = bindir_or_skip()?;
         let dir = tempfile::Builder::new()
             .prefix("pg-cluster-")
             .tempdir()
@@ -201,6 +210,64 @@ impl Cluster {
         cluster.base_backup();
         cluster.start_server(&cluster.standby);
         cluster.wait_until_streaming();
+        Some(cluster)
+    }
+
+    /// Starts a primary alone (no standby: [`standby_port`](Self::standby_port) and
+    /// [`standby_url`](Self::standby_url) name a server that is not running), with
+    /// `files` written into its data directory (owned by the server user, mode 0600, as
+    /// PostgreSQL wants of a private key) and `settings` appended to its
+    /// `postgresql.conf`: a server with `ssl = on` and a certificate made by the test.
+    /// `None` as [`start`](Self::start).
+    ///
+    /// # Panics
+    /// As [`start`](Self::start), and when a file cannot be written.
+    pub fn start_single(files: &[(&str, &[u8])], settings: &str) -> Option<Cluster> {
+        let bin = bindir_or_skip()?;
+        let dir = tempfile::Builder::new()
+            .prefix("pg-single-")
+            .tempdir()
+            .expect("temp dir for the server");
+        let run_as = server_user();
+        if let Some((uid, gid)) = run_as {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .expect("give the server's temp dir to the server user");
+        }
+        let cluster = Cluster {
+            primary: Mutex::new(Server {
+                data: dir.path().join("primary"),
+                port: free_port(),
+                running: false,
+            }),
+            standby: Mutex::new(Server {
+                data: dir.path().join("standby"),
+                port: free_port(),
+                running: false,
+            }),
+            bin,
+            run_as,
+            dir,
+            replication: Replication::Async,
+        };
+        cluster.init_primary();
+        let data = lock(&cluster.primary).data.clone();
+        for (name, contents) in files {
+            let path = data.join(name);
+            fs::write(&path, contents).unwrap_or_else(|error| panic!("write {name}: {error}"));
+            fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap_or_else(|error| panic!("chmod {name}: {error}"));
+            if let Some((uid, gid)) = run_as {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+                    .unwrap_or_else(|error| panic!("chown {name}: {error}"));
+            }
+        }
+        let conf = data.join("postgresql.conf");
+        let mut existing = fs::read_to_string(&conf).expect("read postgresql.conf");
+        existing.push('\n');
+        existing.push_str(settings);
+        existing.push('\n');
+        fs::write(&conf, existing).expect("write postgresql.conf");
+        cluster.start_server(&cluster.primary);
         Some(cluster)
     }
 

@@ -4,7 +4,8 @@
 //! starting points), `parameters` (reading a URL's pool parameters), `duration` (their
 //! duration grammar), `hosts` (several hosts and which server a connect accepts),
 //! `apply` (the pool settings a `Config` gives, onto a pool builder), `settings` (the
-//! values in force, printable) and `redact` (showing a `Config` without its secrets).
+//! values in force, printable), `redact` (showing a `Config` without its secrets) and
+//! `tls` (PostgreSQL's `sslmode` and certificate parameters).
 //!
 //! A binding wraps [`Config`] in its own type, which adds how it makes a manager from it
 //! (`pool_sqlx::Config::build_pool::<Postgres>`, `pool_postgres::Config::build_pool`) and
@@ -18,6 +19,7 @@ mod parameters;
 mod preset;
 mod redact;
 mod settings;
+mod tls;
 
 use std::time::Duration;
 
@@ -37,6 +39,7 @@ pub use self::{
     hosts::{DEFAULT_PORT, Host, LoadBalanceHosts, MAX_HOSTS, TargetSessionAttrs},
     preset::{Preset, UnknownPreset},
     settings::Settings,
+    tls::{POSTGRES_TLS_PARAMETERS, PostgresTls, SslMode},
 };
 
 /// A pool configuration parsed from a database URL.
