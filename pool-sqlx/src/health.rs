@@ -404,3 +404,106 @@ mod tests {
         assert_eq!(json(HealthStatus::Unhealthy), "\"unhealthy\"");
     }
 }
+
+/// The report's JSON, byte for byte: what health endpoints and their readers rely on.
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    #[test]
+    fn golden_json() {
+        let report = Health {
+            status: HealthStatus::Degraded,
+            checked_at: "2026-01-02T03:04:05.678Z".to_owned(),
+            pool: "app".to_owned(),
+            backend: "postgres",
+            database: "postgres://app:***@db/app".to_owned(),
+            check: CheckReport {
+                ok: true,
+                latency_ms: 0.84,
+                error: None,
+                server_error: Some("permission denied".to_owned()),
+            },
+            connections: Status {
+                max_size: 10,
+                limit: 8,
+                size: 2,
+                idle: 1,
+                in_use: 1,
+                waiting: 3,
+            },
+            breakers: vec![BreakerHealth {
+                name: "db".to_owned(),
+                state: BreakerState::HalfOpen,
+                calls: 12,
+                failures: 4,
+                slow_calls: 1,
+            }],
+            server: Some(ServerView {
+                application_name: Some("app".to_owned()),
+                pool_connections: Some(2),
+                server_connections: 7,
+                max_connections: 100,
+            }),
+            metrics: Metrics {
+                connections_created: 1,
+                closed_broken: 2,
+                closed_invalid: 3,
+                closed_idle: 4,
+                closed_lifetime: 5,
+                closed_pool: 6,
+                closed_hook: 7,
+                checkouts_direct: 8,
+                checkouts_waited: 9,
+                checkouts_timed_out: 10,
+                slow_acquires: 11,
+                connect_errors: 12,
+                leaks: 13,
+                recovered: 14,
+                limit: 8,
+                acquire_latency: pool_core::LatencyQuantiles {
+                    p50: Duration::from_micros(1024),
+                    p95: Duration::from_micros(2500),
+                    p99: Duration::from_millis(30),
+                    count: 17,
+                },
+            },
+            hosts: vec![
+                crate::HostHealth {
+                    host: "db1:5432".to_owned(),
+                    reachable: true,
+                    role: Some("primary"),
+                    error: None,
+                    replay_lag_ms: None,
+                    replay_lag_bytes: None,
+                    connections: 2,
+                },
+                crate::HostHealth {
+                    host: "db2:5432".to_owned(),
+                    reachable: false,
+                    role: None,
+                    error: Some("connection refused".to_owned()),
+                    replay_lag_ms: Some(1.5),
+                    replay_lag_bytes: Some(-1),
+                    connections: 0,
+                },
+            ],
+        };
+        let json = serde_json::to_string(&report).unwrap_or_default();
+        assert_eq!(json, GOLDEN);
+    }
+
+    const GOLDEN: &str = concat!(
+        r#"{"status":"degraded","#,
+        r#""checked_at":"2026-01-02T03:04:05.678Z","#,
+        r#""pool":"app","#,
+        r#""backend":"postgres","#,
+        r#""database":"postgres://app:***@db/app","#,
+        r#""check":{"ok":true,"latency_ms":0.84,"error":null,"server_error":"permission denied"},"#,
+        r#""connections":{"max_size":10,"limit":8,"size":2,"idle":1,"in_use":1,"waiting":3},"#,
+        r#""breakers":[{"name":"db","state":"half_open","calls":12,"failures":4,"slow_calls":1}],"#,
+        r#""server":{"application_name":"app","pool_connections":2,"server_connections":7,"max_connections":100},"#,
+        r#""metrics":{"connections_created":1,"closed_broken":2,"closed_invalid":3,"closed_idle":4,"closed_lifetime":5,"closed_pool":6,"closed_hook":7,"checkouts_direct":8,"checkouts_waited":9,"checkouts_timed_out":10,"slow_acquires":11,"connect_errors":12,"leaks":13,"recovered":14,"limit":8,"acquire_latency":{"p50_ms":1.024,"p95_ms":2.5,"p99_ms":30.0,"count":17}},"#,
+        r#""hosts":[{"host":"db1:5432","reachable":true,"role":"primary","error":null,"replay_lag_ms":null,"replay_lag_bytes":null,"connections":2},{"host":"db2:5432","reachable":false,"role":null,"error":"connection refused","replay_lag_ms":1.5,"replay_lag_bytes":-1,"connections":0}]}"#,
+    );
+}

@@ -352,3 +352,70 @@ async fn no_password_in_the_report_of_a_server_pool() {
     pool.close().await;
     db.cleanup().await;
 }
+
+/// `json` with the value after each `"key":` in `keys` (a scalar: up to the next `,` or
+/// `}`) replaced by `_`: what differs between two runs (times, temporary paths).
+fn blank(json: &str, keys: &[&str]) -> String {
+    let mut out = json.to_owned();
+    for key in keys {
+        let needle = format!("\"{key}\":");
+        let mut from = 0;
+        while let Some(at) = out[from..].find(&needle) {
+            let start = from + at + needle.len();
+            let end = start
+                + out[start..]
+                    .find([',', '}'])
+                    .expect("a scalar value ends with , or }");
+            out.replace_range(start..end, "_");
+            from = start + 1;
+        }
+    }
+    out
+}
+
+/// pool-sqlx's report as a health endpoint serves it, byte for byte (key order, names,
+/// nesting, `null`s), times and the file's path aside: the shape its users parse, pinned
+/// across the move of the report's types to pool-facts.
+#[tokio::test]
+async fn the_json_of_a_report_is_byte_for_byte_what_it_was() {
+    let (_dir, url) = db::sqlite("health_golden");
+    let pool = Config::from_url(&url)
+        .unwrap()
+        .build_pool::<Sqlite>("golden")
+        .unwrap();
+    let registry = BreakerRegistry::new();
+    registry
+        .define("golden-db", BreakerConfig::default())
+        .unwrap();
+    let report = health_with(&pool, Duration::from_secs(5), &registry).await;
+    let json = serde_json::to_string(&report).unwrap();
+    let json = blank(
+        &json,
+        &[
+            "checked_at",
+            "database",
+            "latency_ms",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            // Direct or waited: whether the pool's first connect was under way already.
+            "checkouts_direct",
+            "checkouts_waited",
+        ],
+    );
+    let golden = concat!(
+        r#"{"status":"healthy","checked_at":_,"pool":"golden","backend":"sqlite","database":_,"#,
+        r#""check":{"ok":true,"latency_ms":_,"error":null,"server_error":null},"#,
+        r#""connections":{"max_size":10,"limit":10,"size":1,"idle":1,"in_use":0,"waiting":0},"#,
+        r#""breakers":[{"name":"golden-db","state":"closed","calls":0,"failures":0,"slow_calls":0}],"#,
+        r#""server":null,"#,
+        r#""metrics":{"connections_created":1,"closed_broken":0,"closed_invalid":0,"closed_idle":0,"#,
+        r#""closed_lifetime":0,"closed_pool":0,"closed_hook":0,"checkouts_direct":_,"#,
+        r#""checkouts_waited":_,"checkouts_timed_out":0,"slow_acquires":0,"connect_errors":0,"#,
+        r#""leaks":0,"recovered":0,"limit":10,"#,
+        r#""acquire_latency":{"p50_ms":_,"p95_ms":_,"p99_ms":_,"count":1}},"#,
+        r#""hosts":[]}"#,
+    );
+    assert_eq!(json, golden);
+    pool.close().await;
+}
