@@ -114,7 +114,13 @@ impl Config {
             match &*key {
                 "sslmode" | "ssl-mode" => match SslMode::parse(&value) {
                     Ok(mode) => tls.mode = Some(mode),
-                    Err(error) => return Some(Err(error)),
+                    // Named as the URL spells it: the key the caller can find.
+                    Err(mut error) => {
+                        if key == "ssl-mode" {
+                            error.setting = "ssl-mode";
+                        }
+                        return Some(Err(error));
+                    }
                 },
                 "sslrootcert" | "ssl-root-cert" | "ssl-ca" => tls.root_cert = path(),
                 "sslcert" | "ssl-cert" => tls.client_cert = path(),
@@ -154,6 +160,11 @@ mod tests {
                 .is_some_and(|message| message.contains("`requir`")
                     && message.contains("sslmode")
                     && !message.contains("pw")),
+            "{bad:?}"
+        );
+        let bad = read("postgres://h/db?ssl-mode=").and_then(Result::err);
+        assert!(
+            bad.as_deref().is_some_and(|m| m.contains("`ssl-mode`")),
             "{bad:?}"
         );
         assert_eq!(read("mysql://h/db?sslmode=REQUIRED"), None);

@@ -137,7 +137,8 @@ struct TokioPostgres;
 
 impl UrlDoor for TokioPostgres {
     type Config = pool_postgres::Config;
-    const OWN_KEYS: &'static [&'static str] = &["sslmode", "sslrootcert", "sslcert", "sslkey"];
+    // The TLS parameters pool-facts reads for it (pool-sqlx hands them to sqlx).
+    const OWN_KEYS: &'static [&'static str] = &pool_postgres::pool_facts::POSTGRES_TLS_PARAMETERS;
     const WHOLE_URL_REFUSED: &'static [&'static str] = &[
         "cannot be used by tokio-postgres",
         "URL, used for a postgres pool",
@@ -354,9 +355,10 @@ fn bad_value(key: &'static str) -> BoxedStrategy<String> {
         "[1-9][0-9]{13,17}h",
     ];
     match key {
+        // No leading `+`: `+3` is 3, as Rust's integer parse (and Prisma's) reads it.
         "connection_limit" => prop_oneof![
             Just("0".to_owned()),
-            "[a-zA-Z.+ -][ -~]{0,10}",
+            "[a-zA-Z. -][ -~]{0,10}",
             "[0-9]{1,4}\\.[0-9]",
             "1000[1-9]|[1-9][0-9]{5,30}",
         ]
