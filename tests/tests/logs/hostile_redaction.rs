@@ -4,6 +4,9 @@
 //! Configurations, managers, pools, failing connects (refused port, unknown host, unknown
 //! role, wrong password), successful ones, health reports and every `tracing` event at
 //! TRACE level during it all never show the password, in plain or percent-encoded form.
+//! PostgreSQL's cases run through both bindings from one body ([`PgDoor`]: pool-sqlx's
+//! and pool-postgres's `Config`, manager, pool, a `#[resilient]` call; the health report
+//! is pool-sqlx's only), on one database and one role; MariaDB's through pool-sqlx.
 //!
 //! ```sh
 //! TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -11,10 +14,10 @@
 //!   cargo test -p tests --test logs hostile_redaction:: -- --nocapture
 //! ```
 
-use std::{io::Write, sync::Mutex, time::Duration};
+use std::{fmt, io::Write, ops::Deref, sync::Mutex, time::Duration};
 
 use pool_sqlx::{
-    Config, Error, Pool, SqlxManager, health, pooled, resilient,
+    Config, ConfigError, Error, Manager, Pool, PoolBuilder, SqlxManager, health, pooled, resilient,
     sqlx::{self, MySql, MySqlConnection, PgConnection, Postgres},
 };
 use tests::db::{self, Server, admin_execute};
@@ -55,24 +58,120 @@ async fn my_one_resilient(pool: &Pool<SqlxManager<MySql>>) -> Result<i64, Error>
     my_one(pool).await
 }
 
-/// Everything a pool built from `url` shows: the configuration, the manager, the pool,
-/// a `#[resilient]` call's result or error, a direct checkout's error and the health report.
-async fn pg_outputs(url: &str, outputs: &mut Vec<(String, String)>) -> bool {
-    let config = Config::from_url(url).unwrap();
-    let manager = config.manager::<Postgres>().unwrap();
-    let pool = config
-        .pool_builder::<Postgres>("redaction")
-        .unwrap()
+#[pooled(crate = pool_postgres)]
+async fn tp_one(conn: &mut pool_postgres::Client) -> Result<i32, pool_postgres::Error> {
+    Ok(conn.query_one_cached("SELECT 1::int4", &[]).await?.get(0))
+}
+
+#[resilient(crate = pool_postgres, retries = 1, backoff = "fixed", base = "10ms", timeout = "2s")]
+async fn tp_one_resilient(pool: &pool_postgres::PostgresPool) -> Result<i32, pool_postgres::Error> {
+    tp_one(pool).await
+}
+
+/// A binding's door on PostgreSQL, as the redaction test goes through it.
+trait PgDoor {
+    /// The binding's `Config`, a newtype over `pool_facts::Config`.
+    type Config: fmt::Debug + fmt::Display + Deref<Target = pool_postgres::pool_facts::Config>;
+    /// Its PostgreSQL manager.
+    type Manager: Manager<Error: fmt::Debug + fmt::Display> + fmt::Debug;
+    /// What its `#[resilient]` call fails with.
+    type Error: fmt::Debug + fmt::Display;
+    /// `Config::from_url`.
+    fn from_url(url: &str) -> Result<Self::Config, ConfigError>;
+    /// The manager and its description.
+    fn manager(config: &Self::Config) -> (Self::Manager, String);
+    /// `Config::pool_builder`.
+    fn pool_builder(config: &Self::Config, name: &str) -> PoolBuilder<Self::Manager>;
+    /// A `#[resilient]` call of a `#[pooled]` function running `SELECT 1`.
+    async fn call(pool: &Pool<Self::Manager>) -> Result<i32, Self::Error>;
+    /// The health report's `Debug` and JSON, where the binding has one.
+    async fn health(pool: &Pool<Self::Manager>) -> Option<(String, String)>;
+}
+
+/// pool-sqlx on PostgreSQL.
+struct Sqlx;
+
+impl PgDoor for Sqlx {
+    type Config = Config;
+    type Manager = SqlxManager<Postgres>;
+    type Error = Error;
+
+    fn from_url(url: &str) -> Result<Config, ConfigError> {
+        Config::from_url(url)
+    }
+
+    fn manager(config: &Config) -> (SqlxManager<Postgres>, String) {
+        let manager = config.manager::<Postgres>().unwrap();
+        let description = manager.description().to_owned();
+        (manager, description)
+    }
+
+    fn pool_builder(config: &Config, name: &str) -> PoolBuilder<SqlxManager<Postgres>> {
+        config.pool_builder::<Postgres>(name).unwrap()
+    }
+
+    async fn call(pool: &Pool<SqlxManager<Postgres>>) -> Result<i32, Error> {
+        pg_one_resilient(pool).await
+    }
+
+    async fn health(pool: &Pool<SqlxManager<Postgres>>) -> Option<(String, String)> {
+        let report = health(pool, Duration::from_secs(1)).await;
+        Some((
+            format!("{report:?}"),
+            serde_json::to_string(&report).unwrap(),
+        ))
+    }
+}
+
+/// pool-postgres (no health report yet).
+struct TokioPostgres;
+
+impl PgDoor for TokioPostgres {
+    type Config = pool_postgres::Config;
+    type Manager = pool_postgres::PostgresManager;
+    type Error = pool_postgres::Error;
+
+    fn from_url(url: &str) -> Result<pool_postgres::Config, ConfigError> {
+        pool_postgres::Config::from_url(url)
+    }
+
+    fn manager(config: &pool_postgres::Config) -> (pool_postgres::PostgresManager, String) {
+        let manager = config.manager().unwrap();
+        let description = manager.description().to_owned();
+        (manager, description)
+    }
+
+    fn pool_builder(
+        config: &pool_postgres::Config,
+        name: &str,
+    ) -> PoolBuilder<pool_postgres::PostgresManager> {
+        config.pool_builder(name).unwrap()
+    }
+
+    async fn call(pool: &pool_postgres::PostgresPool) -> Result<i32, pool_postgres::Error> {
+        tp_one_resilient(pool).await
+    }
+
+    async fn health(_: &pool_postgres::PostgresPool) -> Option<(String, String)> {
+        None
+    }
+}
+
+/// Everything a pool built from `url` by `D` shows: the configuration, the manager, the
+/// pool, a `#[resilient]` call's result or error, a direct checkout's error and the
+/// health report.
+async fn pg_outputs<D: PgDoor>(url: &str, outputs: &mut Vec<(String, String)>) -> bool {
+    let config = D::from_url(url).unwrap();
+    let (manager, description) = D::manager(&config);
+    let pool = D::pool_builder(&config, "redaction")
         .acquire_timeout(Duration::from_millis(400))
         .connect_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    let call = pg_one_resilient(&pool).await;
+    let call = D::call(&pool).await;
     let checkout = pool.get().await.map(|_| ());
-    let report = health(&pool, Duration::from_secs(1)).await;
-    let start = config
-        .pool_builder::<Postgres>("redaction-start")
-        .unwrap()
+    let report = D::health(&pool).await;
+    let start = D::pool_builder(&config, "redaction-start")
         .connect_timeout(Duration::from_millis(500))
         .build_and_connect()
         .await
@@ -83,20 +182,15 @@ async fn pg_outputs(url: &str, outputs: &mut Vec<(String, String)>) -> bool {
         ("settings".into(), format!("{}", config.settings())),
         ("redacted url".into(), config.redacted_url()),
         ("manager debug".into(), format!("{manager:?}")),
-        (
-            "manager description".into(),
-            manager.description().to_owned(),
-        ),
+        ("manager description".into(), description),
         ("pool debug".into(), format!("{pool:?}")),
         ("call".into(), format!("{call:?}")),
         ("checkout".into(), format!("{checkout:?}")),
-        ("health debug".into(), format!("{report:?}")),
-        (
-            "health json".into(),
-            serde_json::to_string(&report).unwrap(),
-        ),
         ("build_and_connect".into(), format!("{start:?}")),
     ]);
+    if let Some((debug, json)) = report {
+        outputs.extend([("health debug".into(), debug), ("health json".into(), json)]);
+    }
     if let Err(error) = &call {
         outputs.push(("call display".into(), error.to_string()));
     }
@@ -108,6 +202,22 @@ async fn pg_outputs(url: &str, outputs: &mut Vec<(String, String)>) -> bool {
     }
     pool.close().await;
     call.is_ok()
+}
+
+/// PostgreSQL's five cases through `D` (trust authentication here: a password is
+/// accepted, never checked): the password, the percent-encoded one, a refused port, an
+/// unknown host, an unknown role with a wrong password. Whether each call succeeded.
+async fn pg_cases<D: PgDoor>(
+    with: &impl Fn(&str, Option<&str>, Option<u16>) -> String,
+    outputs: &mut Vec<(String, String)>,
+) -> [bool; 5] {
+    [
+        pg_outputs::<D>(&with(SECRET, None, None), outputs).await,
+        pg_outputs::<D>(&with(SECRET_ENCODED, None, None), outputs).await,
+        pg_outputs::<D>(&with(SECRET, None, Some(1)), outputs).await,
+        pg_outputs::<D>(&with(SECRET, Some("no-such-host.invalid"), None), outputs).await,
+        pg_outputs::<D>(&with(WRONG, None, None), outputs).await,
+    ]
 }
 
 async fn my_outputs(url: &str, outputs: &mut Vec<(String, String)>) -> bool {
@@ -207,24 +317,23 @@ async fn passwords_never_show_in_outputs_errors_health_or_traces() {
 
     let capture = tests::capture::mark();
     let mut outputs = Vec::new();
-    // PostgreSQL (trust authentication here: a password is accepted, never checked).
-    let pg_ok = pg_outputs(&with(&pg.url, &role, SECRET, None, None), &mut outputs).await;
-    let pg_encoded = pg_outputs(
-        &with(&pg.url, &role, SECRET_ENCODED, None, None),
-        &mut outputs,
-    )
-    .await;
-    let pg_refused = pg_outputs(&with(&pg.url, &role, SECRET, None, Some(1)), &mut outputs).await;
-    let pg_unknown_host = pg_outputs(
-        &with(&pg.url, &role, SECRET, Some("no-such-host.invalid"), None),
-        &mut outputs,
-    )
-    .await;
-    let pg_unknown_role = pg_outputs(
-        &with(&pg.url, "nobody_here", WRONG, None, None),
-        &mut outputs,
-    )
-    .await;
+    // PostgreSQL, through both bindings: the role's password (right, percent-encoded,
+    // refused port, unknown host), then an unknown role with a wrong one.
+    let pg_with = |password: &str, host: Option<&str>, port: Option<u16>| {
+        let user = if password == WRONG {
+            "nobody_here"
+        } else {
+            &role
+        };
+        with(&pg.url, user, password, host, port)
+    };
+    // At once: the failing cases wait out the same timeouts on either binding.
+    let (mut sqlx_outputs, mut postgres_outputs) = (Vec::new(), Vec::new());
+    let (pg_sqlx, pg_postgres) = tokio::join!(
+        pg_cases::<Sqlx>(&pg_with, &mut sqlx_outputs),
+        pg_cases::<TokioPostgres>(&pg_with, &mut postgres_outputs),
+    );
+    outputs.extend(sqlx_outputs.into_iter().chain(postgres_outputs));
     // MariaDB: the right password, the right percent-encoded one, a wrong one, a refused port.
     let my_ok = my_outputs(&with(&my.url, &user, SECRET, None, None), &mut outputs).await;
     let my_encoded = my_outputs(
@@ -236,15 +345,11 @@ async fn passwords_never_show_in_outputs_errors_health_or_traces() {
     let my_refused = my_outputs(&with(&my.url, &user, SECRET, None, Some(1)), &mut outputs).await;
     let traces = tests::capture::since(capture);
 
+    assert_eq!(pg_sqlx, [true, true, false, false, false], "pool-sqlx");
     assert_eq!(
-        (
-            pg_ok,
-            pg_encoded,
-            pg_refused,
-            pg_unknown_host,
-            pg_unknown_role
-        ),
-        (true, true, false, false, false)
+        pg_postgres,
+        [true, true, false, false, false],
+        "pool-postgres"
     );
     assert_eq!(
         (my_ok, my_encoded, my_wrong, my_refused),
@@ -304,7 +409,8 @@ async fn passwords_never_show_in_outputs_errors_health_or_traces() {
 /// unrecognized connect parameter key=sslpassword value=<the password>`). So a
 /// password-named parameter sqlx does not read is rejected by `from_url`, by name and
 /// without its value; PostgreSQL's `password`, which sqlx reads, is accepted and never
-/// shown.
+/// shown. pool-postgres reads the same parser (the rejection is pool-facts's), and hands
+/// tokio-postgres the same parameters.
 #[test]
 fn a_password_parameter_never_reaches_the_logs() {
     use tracing_subscriber::fmt::MakeWriter;
@@ -333,23 +439,27 @@ fn a_password_parameter_never_reaches_the_logs() {
         .finish();
     let mut shown = Vec::new();
     tracing::subscriber::with_default(subscriber, || {
-        for url in [
-            format!("postgres://app@127.0.0.1:1/db?sslpassword={SECRET}"),
-            format!("mysql://app@127.0.0.1:1/db?sslpassword={SECRET}"),
-            format!("mysql://app@127.0.0.1:1/db?password={SECRET}"),
-        ] {
-            let error = Config::from_url(&url).unwrap_err();
-            assert!(
-                error.to_string().contains("password` parameter"),
-                "the error names the parameter: {error}"
-            );
-            shown.push(format!("{error:?} {error}"));
+        fn through<D: PgDoor>(shown: &mut Vec<String>) {
+            for url in [
+                format!("postgres://app@127.0.0.1:1/db?sslpassword={SECRET}"),
+                format!("mysql://app@127.0.0.1:1/db?sslpassword={SECRET}"),
+                format!("mysql://app@127.0.0.1:1/db?password={SECRET}"),
+            ] {
+                let error = D::from_url(&url).unwrap_err();
+                assert!(
+                    error.to_string().contains("password` parameter"),
+                    "the error names the parameter: {error}"
+                );
+                shown.push(format!("{error:?} {error}"));
+            }
+            let url = format!("postgres://app@127.0.0.1:1/db?password={SECRET}");
+            let config = D::from_url(&url).unwrap();
+            shown.push(format!("{config:?} {config}"));
+            let (manager, description) = D::manager(&config);
+            shown.push(format!("{manager:?} {description}"));
         }
-        let url = format!("postgres://app@127.0.0.1:1/db?password={SECRET}");
-        let config = Config::from_url(&url).unwrap();
-        shown.push(format!("{config:?} {config}"));
-        let manager = config.manager::<Postgres>().map(|m| format!("{m:?}"));
-        shown.push(format!("{manager:?}"));
+        through::<Sqlx>(&mut shown);
+        through::<TokioPostgres>(&mut shown);
     });
     let traces = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
     for output in shown.iter().chain([&traces]) {
