@@ -9,7 +9,7 @@ use std::{
 };
 
 use pool_core::{ConfigError, Pool, PoolBuilder};
-use pool_facts::{BackendKind, POSTGRES_TLS_PARAMETERS, PostgresTls, SslMode};
+use pool_facts::{BackendKind, PostgresTls, SslMode, hosts::HostWalk};
 
 use crate::{Error, PostgresManager, tls::MakeRustlsConnect};
 
@@ -63,45 +63,60 @@ impl Config {
                 format!("is a {} URL, used for a postgres pool", self.kind.name()),
             ));
         }
-        if !self.hosts.is_empty() || self.target_session_attrs.needs_role() {
-            return Err(ConfigError::new(
-                "url",
-                "lists several hosts or a target_session_attrs, which pool-postgres does not \
-                 walk yet; use pool-sqlx for a multi-host URL",
-            ));
-        }
         let tls = self
             .postgres_tls()
             .unwrap_or_else(|| Ok(PostgresTls::default()))?;
-        let url = self.0.driver_url();
-        // The TLS parameters are read above (pool-facts owns their names); tokio-postgres
-        // knows only three `sslmode`s and no certificate file, so none goes to it.
-        let mut plain = url.clone();
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(key, _)| !POSTGRES_TLS_PARAMETERS.contains(&&**key))
-            .map(|(key, value)| (key.into_owned(), value.into_owned()))
-            .collect();
-        plain.set_query(None);
-        if !kept.is_empty() {
-            plain.query_pairs_mut().extend_pairs(kept);
-        }
-        // tokio-postgres's URL errors never echo the input (no password in them).
-        let mut driver = tokio_postgres::Config::from_str(plain.as_str()).map_err(|error| {
-            ConfigError::new("url", format!("cannot be used by tokio-postgres: {error}"))
-        })?;
-        // Built once, here: every connect shares the rustls configuration (or `NoTls`).
-        // libpq ignores `sslmode` on a Unix socket, and so does this.
+        let driver = self.driver_config(None, pool)?;
+        // Built once, here: every connect (to every host of a walk) shares the rustls
+        // configuration (or `NoTls`). libpq ignores `sslmode` on a Unix socket, and so
+        // does this.
         let connector = if only_unix_sockets(&driver) {
             None
         } else {
             MakeRustlsConnect::for_url(&tls)?
         };
-        driver.ssl_mode(match (&connector, tls.mode) {
+        let ssl_mode = match (&connector, tls.mode) {
             (None, _) => tokio_postgres::config::SslMode::Disable,
             (Some(_), Some(SslMode::Prefer)) => tokio_postgres::config::SslMode::Prefer,
             (Some(_), _) => tokio_postgres::config::SslMode::Require,
-        });
+        };
+        // One driver configuration per host: given several, tokio-postgres would walk
+        // them itself, by its rules rather than the shared ones.
+        let mut hosts = Vec::with_capacity(self.hosts.len());
+        for host in &self.hosts {
+            let mut config = self.driver_config(Some(host), pool)?;
+            config.ssl_mode(ssl_mode);
+            hosts.push((host.clone(), config));
+        }
+        let mut driver = driver;
+        driver.ssl_mode(ssl_mode);
+        let mut manager = PostgresManager::new(driver, self.redacted_url())
+            .statement_cache_size(self.effective_statement_cache_size())
+            .walking(HostWalk::for_config(&self.0), hosts);
+        if let Some(connector) = connector {
+            manager = manager.tls(connector);
+        }
+        Ok(if self.pgbouncer {
+            manager.begin_with(self.effective_statement_timeout())
+        } else {
+            manager
+        })
+    }
+
+    /// tokio-postgres's configuration for `url` (the driver URL, or one host's of a walk),
+    /// for a pool named `pool`; TLS is set by the caller.
+    fn driver_config(
+        &self,
+        host: Option<&pool_facts::Host>,
+        pool: &str,
+    ) -> Result<tokio_postgres::Config, ConfigError> {
+        // The TLS parameters are read by the caller (pool-facts owns their names); none
+        // goes to tokio-postgres.
+        let plain = self.0.driver_url_without_tls(host)?;
+        // tokio-postgres's URL errors never echo the input (no password in them).
+        let mut driver = tokio_postgres::Config::from_str(&plain).map_err(|error| {
+            ConfigError::new("url", format!("cannot be used by tokio-postgres: {error}"))
+        })?;
         match &self.application_name {
             Some(name) => driver.application_name(name),
             None => driver.application_name(pool),
@@ -113,18 +128,10 @@ impl Config {
         {
             driver.options(format!("-c statement_timeout={}", timeout.as_millis()));
         }
-        // The pool bounds each connect (`connect_timeout`); tokio-postgres's own is off.
+        // The pool bounds each connect (`connect_timeout`, of which each host of a walk
+        // gets its share); tokio-postgres's own is off.
         driver.connect_timeout(Duration::ZERO);
-        let mut manager = PostgresManager::new(driver, self.redacted_url())
-            .statement_cache_size(self.effective_statement_cache_size());
-        if let Some(connector) = connector {
-            manager = manager.tls(connector);
-        }
-        Ok(if self.pgbouncer {
-            manager.begin_with(self.effective_statement_timeout())
-        } else {
-            manager
-        })
+        Ok(driver)
     }
 
     /// The manager for this URL (the pool's name `"default"`).

@@ -8,7 +8,10 @@ use pool_core::{
     Classify, ConfigError, Delivery, ErrorClass, PoolError, Rejected, StartError,
     transaction::CommitOutcomeUnknown,
 };
-use pool_facts::sqlstate::{self, PgSeverity};
+use pool_facts::{
+    hosts::NoHostAvailable,
+    sqlstate::{self, PgSeverity},
+};
 
 use crate::tls::TlsError;
 
@@ -22,6 +25,14 @@ pub enum PgError {
     Driver(tokio_postgres::Error),
     /// The session cannot be handed out again (the check found it inside a transaction).
     Dirty(&'static str),
+    /// No host of a multi-host URL (or the one host of a URL with
+    /// `target_session_attrs`) gave a connection that fits: every host and why. Retried
+    /// (a promotion may be under way) unless every host refused for good.
+    NoHost(NoHostAvailable),
+    /// The check found the server's role no longer fits `target_session_attrs` (a
+    /// primary demoted or fenced read-only): the connection is closed before a write on
+    /// it is refused.
+    RoleChanged(String),
 }
 
 impl PgError {
@@ -29,7 +40,7 @@ impl PgError {
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
             PgError::Driver(error) => error.as_db_error().map(|db| db.code().code()),
-            PgError::Dirty(_) => None,
+            PgError::Dirty(_) | PgError::NoHost(_) | PgError::RoleChanged(_) => None,
         }
     }
 }
@@ -61,6 +72,8 @@ impl fmt::Display for PgError {
                 }
             },
             PgError::Dirty(why) => f.write_str(why),
+            PgError::NoHost(error) => fmt::Display::fmt(error, f),
+            PgError::RoleChanged(why) => f.write_str(why),
         }
     }
 }
@@ -69,7 +82,8 @@ impl std::error::Error for PgError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             PgError::Driver(error) => std::error::Error::source(error),
-            PgError::Dirty(_) => None,
+            // Its Display is this one's: no second copy down the chain.
+            PgError::Dirty(_) | PgError::NoHost(_) | PgError::RoleChanged(_) => None,
         }
     }
 }
@@ -103,7 +117,9 @@ impl Classify for PgError {
                     None => ErrorClass::Permanent,
                 },
             },
-            PgError::Dirty(_) => ErrorClass::Connection,
+            PgError::Dirty(_) | PgError::RoleChanged(_) => ErrorClass::Connection,
+            PgError::NoHost(error) if error.all_permanent() => ErrorClass::Permanent,
+            PgError::NoHost(_) => ErrorClass::Connection,
         }
     }
 
@@ -117,7 +133,9 @@ impl Classify for PgError {
                 None => sqlstate::delivery_of(self.class()),
             },
             // Found by the check, before the caller's work was sent.
-            PgError::Dirty(_) => Delivery::NotSent,
+            PgError::Dirty(_) | PgError::RoleChanged(_) => Delivery::NotSent,
+            // No connection was made: nothing was sent.
+            PgError::NoHost(_) => Delivery::NotSent,
         }
     }
 }

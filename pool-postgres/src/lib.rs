@@ -34,6 +34,7 @@ pub mod __private {
 mod client;
 mod config;
 mod error;
+pub mod failover;
 mod manager;
 mod private;
 mod statement_cache;

@@ -33,12 +33,12 @@
 use std::fmt;
 
 use pool_core::{Manager, TransactionManager};
-use pool_facts::DEFAULT_STATEMENT_CACHE_SIZE;
-use tokio_postgres::NoTls;
+use pool_facts::{DEFAULT_STATEMENT_CACHE_SIZE, hosts::HostWalk};
 
 use crate::{
     client::Client,
     error::{Error, PgError},
+    failover::{self, HostConfigs, PgHosts},
     tls::{Connector, MakeRustlsConnect},
 };
 
@@ -52,6 +52,11 @@ pub struct PostgresManager {
     begin: String,
     /// `NoTls` or rustls, chosen once here, not per connect.
     tls: Connector,
+    /// The walk of a multi-host URL or one with `target_session_attrs` (see
+    /// [`failover`](crate::failover)); `None`: the one host of `config`, no role query.
+    walk: Option<HostWalk>,
+    /// Each host's own configuration, for the walk of a multi-host URL.
+    hosts: HostConfigs,
 }
 
 impl PostgresManager {
@@ -65,7 +70,23 @@ impl PostgresManager {
             statement_cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
             begin: "BEGIN".to_owned(),
             tls: Connector::Plain,
+            walk: None,
+            hosts: Vec::new(),
         }
+    }
+
+    /// Connects walk `walk`'s hosts, each with its configuration in `hosts` (the URL's
+    /// order; empty for a URL with one host, then `config` is the one host), keeping the
+    /// first whose role fits: the walk pool-sqlx does, by the same rules
+    /// (`pool_facts::hosts`). A [`Config`](crate::Config) sets it from the URL.
+    pub(crate) fn walking(
+        mut self,
+        walk: Option<HostWalk>,
+        hosts: Vec<(pool_facts::Host, tokio_postgres::Config)>,
+    ) -> Self {
+        self.walk = walk;
+        self.hosts = hosts;
+        self
     }
 
     /// Connects through TLS with `tls` whenever the driver configuration's `ssl_mode`
@@ -158,28 +179,30 @@ impl Manager for PostgresManager {
     type Error = PgError;
 
     async fn connect(&self) -> Result<Client, PgError> {
-        // The socket's I/O: it ends when the client is dropped or the server goes away.
-        let client = match &self.tls {
-            Connector::Plain => {
-                let (client, connection) = self.config.connect(NoTls).await?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                client
-            }
-            Connector::Rustls(tls) => {
-                let (client, connection) = self.config.connect(tls.clone()).await?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                client
+        let client = match &self.walk {
+            // The hot path: one host, no role query.
+            None => failover::connect(&self.config, &self.tls).await?,
+            Some(walk) => {
+                let connector = PgHosts {
+                    config: &self.config,
+                    hosts: &self.hosts,
+                    tls: &self.tls,
+                };
+                failover::walk(walk, &connector, &self.description).await?.0
             }
         };
         Ok(Client::new(client, self.statement_cache_size))
     }
 
+    /// The check, and when `target_session_attrs` is not `any` the role again (one more
+    /// round trip): a connection to a primary demoted or fenced read-only is closed here,
+    /// on checkout or by the keepalive sweep, before a write on it is refused.
     async fn check(&self, client: &mut Client) -> Result<(), PgError> {
-        check_client(client).await
+        check_client(client).await?;
+        match &self.walk {
+            Some(walk) => failover::still_fits(walk, client).await,
+            None => Ok(()),
+        }
     }
 
     fn has_broken(&self, client: &mut Client) -> bool {
@@ -189,7 +212,7 @@ impl Manager for PostgresManager {
     const RECOVERS: bool = true;
 
     async fn recover(&self, client: &mut Client) -> bool {
-        !client.is_broken() && check_client(client).await.is_ok()
+        !client.is_broken() && self.check(client).await.is_ok()
     }
 }
 

@@ -162,6 +162,32 @@ impl Config {
         &self.url
     }
 
+    /// [`driver_url`](Self::driver_url) without the TLS parameters
+    /// ([`POSTGRES_TLS_PARAMETERS`]), pointed at `host` of a multi-host URL when given:
+    /// for a binding that does TLS itself (tokio-postgres knows three `sslmode`s and no
+    /// certificate file) and whose driver takes one host per connect (tokio-postgres,
+    /// given several, would walk them by its own rules). Never log it.
+    pub fn driver_url_without_tls(
+        &self,
+        host: Option<&Host>,
+    ) -> Result<String, pool_core::ConfigError> {
+        let mut url = self.url.clone();
+        if let Some(host) = host {
+            hosts::point_at(&mut url, host)?;
+        }
+        let kept: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .filter(|(key, _)| !POSTGRES_TLS_PARAMETERS.contains(&&**key))
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        url.set_query(None);
+        if !kept.is_empty() {
+            url.query_pairs_mut().extend_pairs(kept);
+        }
+        Ok(url.into())
+    }
+
     /// How many prepared statements a connection keeps (`0`: none), the one answer both
     /// bindings read: the URL's `statement_cache_size`, else
     /// [`DEFAULT_STATEMENT_CACHE_SIZE`]; always `0` with `pgbouncer`, whose transaction

@@ -142,7 +142,6 @@ impl UrlDoor for TokioPostgres {
     const WHOLE_URL_REFUSED: &'static [&'static str] = &[
         "cannot be used by tokio-postgres",
         "URL, used for a postgres pool",
-        "lists several hosts",
     ];
 
     fn from_url(url: &str) -> Result<pool_postgres::Config, ConfigError> {
