@@ -19,18 +19,35 @@ use crate::Manager;
 /// manager whose pool the generated function takes in its place.
 ///
 /// ```
-/// use pool_core::{Manager, PooledConnection};
+/// use pool_core::{Classify, ErrorClass, Manager, PooledConnection};
 ///
 /// pub struct KvConnection;
 /// pub struct KvManager;
 ///
+/// #[derive(Debug)]
+/// pub struct KvError;
+///
+/// impl std::fmt::Display for KvError {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("the key-value store failed")
+///     }
+/// }
+///
+/// impl std::error::Error for KvError {}
+///
+/// impl Classify for KvError {
+///     fn class(&self) -> ErrorClass {
+///         ErrorClass::Connection
+///     }
+/// }
+///
 /// impl Manager for KvManager {
 ///     type Connection = KvConnection;
-///     type Error = std::io::Error;
-///     async fn connect(&self) -> Result<KvConnection, std::io::Error> {
+///     type Error = KvError;
+///     async fn connect(&self) -> Result<KvConnection, KvError> {
 ///         Ok(KvConnection)
 ///     }
-///     async fn check(&self, _: &mut KvConnection) -> Result<(), std::io::Error> {
+///     async fn check(&self, _: &mut KvConnection) -> Result<(), KvError> {
 ///         Ok(())
 ///     }
 ///     fn has_broken(&self, _: &mut KvConnection) -> bool {
