@@ -16,6 +16,7 @@
 //! Nothing here names a driver; `pool-core` still names no database.
 
 pub mod config;
+pub mod host_tally;
 pub mod hosts;
 pub mod sqlstate;
 

@@ -61,6 +61,8 @@ use tokio_postgres::{
     types::{ToSql, Type},
 };
 
+use pool_facts::host_tally::HostSeat;
+
 use crate::{error::PgError, statement_cache::StatementCache};
 
 /// SQLSTATE `invalid_sql_statement_name`: a statement the client holds is gone on the
@@ -75,6 +77,9 @@ pub struct Client {
     inner: tokio_postgres::Client,
     statements: Mutex<StatementCache<Statement>>,
     broken: AtomicBool,
+    /// Its place in its host's count (`pool_host_connections`), for a connection the walk
+    /// of a multi-host URL made; given back when the client is dropped or unwrapped.
+    seat: Option<HostSeat>,
 }
 
 impl Client {
@@ -85,7 +90,14 @@ impl Client {
             inner: client,
             statements: Mutex::new(StatementCache::new(statement_cache_size)),
             broken: AtomicBool::new(false),
+            seat: None,
         }
+    }
+
+    /// Counts this client on its host until it is dropped or unwrapped.
+    pub(crate) fn seated(mut self, seat: Option<HostSeat>) -> Self {
+        self.seat = seat;
+        self
     }
 
     /// The statement for `sql`, prepared on this connection once and kept (see the

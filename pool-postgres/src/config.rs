@@ -92,7 +92,7 @@ impl Config {
         driver.ssl_mode(ssl_mode);
         let mut manager = PostgresManager::new(driver, self.redacted_url())
             .statement_cache_size(self.effective_statement_cache_size())
-            .walking(HostWalk::for_config(&self.0), hosts);
+            .walking(HostWalk::for_config(&self.0), hosts, pool);
         if let Some(connector) = connector {
             manager = manager.tls(connector);
         }

@@ -30,10 +30,10 @@
 //! until a check finds it. Mark work that may be cancelled. Tested on the real server:
 //! all three (`tests/tests/suite/postgres_binding.rs`).
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use pool_core::{Manager, TransactionManager};
-use pool_facts::{DEFAULT_STATEMENT_CACHE_SIZE, hosts::HostWalk};
+use pool_facts::{DEFAULT_STATEMENT_CACHE_SIZE, host_tally::HostTally, hosts::HostWalk};
 
 use crate::{
     client::Client,
@@ -57,6 +57,8 @@ pub struct PostgresManager {
     walk: Option<HostWalk>,
     /// Each host's own configuration, for the walk of a multi-host URL.
     hosts: HostConfigs,
+    /// The connections open per host of `walk` (multi-host URLs only).
+    tally: Option<Arc<HostTally>>,
 }
 
 impl PostgresManager {
@@ -72,18 +74,26 @@ impl PostgresManager {
             tls: Connector::Plain,
             walk: None,
             hosts: Vec::new(),
+            tally: None,
         }
     }
 
     /// Connects walk `walk`'s hosts, each with its configuration in `hosts` (the URL's
     /// order; empty for a URL with one host, then `config` is the one host), keeping the
     /// first whose role fits: the walk pool-sqlx does, by the same rules
-    /// (`pool_facts::hosts`). A [`Config`](crate::Config) sets it from the URL.
+    /// (`pool_facts::hosts`). The connections open per host are counted under the label
+    /// `pool` (the pool's name), as pool-sqlx counts them. A [`Config`](crate::Config) sets
+    /// it from the URL.
     pub(crate) fn walking(
         mut self,
         walk: Option<HostWalk>,
         hosts: Vec<(pool_facts::Host, tokio_postgres::Config)>,
+        pool: &str,
     ) -> Self {
+        self.tally = walk
+            .as_ref()
+            .filter(|walk| !walk.hosts.is_empty())
+            .map(|walk| HostTally::new(Arc::from(pool), &walk.hosts));
         self.walk = walk;
         self.hosts = hosts;
         self
@@ -136,6 +146,15 @@ impl PostgresManager {
         self.statement_cache_size
     }
 
+    /// The pool's open connections per host of a multi-host URL, in the URL's order
+    /// (`host:port`, count), read without I/O: the figures of the gauge
+    /// `pool_host_connections`, the same as pool-sqlx's. Empty for a URL with one host.
+    pub fn connections_per_host(&self) -> Vec<(String, usize)> {
+        self.tally
+            .as_ref()
+            .map_or_else(Vec::new, |tally| tally.counts())
+    }
+
     /// The driver's configuration this manager connects with.
     pub fn driver_config(&self) -> &tokio_postgres::Config {
         &self.config
@@ -179,19 +198,23 @@ impl Manager for PostgresManager {
     type Error = PgError;
 
     async fn connect(&self) -> Result<Client, PgError> {
-        let client = match &self.walk {
+        let (client, host) = match &self.walk {
             // The hot path: one host, no role query.
-            None => failover::connect(&self.config, &self.tls).await?,
+            None => (failover::connect(&self.config, &self.tls).await?, None),
             Some(walk) => {
                 let connector = PgHosts {
                     config: &self.config,
                     hosts: &self.hosts,
                     tls: &self.tls,
                 };
-                failover::walk(walk, &connector, &self.description).await?.0
+                failover::walk(walk, &connector, &self.description).await?
             }
         };
-        Ok(Client::new(client, self.statement_cache_size))
+        let seat = match (&self.tally, host) {
+            (Some(tally), Some(index)) => tally.seat(index),
+            _ => None,
+        };
+        Ok(Client::new(client, self.statement_cache_size).seated(seat))
     }
 
     /// The check, and when `target_session_attrs` is not `any` the role again (one more
