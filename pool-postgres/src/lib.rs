@@ -11,7 +11,8 @@
 //! ([`Client::prepare_cached`], `statement_cache_size`, off with `pgbouncer=true`) and
 //! broken marking, and TLS through rustls for
 //! `sslmode=prefer|require|verify-ca|verify-full` with libpq's meanings (see [`tls`]).
-//! Not yet: client certificates, the multi-host walk, replicas, health and the
+//! The multi-host walk is pool-sqlx's, by the same rules (see [`failover`]). Not yet:
+//! client certificates, replicas, health and the
 //! attributes' concrete pool type.
 //!
 //! ```no_run
