@@ -12,10 +12,13 @@
 //!   codes beside them.
 //! - [`hosts`]: libpq's `target_session_attrs` rules, the role query, and the connect walk
 //!   over a multi-host URL, driven by a binding's [`HostConnector`](hosts::HostConnector).
+//! - [`health`]: the health report every binding gives (its types and JSON, the
+//!   healthy / degraded / unhealthy rule, the time limit), around a binding's probe.
 //!
 //! Nothing here names a driver; `pool-core` still names no database.
 
 pub mod config;
+pub mod health;
 pub mod host_tally;
 pub mod hosts;
 pub mod sqlstate;

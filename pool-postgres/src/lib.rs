@@ -12,8 +12,9 @@
 //! broken marking, and TLS through rustls for
 //! `sslmode=prefer|require|verify-ca|verify-full` with libpq's meanings (see [`tls`]).
 //! The multi-host walk is pool-sqlx's, by the same rules (see [`failover`]). Not yet:
-//! client certificates, replicas, health and the
-//! attributes' concrete pool type.
+//! client certificates, replicas and the attributes' concrete pool type. [`health`]
+//! gives pool-sqlx's report (the same types, JSON and rule, from `pool_facts::health`),
+//! and the pool records pool-sqlx's metric names.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), pool_postgres::Error> {
@@ -36,6 +37,7 @@ mod client;
 mod config;
 mod error;
 pub mod failover;
+mod health;
 mod manager;
 mod private;
 mod statement_cache;
@@ -50,7 +52,11 @@ pub use tokio_postgres;
 pub use client::Client;
 pub use config::Config;
 pub use error::{Error, PgError};
+pub use health::{health, health_with};
 pub use manager::PostgresManager;
+pub use pool_facts::health::{
+    BreakerHealth, CheckReport, Health, HealthStatus, HostHealth, SERVER_NEARLY_FULL, ServerView,
+};
 pub use transaction_with_retry::{BoxFuture, transaction};
 
 /// A pool of tokio-postgres clients (each a [`Client`]).

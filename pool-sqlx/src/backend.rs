@@ -96,7 +96,7 @@ pub trait Backend: Database {
         conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_;
 
-    /// The server's view of its connections ([`ServerView`]), or `None` where the backend
+    /// The server's view of its connections (`ServerView`), or `None` where the backend
     /// has none (SQLite).
     fn server_view<'c>(
         conn: &'c mut Self::Connection,
@@ -277,25 +277,17 @@ impl Backend for Postgres {
         conn: &mut PgConnection,
         session: &Session,
     ) -> Result<Option<ServerView>, sqlx::Error> {
-        // Simple protocol, no parameters (this connection's own `application_name` is the
-        // pool's): no prepared statement, so it is safe through PgBouncer in transaction
-        // mode, where a statement prepared in one round trip may be gone in the next.
-        let row = sqlx::raw_sql(
-            "SELECT count(*) FILTER (WHERE application_name = current_setting('application_name')), \
-                    count(*) FILTER (WHERE backend_type = 'client backend'), \
-                    current_setting('max_connections')::int8 \
-             FROM pg_stat_activity",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        let (pool, server, max): (i64, i64, i64) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        Ok(Some(ServerView {
-            application_name: session.application_name.clone(),
-            pool_connections: session.application_name.as_ref().map(|_| count(pool)),
-            server_connections: count(server),
-            max_connections: count(max),
-        }))
+        // The query every binding sends (simple protocol, no parameters: safe through
+        // PgBouncer in transaction mode).
+        let row = sqlx::raw_sql(pool_facts::health::POSTGRES_SERVER_VIEW_QUERY)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Some(ServerView::postgres(
+            session.application_name.clone(),
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+        )))
     }
 }
 
@@ -382,12 +374,7 @@ impl Backend for MySql {
             .fetch_one(&mut *conn)
             .await?;
         let threads = parse_count("Threads_connected", &threads)?;
-        Ok(Some(ServerView {
-            application_name: None,
-            pool_connections: None,
-            server_connections: threads,
-            max_connections: count(max),
-        }))
+        Ok(Some(ServerView::mysql(threads, count(max))))
     }
 }
 

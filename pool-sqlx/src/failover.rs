@@ -12,6 +12,7 @@
 use std::{error::Error as StdError, time::Duration};
 
 use pool_core::ErrorClass;
+pub use pool_facts::health::HostHealth;
 use pool_facts::hosts::{self, HostConnector};
 pub use pool_facts::hosts::{HostWalk, NoHostAvailable, ServerRole, SkippedHost};
 use sqlx::{ConnectOptions, Connection};
@@ -83,30 +84,6 @@ pub(crate) async fn still_fits<DB: Backend>(
     }
 }
 
-/// One host of a multi-host URL as [`health`](crate::health) saw it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[non_exhaustive]
-pub struct HostHealth {
-    /// `host:port`.
-    pub host: String,
-    /// It accepted a login within the health check's timeout.
-    pub reachable: bool,
-    /// `primary`, `read-only primary` or `standby`; `None` when unreachable.
-    pub role: Option<&'static str>,
-    /// Why it is unreachable (never a password).
-    pub error: Option<String>,
-    /// A standby's replay lag in milliseconds: the age of the last replayed commit, or 0
-    /// when it has replayed everything it received. `None` for a primary, or a standby
-    /// that has replayed no commit since it started.
-    pub replay_lag_ms: Option<f64>,
-    /// A standby's WAL received but not yet replayed, in bytes. `None` for a primary.
-    pub replay_lag_bytes: Option<i64>,
-    /// The pool's connections open to this host now, idle or in use (the gauge
-    /// `pool_host_connections`): after a failover, the old primary's count falls to 0 as
-    /// its connections die or are refused and the new primary's rises.
-    pub connections: usize,
-}
-
 /// Logs in to every host of `walk` at once (a connection of its own each, outside the
 /// pool, closed at once), asks its role, all within `timeout`; `tally` has the pool's
 /// connections per host.
@@ -140,14 +117,12 @@ pub(crate) async fn probe<DB: Backend>(
         .hosts
         .iter()
         .enumerate()
-        .map(|(index, host)| HostHealth {
-            host: host.to_string(),
-            reachable: false,
-            role: None,
-            error: Some(format!("no answer within {timeout:?}")),
-            replay_lag_ms: None,
-            replay_lag_bytes: None,
-            connections: tally.map_or(0, |tally| tally.report(index)),
+        .map(|(index, host)| {
+            HostHealth::unanswered(
+                host.to_string(),
+                timeout,
+                tally.map_or(0, |tally| tally.report(index)),
+            )
         })
         .collect();
     while let Some(joined) = probes.join_next().await {

@@ -11,7 +11,8 @@
 //!   `POOL_PRESET`; `Config::settings` prints the values in force, password redacted.
 //! - [`transaction()`] re-runs a whole transaction after a serialization failure or deadlock.
 //! - [`health`] reports on a pool, its breakers and its database without the password:
-//!   `healthy`, `degraded` or `unhealthy` ([`HealthStatus`]), within a time limit.
+//!   `healthy`, `degraded` or `unhealthy` (`HealthStatus`), within a time limit; the
+//!   report, its JSON and the rule are `pool_facts::health`'s, the same on pool-postgres.
 //! - [`Replicas`]: one primary pool and replica pools, reads routed round-robin to the
 //!   replicas within `max_replica_lag`, writes to the primary, read-your-writes with a
 //!   [`WriteToken`] (see [`replicas`]).

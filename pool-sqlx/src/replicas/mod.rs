@@ -37,7 +37,7 @@
 //! A replica leaving or returning to the read set is logged as a tracing event
 //! (`warn` on leaving, `info` on returning) with its lag; [`Replicas::status`] shows each
 //! one's lag, position and whether it qualifies, and [`Replicas::health`] adds each
-//! pool's [`Health`].
+//! pool's `Health`.
 //!
 //! # Read-your-writes
 //!

@@ -38,7 +38,7 @@ pub struct ReplayPosition {
 }
 
 impl ReplayPosition {
-    /// The standby lag [`HostHealth`](crate::HostHealth) reports: (milliseconds, 0 when
+    /// The standby lag `HostHealth` reports: (milliseconds, 0 when
     /// everything received is replayed, else the last replayed commit's age; bytes
     /// received but not replayed).
     pub fn health_lag(&self) -> (Option<f64>, i64) {

@@ -11,6 +11,7 @@ mod multi_host_url;
 mod pgbouncer;
 mod postgres_attributes;
 mod postgres_binding;
+mod postgres_health;
 mod proxy;
 mod reliability_blackout;
 mod reliability_cancel;
