@@ -17,7 +17,8 @@
 //!    open connections to it stay open), then the standby promoted. Writes the old
 //!    primary refuses with 25006 are retried on a fresh connection, which the walk opens
 //!    on the new primary: no caller sees an error, and the old primary's row count does
-//!    not move after it turned read-only.
+//!    not move after it turned read-only. Both bindings at once, from one body (a
+//!    `Writer` each: its pool and the same insert), through the one fence and promotion.
 //! 5. **Chaos soak, bounded** (synchronous replication, both hosts behind the fault
 //!    proxy): 64 tasks insert for 60 s while one of the pool's backends is killed every
 //!    200 ms (`pg_terminate_backend`), both hosts are blacked out for 1 s at 15 s, and
@@ -32,6 +33,7 @@
 
 use std::{
     collections::HashMap,
+    future::Future,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
@@ -39,13 +41,14 @@ use std::{
     time::Duration,
 };
 
+use pool_postgres::PostgresPool;
 use pool_sqlx::{
     Config, Error, PgPool, pooled, resilient,
     sqlx::{self, Connection, PgConnection, Postgres},
 };
 use tests::{
     cluster::{self, Cluster, Replication},
-    figures::Figures,
+    figures::{FigureKind, Figures},
     proxy::{FaultProxy, Mode},
 };
 use tokio::time::Instant;
@@ -110,6 +113,31 @@ async fn insert(conn: &mut PgConnection, key: i64, attempts: &AtomicU64) -> Resu
     Ok(port)
 }
 
+/// [`insert`] on pool-postgres: the same statement, the same policy.
+#[resilient(
+    crate = pool_postgres,
+    retries = 40,
+    backoff = "exponential",
+    base = "10ms",
+    max_delay = "100ms",
+    timeout = "6s"
+)]
+#[pooled(crate = pool_postgres)]
+async fn insert_postgres(
+    conn: &mut pool_postgres::Client,
+    key: i64,
+    attempts: &AtomicU64,
+) -> Result<i32, pool_postgres::Error> {
+    attempts.fetch_add(1, Ordering::Relaxed);
+    let row = conn
+        .query_one_cached(
+            "INSERT INTO t (key) VALUES ($1) RETURNING inet_server_port()",
+            &[&key],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// A read for scenario 4, not retried: one checkout, bounded by the acquire timeout.
 #[pooled]
 async fn read(conn: &mut PgConnection) -> Result<i32, Error> {
@@ -119,9 +147,9 @@ async fn read(conn: &mut PgConnection) -> Result<i32, Error> {
 /// Spawns `count` tasks that insert fresh keys through [`insert`] until `stop`, counting
 /// each outcome in `figures` and handing each success to `acked` with its key and the
 /// port of the server that took it.
-fn spawn_inserters(
+fn spawn_inserters<W: Writer>(
     count: i64,
-    pool: &PgPool,
+    pool: &W,
     stop: &Arc<AtomicBool>,
     next_key: &Arc<AtomicI64>,
     attempts: &Arc<AtomicU64>,
@@ -141,7 +169,7 @@ fn spawn_inserters(
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let key = next_key.fetch_add(1, Ordering::Relaxed);
-                    let result = insert(&pool, key, &attempts).await;
+                    let result = pool.insert(key, &attempts).await;
                     figures.outcome(&result);
                     if let Ok(port) = result {
                         acked(key, u16::try_from(port).unwrap_or(0));
@@ -152,13 +180,16 @@ fn spawn_inserters(
         .collect()
 }
 
+/// `url` with the scenarios' pool size, acquire timeout and 1 s connect timeout.
+fn sized(url: &str, acquire: &str) -> String {
+    format!("{url}&connection_limit={MAX_SIZE}&pool_timeout={acquire}&connect_timeout=1")
+}
+
 fn pool(url: &str, name: &str, acquire: &str) -> PgPool {
-    Config::from_url(&format!(
-        "{url}&connection_limit={MAX_SIZE}&pool_timeout={acquire}&connect_timeout=1"
-    ))
-    .unwrap()
-    .build_pool::<Postgres>(name)
-    .unwrap()
+    Config::from_url(&sized(url, acquire))
+        .unwrap()
+        .build_pool::<Postgres>(name)
+        .unwrap()
 }
 
 async fn promotion_under_load(replication: Replication) {
@@ -306,6 +337,168 @@ async fn scenario_1_promotion_under_load() {
     .expect("the scenario finished in time");
 }
 
+/// One binding's side of scenario 2: its pool (a `Clone` handle) and its insert.
+trait Writer: Clone + Send + Sync + 'static {
+    /// Names the binding in figures and assertion messages.
+    const NAME: &'static str;
+    /// What the binding's insert fails with.
+    type Error: FigureKind + Send;
+
+    /// The pool for `url`, named `name`, sized as [`pool`].
+    fn build(url: &str, name: &str) -> Self;
+
+    /// [`insert`] on this binding.
+    fn insert(
+        &self,
+        key: i64,
+        attempts: &AtomicU64,
+    ) -> impl Future<Output = Result<i32, Self::Error>> + Send;
+
+    /// The pool's open connections.
+    fn size(&self) -> usize;
+}
+
+impl Writer for PgPool {
+    const NAME: &'static str = "pool-sqlx";
+    type Error = Error;
+
+    fn build(url: &str, name: &str) -> Self {
+        pool(url, name, "5s")
+    }
+
+    fn insert(
+        &self,
+        key: i64,
+        attempts: &AtomicU64,
+    ) -> impl Future<Output = Result<i32, Error>> + Send {
+        insert(self, key, attempts)
+    }
+
+    fn size(&self) -> usize {
+        self.status().size
+    }
+}
+
+impl Writer for PostgresPool {
+    const NAME: &'static str = "pool-postgres";
+    type Error = pool_postgres::Error;
+
+    fn build(url: &str, name: &str) -> Self {
+        pool_postgres::Config::from_url(&sized(url, "5s"))
+            .unwrap()
+            .build_pool(name)
+            .unwrap()
+    }
+
+    fn insert(
+        &self,
+        key: i64,
+        attempts: &AtomicU64,
+    ) -> impl Future<Output = Result<i32, pool_postgres::Error>> + Send {
+        insert_postgres(self, key, attempts)
+    }
+
+    fn size(&self) -> usize {
+        self.status().size
+    }
+}
+
+/// One binding's load in scenario 2: 16 inserting tasks and what they saw.
+struct Load {
+    figures: Arc<Figures>,
+    stop: Arc<AtomicBool>,
+    attempts: Arc<AtomicU64>,
+    ports: Arc<Mutex<Vec<(Instant, u16)>>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    size_when_fenced: usize,
+}
+
+/// Starts 16 tasks inserting through `W`'s pool on the multi-host URL `url`.
+fn start_load<W: Writer>(url: &str, figures: &str) -> (W, Load) {
+    let pool = W::build(url, &format!("failover/read_only/{}", W::NAME));
+    let figures = Figures::new(figures);
+    let stop = Arc::new(AtomicBool::new(false));
+    let next_key = Arc::new(AtomicI64::new(0));
+    let attempts = Arc::new(AtomicU64::new(0));
+    let ports: Arc<Mutex<Vec<(Instant, u16)>>> = Arc::default();
+    let workers = {
+        let ports = Arc::clone(&ports);
+        spawn_inserters(
+            16,
+            &pool,
+            &stop,
+            &next_key,
+            &attempts,
+            &figures,
+            move |_, port| {
+                ports.lock().unwrap().push((Instant::now(), port));
+            },
+        )
+    };
+    let load = Load {
+        figures,
+        stop,
+        attempts,
+        ports,
+        workers,
+        size_when_fenced: 0,
+    };
+    (pool, load)
+}
+
+/// Stops `load` and checks what it saw: no caller saw an error, writes moved to the new
+/// primary (`new_primary`), none was acknowledged by the old one after `promoted`, and
+/// writes refused with 25006 were retried. Prints its figures.
+async fn finish_load<W: Writer>(load: Load, fenced: Instant, promoted: Instant, new_primary: u16) {
+    load.stop.store(true, Ordering::Relaxed);
+    for worker in load.workers {
+        worker.await.unwrap();
+    }
+    let figures = load.figures;
+    let ports = load.ports.lock().unwrap().clone();
+    let on_new = ports
+        .iter()
+        .filter(|(_, port)| *port == new_primary)
+        .count();
+    let first_on_new = ports
+        .iter()
+        .filter(|(_, port)| *port == new_primary)
+        .map(|(at, _)| *at)
+        .min();
+    let late_on_old = ports
+        .iter()
+        .filter(|(at, port)| *port != new_primary && *at > promoted)
+        .count();
+    let retried = load.attempts.load(Ordering::Relaxed) - figures.operations();
+    figures.retries(retried);
+    figures.note(
+        "open connections to the old primary when fenced",
+        load.size_when_fenced,
+    );
+    figures.note("inserts on the new primary", on_new);
+    figures.note(
+        "fence to first success on the new primary",
+        format!("{:.3?}", first_on_new.map(|at| at - fenced)),
+    );
+    figures.print();
+    let name = W::NAME;
+    assert!(
+        figures.errors().is_empty(),
+        "{name}: no caller saw an error: {:?}",
+        figures.errors()
+    );
+    assert_eq!(
+        late_on_old, 0,
+        "{name}: no write acknowledged by the old primary"
+    );
+    assert!(on_new > 0, "{name}: writes moved to the new primary");
+    assert!(
+        retried > 0,
+        "{name}: writes refused with 25006 were retried"
+    );
+}
+
+/// Both bindings' loads run at once on one cluster, through one fence and promotion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_2_the_old_primary_turns_read_only_and_nothing_writes_to_it() {
     tokio::time::timeout(SCENARIO_LIMIT, async {
@@ -321,28 +514,13 @@ async fn scenario_2_the_old_primary_turns_read_only_and_nothing_writes_to_it() {
             .await
             .unwrap();
         let url = cluster.multi_host_url("postgres", "target_session_attrs=read-write");
-        let pool = pool(&url, "failover/read_only", "5s");
-        let figures = Figures::new("failover/old-primary-read-only");
-        let stop = Arc::new(AtomicBool::new(false));
-        let next_key = Arc::new(AtomicI64::new(0));
-        let attempts = Arc::new(AtomicU64::new(0));
-        let ports: Arc<Mutex<Vec<(Instant, u16)>>> = Arc::default();
-        let workers = {
-            let ports = Arc::clone(&ports);
-            spawn_inserters(
-                16,
-                &pool,
-                &stop,
-                &next_key,
-                &attempts,
-                &figures,
-                move |_, port| {
-                    ports.lock().unwrap().push((Instant::now(), port));
-                },
-            )
-        };
+        let (sqlx_pool, mut sqlx_load) =
+            start_load::<PgPool>(&url, "failover/old-primary-read-only");
+        let (postgres_pool, mut postgres_load) =
+            start_load::<PostgresPool>(&url, "failover/old-primary-read-only (pool-postgres)");
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let before = pool.status();
+        sqlx_load.size_when_fenced = Writer::size(&sqlx_pool);
+        postgres_load.size_when_fenced = Writer::size(&postgres_pool);
         cluster::fence(&mut old).await.unwrap();
         let fenced = Instant::now();
         let promoting = Arc::clone(&cluster);
@@ -357,50 +535,15 @@ async fn scenario_2_the_old_primary_turns_read_only_and_nothing_writes_to_it() {
         let old_rows_after_fence: i64 =
             sqlx::query_scalar(count).fetch_one(&mut old).await.unwrap();
         tokio::time::sleep(Duration::from_secs(3)).await;
-        stop.store(true, Ordering::Relaxed);
-        for worker in workers {
-            worker.await.unwrap();
-        }
-        let old_rows_at_end: i64 = sqlx::query_scalar(count).fetch_one(&mut old).await.unwrap();
-        let ports = ports.lock().unwrap().clone();
         let new_primary = cluster.standby_port();
-        let on_new = ports
-            .iter()
-            .filter(|(_, port)| *port == new_primary)
-            .count();
-        let first_on_new = ports
-            .iter()
-            .filter(|(_, port)| *port == new_primary)
-            .map(|(at, _)| *at)
-            .min();
-        let late_on_old = ports
-            .iter()
-            .filter(|(at, port)| *port != new_primary && *at > promoted)
-            .count();
-        let retried = attempts.load(Ordering::Relaxed) - figures.operations();
-        figures.retries(retried);
-        figures.note(
-            "open connections to the old primary when fenced",
-            before.size,
-        );
-        figures.note("inserts on the new primary", on_new);
-        figures.note(
-            "fence to first success on the new primary",
-            format!("{:.3?}", first_on_new.map(|at| at - fenced)),
-        );
-        figures.note("old primary rows after the fence", old_rows_after_fence);
-        figures.note("old primary rows at the end", old_rows_at_end);
-        figures.print();
-
-        assert!(
-            figures.errors().is_empty(),
-            "no caller saw an error: {:?}",
-            figures.errors()
+        finish_load::<PgPool>(sqlx_load, fenced, promoted, new_primary).await;
+        finish_load::<PostgresPool>(postgres_load, fenced, promoted, new_primary).await;
+        let old_rows_at_end: i64 = sqlx::query_scalar(count).fetch_one(&mut old).await.unwrap();
+        println!(
+            "failover/old-primary-read-only: old primary rows after the fence \
+             {old_rows_after_fence}, at the end {old_rows_at_end}"
         );
         assert_eq!(old_rows_at_end, old_rows_after_fence, "nothing wrote to it");
-        assert_eq!(late_on_old, 0, "no write acknowledged by the old primary");
-        assert!(on_new > 0, "writes moved to the new primary");
-        assert!(retried > 0, "writes refused with 25006 were retried");
     })
     .await
     .expect("the scenario finished in time");
