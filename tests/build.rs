@@ -42,7 +42,9 @@ fn main() {
             .flat_map(|source| source.lines())
             .filter(|line| line.contains("ignore = \"set ") && line.contains(variable))
             .count();
-        missing.push(format!("{variable} is not set: {gated} tests ignored"));
+        if gated > 0 {
+            missing.push(format!("{variable} is not set: {gated} tests ignored"));
+        }
     }
     if !missing.is_empty() {
         // The counts read the test files: only then must an edited test file rerun this

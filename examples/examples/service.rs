@@ -6,7 +6,13 @@
 //! cargo run --example service -- --listen 127.0.0.1:0           # any free port
 //! DATABASE_URL=postgres://postgres@127.0.0.1/test cargo run --example service
 //! DATABASE_URL=mysql://root@127.0.0.1/test cargo run --example service
+//! POOL_BINDING=pool-postgres DATABASE_URL=postgres://postgres@127.0.0.1/test \
+//!     cargo run --example service                             # tokio-postgres
 //! ```
+//!
+//! `POOL_BINDING` picks the binding for a PostgreSQL URL: `pool-sqlx` (the default, sqlx)
+//! or `pool-postgres` (tokio-postgres, the cheaper driver per query). The routes, the
+//! policies, the health JSON and the metric names are the same on both.
 //!
 //! | route | what it does |
 //! |---|---|
@@ -68,6 +74,9 @@ macro_rules! repository {
             use std::time::Duration;
 
             use pool_sqlx::{Error, pooled, resilient, sqlx};
+
+            /// The binding's health report, the same JSON on every binding.
+            pub(crate) use pool_sqlx::health;
 
             /// Creates the table (idempotent: `IF NOT EXISTS`).
             #[resilient(retries = 3, base = "50ms", max_delay = "1s")]
@@ -154,12 +163,112 @@ repository!(
     "SELECT visits FROM service_visits WHERE name = ?"
 );
 
-/// The pool, whichever backend `DATABASE_URL` names.
+/// The repository on pool-postgres: the same functions and policies, tokio-postgres's
+/// client, its statements prepared once per connection (`*_cached`).
+mod tokio_postgres {
+    use std::time::Duration;
+
+    use pool_postgres::{Client, Error, pooled, resilient};
+
+    /// The binding's health report, the same JSON on every binding.
+    pub(crate) use pool_postgres::health;
+
+    /// Creates the table (idempotent: `IF NOT EXISTS`).
+    #[resilient(crate = pool_postgres, retries = 3, base = "50ms", max_delay = "1s")]
+    #[pooled]
+    pub(crate) async fn create_schema(conn: &mut Client) -> Result<(), Error> {
+        conn.batch_execute(
+            "CREATE TABLE IF NOT EXISTS service_visits \
+             (name VARCHAR(64) PRIMARY KEY, visits BIGINT NOT NULL)",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Counts a visit and returns the new count (see the sqlx repositories' `visit`).
+    #[resilient(
+        crate = pool_postgres,
+        retries = 3,
+        base = "25ms",
+        max_delay = "500ms",
+        timeout = "5s",
+        breaker = "db"
+    )]
+    #[pooled(transaction)]
+    pub(crate) async fn visit(conn: &mut Client, name: String) -> Result<i64, Error> {
+        conn.execute_cached(
+            "INSERT INTO service_visits (name, visits) VALUES ($1, 1) \
+             ON CONFLICT (name) DO UPDATE SET visits = service_visits.visits + 1",
+            &[&name],
+        )
+        .await?;
+        let row = conn
+            .query_one_cached(
+                "SELECT visits FROM service_visits WHERE name = $1",
+                &[&name],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// The count of visits (0 for a name never seen). A read: safe to repeat.
+    #[resilient(
+        crate = pool_postgres,
+        retries = 3,
+        base = "25ms",
+        max_delay = "500ms",
+        timeout = "5s",
+        breaker = "db",
+        idempotent
+    )]
+    #[pooled]
+    pub(crate) async fn visits(conn: &mut Client, name: String) -> Result<i64, Error> {
+        let rows = conn
+            .query_cached(
+                "SELECT visits FROM service_visits WHERE name = $1",
+                &[&name],
+            )
+            .await?;
+        Ok(rows.first().map_or(0, |row| row.get(0)))
+    }
+
+    /// Runs a query, then keeps the connection checked out for `hold`.
+    #[pooled(crate = pool_postgres)]
+    pub(crate) async fn hold(conn: &mut Client, hold: Duration) -> Result<(), Error> {
+        conn.batch_execute("SELECT 1").await?;
+        tokio::time::sleep(hold).await;
+        Ok(())
+    }
+}
+
+/// The pool, whichever backend `DATABASE_URL` names (and, for PostgreSQL, whichever
+/// binding `POOL_BINDING` picks).
 #[derive(Clone)]
 enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
     MySql(MySqlPool),
+    TokioPostgres(pool_postgres::PostgresPool),
+}
+
+/// The binding `POOL_BINDING` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Binding {
+    Sqlx,
+    Postgres,
+}
+
+impl Binding {
+    /// `POOL_BINDING`, `pool-sqlx` when unset.
+    fn from_env() -> Result<Binding, UsageError> {
+        match std::env::var("POOL_BINDING").as_deref() {
+            Err(_) | Ok("" | "pool-sqlx") => Ok(Binding::Sqlx),
+            Ok("pool-postgres") => Ok(Binding::Postgres),
+            Ok(_) => Err(UsageError(
+                "POOL_BINDING is `pool-sqlx` (the default) or `pool-postgres`",
+            )),
+        }
+    }
 }
 
 /// Runs `$body` with `$pool` bound to the pool and `repo` to that backend's repository.
@@ -179,6 +288,11 @@ macro_rules! with_repo {
             Db::MySql($pool) => {
                 #[allow(unused_imports)] // not every body calls the repository
                 use mysql as repo;
+                $body
+            }
+            Db::TokioPostgres($pool) => {
+                #[allow(unused_imports)] // not every body calls the repository
+                use tokio_postgres as repo;
                 $body
             }
         }
@@ -215,24 +329,34 @@ impl Db {
         with_repo!(self, |pool| shutdown.register(pool))
     }
 
-    async fn create_schema(&self) -> Result<(), Error> {
-        with_repo!(self, |pool| repo::create_schema(pool).await)
+    /// pool-postgres's pool for `config` (a PostgreSQL URL), first connection open.
+    async fn connect_tokio_postgres(
+        config: &pool_postgres::Config,
+        name: &str,
+    ) -> Result<Self, pool_postgres::Error> {
+        Ok(Db::TokioPostgres(
+            config.pool_builder(name)?.build_and_connect().await?,
+        ))
     }
 
-    async fn visit(&self, name: String) -> Result<i64, Error> {
-        with_repo!(self, |pool| repo::visit(pool, name).await)
+    async fn create_schema(&self) -> Result<(), ApiError> {
+        with_repo!(self, |pool| Ok(repo::create_schema(pool).await?))
     }
 
-    async fn visits(&self, name: String) -> Result<i64, Error> {
-        with_repo!(self, |pool| repo::visits(pool, name).await)
+    async fn visit(&self, name: String) -> Result<i64, ApiError> {
+        with_repo!(self, |pool| Ok(repo::visit(pool, name).await?))
     }
 
-    async fn hold(&self, hold: Duration) -> Result<(), Error> {
-        with_repo!(self, |pool| repo::hold(pool, hold).await)
+    async fn visits(&self, name: String) -> Result<i64, ApiError> {
+        with_repo!(self, |pool| Ok(repo::visits(pool, name).await?))
+    }
+
+    async fn hold(&self, hold: Duration) -> Result<(), ApiError> {
+        with_repo!(self, |pool| Ok(repo::hold(pool, hold).await?))
     }
 
     async fn health(&self) -> pool_sqlx::Health {
-        with_repo!(self, |pool| pool_sqlx::health(pool, HEALTH_TIMEOUT).await)
+        with_repo!(self, |pool| repo::health(pool, HEALTH_TIMEOUT).await)
     }
 }
 
@@ -280,21 +404,48 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-impl From<Error> for ApiError {
-    fn from(error: Error) -> Self {
-        // A policy refusal (breaker open, timeout) or no connection to be had is the
-        // database being unavailable, not this request being wrong.
-        let status = match &error {
-            Error::Rejected(_) | Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+impl ApiError {
+    /// A database call's failure: a policy refusal (breaker open, timeout) or no
+    /// connection to be had is the database being unavailable (503), not this request
+    /// being wrong.
+    fn from_database(unavailable: bool, error: &dyn std::fmt::Display) -> Self {
         tracing::warn!(%error, "request failed");
         ApiError {
-            status,
+            status: if unavailable {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            },
             message: error.to_string(),
         }
     }
 }
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        let unavailable = matches!(error, Error::Rejected(_) | Error::Pool(_));
+        ApiError::from_database(unavailable, &error)
+    }
+}
+
+impl From<pool_postgres::Error> for ApiError {
+    fn from(error: pool_postgres::Error) -> Self {
+        let unavailable = matches!(
+            error,
+            pool_postgres::Error::Rejected(_) | pool_postgres::Error::Pool(_)
+        );
+        ApiError::from_database(unavailable, &error)
+    }
+}
+
+/// The message alone: what `error: …` prints when the schema cannot be created.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -496,9 +647,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     // POOL_PRESET=development|production|test|serverless picks the starting point.
     let preset = Preset::from_env()?.unwrap_or(Preset::Production);
-    let config = Config::from_url(&url)?.with_preset(preset);
-    println!("database: {} (preset {preset})", config.redacted_url());
-    let db = Db::connect(&config, "service").await?;
+    let db = match Binding::from_env()? {
+        Binding::Sqlx => {
+            let config = Config::from_url(&url)?.with_preset(preset);
+            println!("database: {} (preset {preset})", config.redacted_url());
+            Db::connect(&config, "service").await?
+        }
+        Binding::Postgres => {
+            let config = pool_postgres::Config::from_url(&url)?.with_preset(preset);
+            println!(
+                "database: {} (preset {preset}, pool-postgres)",
+                config.redacted_url()
+            );
+            Db::connect_tokio_postgres(&config, "service").await?
+        }
+    };
     db.create_schema().await?;
 
     let shutdown = Shutdown::new();

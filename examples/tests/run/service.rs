@@ -98,13 +98,25 @@ impl Output {
     }
 }
 
+/// The service on SQLite in a temp file, whatever the environment says.
 fn start_service() -> (Child, Output) {
-    let mut child = Command::new(tests::example_run::example("service"))
+    start_service_with(&[])
+}
+
+/// The service with `env` set (`DATABASE_URL`, `POOL_BINDING`), nothing else inherited
+/// that would change it.
+fn start_service_with(env: &[(&str, &str)]) -> (Child, Output) {
+    let mut command = Command::new(tests::example_run::example("service"));
+    command
         .args(["--listen", "127.0.0.1:0"])
-        // SQLite in a temp file, whatever the environment says.
         .env_remove("DATABASE_URL")
+        .env_remove("POOL_BINDING")
         .env_remove("LISTEN")
-        .env_remove("POOL_PRESET")
+        .env_remove("POOL_PRESET");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -291,6 +303,100 @@ async fn service_serves_health_metrics_and_visits_then_drains_on_sigterm() {
         "{said}"
     );
     assert!(said.contains("pool `service` closed"), "{said}");
+}
+
+/// The same service on pool-postgres (`POOL_BINDING=pool-postgres`): the same routes,
+/// health JSON and metric names, the repository's calls named after its module.
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test]
+async fn service_on_pool_postgres_serves_the_same_routes_health_and_metrics() {
+    let Some(db) = tests::db::postgres("service_pool_postgres").await else {
+        return;
+    };
+    let (mut child, mut stdout) = start_service_with(&[
+        ("DATABASE_URL", db.url.as_str()),
+        ("POOL_BINDING", "pool-postgres"),
+    ]);
+    let database = stdout.wait_for("database: ").await;
+    assert!(database.contains("pool-postgres"), "{database}");
+    let listening = stdout.wait_for("listening on http://").await;
+    let address = listening
+        .rsplit("http://")
+        .next()
+        .expect("an address after http://")
+        .trim()
+        .to_owned();
+
+    let health = timeout(WAIT, request(&address, "GET", "/health"))
+        .await
+        .expect("/health answers in time")
+        .expect("/health answers");
+    assert_eq!(health.status, 200, "{health:?}");
+    let report = json(&health);
+    assert_eq!(report["status"], "healthy", "{report}");
+    assert_eq!(report["backend"], "postgres", "{report}");
+    assert_eq!(report["check"]["ok"], true, "{report}");
+
+    for expected in 1..=2 {
+        let visit = timeout(WAIT, request(&address, "POST", "/visits/ada"))
+            .await
+            .expect("POST /visits answers in time")
+            .expect("POST /visits answers");
+        assert_eq!(visit.status, 200, "{visit:?}");
+        assert_eq!(json(&visit)["visits"], expected);
+    }
+    let unknown = request(&address, "GET", "/visits/nobody").await.unwrap();
+    assert_eq!(json(&unknown)["visits"], 0);
+
+    let metrics = timeout(WAIT, request(&address, "GET", "/metrics"))
+        .await
+        .expect("/metrics answers in time")
+        .expect("/metrics answers");
+    for expected in [
+        "pool_connections_created_total{pool=\"service\"}",
+        "pool_calls_total{function=\"service::tokio_postgres::visit\",outcome=\"ok\"} 2",
+        "pool_breaker_state{breaker=\"db\"} 0",
+        "pool_acquire_duration_seconds_bucket{pool=\"service\",le=\"0.0001\"}",
+    ] {
+        assert!(
+            metrics.body.contains(expected),
+            "/metrics lacks {expected:?}:\n{}",
+            metrics.body
+        );
+    }
+
+    let pid = child.id().expect("the service is running").to_string();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+    let exit = timeout(WAIT, child.wait())
+        .await
+        .expect("the service exits in time")
+        .expect("the exit status is readable");
+    assert!(exit.success(), "exit status {exit}");
+    let said = stdout.rest().await.join("\n");
+    assert!(said.contains("pool `service` closed"), "{said}");
+    db.cleanup().await;
+}
+
+/// `POOL_BINDING` names a binding that does not exist: one error line, exit 1 (the usage
+/// error), before any connect.
+#[test]
+fn a_bogus_pool_binding_is_one_error_line() {
+    let mut command = service();
+    command
+        .env_remove("DATABASE_URL")
+        .env("POOL_BINDING", "pool-odbc");
+    let run = run_bounded(command, Duration::from_secs(30));
+    assert_eq!(run.status.code(), Some(1), "{run:#?}");
+    assert_eq!(
+        run.stderr.trim(),
+        "error: POOL_BINDING is `pool-sqlx` (the default) or `pool-postgres`",
+        "{run:#?}"
+    );
 }
 
 /// Slack on top of a timeout for the process to start and exit.

@@ -36,13 +36,13 @@ use std::{
 };
 
 use pool_sqlx::{
-    Backend, BreakerConfig, BreakerState, CircuitBreaker, Config, Error, HealthStatus, Pool,
-    Rejected, SlidingWindow, SqlxManager, breakers, health, pooled, resilient,
+    BreakerConfig, BreakerState, CircuitBreaker, Config, Error, Health, HealthStatus, Manager,
+    Pool, PoolBuilder, Rejected, SlidingWindow, SqlxManager, breakers, health, pooled, resilient,
     sqlx::{self, MySql, MySqlConnection, PgConnection, Postgres},
 };
 use tests::{
     db::{self, TestDb},
-    figures::{Figures, Latencies, error_kind},
+    figures::{FigureKind, Figures, Latencies, error_kind},
     proxy::{FaultProxy, Mode},
 };
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
@@ -155,7 +155,7 @@ impl Tracker {
 }
 
 impl Attempt<'_> {
-    fn done(mut self, result: &Result<i64, Error>) {
+    fn done<E: FigureKind>(mut self, result: &Result<i64, E>) {
         self.ended = true;
         let ok = matches!(result, Ok(v) if *v == self.n);
         self.tracker.entries.lock().unwrap()[self.index].ok = Some(ok);
@@ -236,23 +236,74 @@ async fn my_call(
     result
 }
 
-/// What differs between the backends: the breaker's name and the call.
+#[pooled(crate = pool_postgres)]
+async fn pp_echo(conn: &mut pool_postgres::Client, n: i64) -> Result<i64, pool_postgres::Error> {
+    Ok(conn
+        .query_one_cached("SELECT $1::int8", &[&n])
+        .await?
+        .get(0))
+}
+
+#[resilient(
+    crate = pool_postgres,
+    retries = 2,
+    backoff = "fixed",
+    base = "10ms",
+    jitter = "none",
+    timeout = "1s",
+    idempotent,
+    breaker = "blackout-pool-postgres"
+)]
+async fn pp_call(
+    pool: &pool_postgres::PostgresPool,
+    tracker: &Tracker,
+    tries: &AtomicU32,
+) -> Result<i64, pool_postgres::Error> {
+    tries.fetch_add(1, Ordering::Relaxed);
+    let attempt = tracker.enter();
+    let n = attempt.n;
+    let result = pp_echo(pool, n).await;
+    attempt.done(&result);
+    result
+}
+
+/// What differs between the bindings and backends: the pool, the breaker's name, the
+/// call, where the binding's error keeps a policy's rejection, and its health report.
 trait Target: Send + Sync + 'static {
-    type DB: Backend;
+    type Manager: Manager;
+    type Error: FigureKind + std::fmt::Debug + Send + 'static;
     const LABEL: &'static str;
     const BREAKER: &'static str;
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager>;
     fn call<'a>(
-        pool: &'a Pool<SqlxManager<Self::DB>>,
+        pool: &'a Pool<Self::Manager>,
         tracker: &'a Tracker,
         tries: &'a AtomicU32,
-    ) -> impl Future<Output = Result<i64, Error>> + Send + 'a;
+    ) -> impl Future<Output = Result<i64, Self::Error>> + Send + 'a;
+    fn rejected(error: &Self::Error) -> Option<&Rejected>;
+    fn health(pool: &Pool<Self::Manager>) -> impl Future<Output = Health> + Send + '_;
+}
+
+/// pool-sqlx's error's rejection.
+fn sqlx_rejected(error: &Error) -> Option<&Rejected> {
+    match error {
+        Error::Rejected(rejected) => Some(rejected),
+        _ => None,
+    }
 }
 
 struct Pg;
 impl Target for Pg {
-    type DB = Postgres;
+    type Manager = SqlxManager<Postgres>;
+    type Error = Error;
     const LABEL: &'static str = "postgres";
     const BREAKER: &'static str = "blackout-postgres";
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager> {
+        Config::from_url(url)
+            .unwrap()
+            .pool_builder::<Postgres>(name)
+            .unwrap()
+    }
     fn call<'a>(
         pool: &'a Pool<SqlxManager<Postgres>>,
         tracker: &'a Tracker,
@@ -260,19 +311,69 @@ impl Target for Pg {
     ) -> impl Future<Output = Result<i64, Error>> + Send + 'a {
         pg_call(pool, tracker, tries)
     }
+    fn rejected(error: &Error) -> Option<&Rejected> {
+        sqlx_rejected(error)
+    }
+    fn health(pool: &Pool<Self::Manager>) -> impl Future<Output = Health> + Send + '_ {
+        health(pool, Duration::from_millis(500))
+    }
 }
 
 struct My;
 impl Target for My {
-    type DB = MySql;
+    type Manager = SqlxManager<MySql>;
+    type Error = Error;
     const LABEL: &'static str = "mariadb";
     const BREAKER: &'static str = "blackout-mysql";
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager> {
+        Config::from_url(url)
+            .unwrap()
+            .pool_builder::<MySql>(name)
+            .unwrap()
+    }
     fn call<'a>(
         pool: &'a Pool<SqlxManager<MySql>>,
         tracker: &'a Tracker,
         tries: &'a AtomicU32,
     ) -> impl Future<Output = Result<i64, Error>> + Send + 'a {
         my_call(pool, tracker, tries)
+    }
+    fn rejected(error: &Error) -> Option<&Rejected> {
+        sqlx_rejected(error)
+    }
+    fn health(pool: &Pool<Self::Manager>) -> impl Future<Output = Health> + Send + '_ {
+        health(pool, Duration::from_millis(500))
+    }
+}
+
+/// PostgreSQL through pool-postgres.
+struct PoolPostgres;
+impl Target for PoolPostgres {
+    type Manager = pool_postgres::PostgresManager;
+    type Error = pool_postgres::Error;
+    const LABEL: &'static str = "pool-postgres";
+    const BREAKER: &'static str = "blackout-pool-postgres";
+    fn builder(url: &str, name: &str) -> PoolBuilder<Self::Manager> {
+        pool_postgres::Config::from_url(url)
+            .unwrap()
+            .pool_builder(name)
+            .unwrap()
+    }
+    fn call<'a>(
+        pool: &'a Pool<Self::Manager>,
+        tracker: &'a Tracker,
+        tries: &'a AtomicU32,
+    ) -> impl Future<Output = Result<i64, pool_postgres::Error>> + Send + 'a {
+        pp_call(pool, tracker, tries)
+    }
+    fn rejected(error: &pool_postgres::Error) -> Option<&Rejected> {
+        match error {
+            pool_postgres::Error::Rejected(rejected) => Some(rejected),
+            _ => None,
+        }
+    }
+    fn health(pool: &Pool<Self::Manager>) -> impl Future<Output = Health> + Send + '_ {
+        pool_postgres::health(pool, Duration::from_millis(500))
     }
 }
 
@@ -299,18 +400,18 @@ async fn blackout<T: Target>(db: TestDb) {
         }
     }
     let proxy = FaultProxy::for_url(&db.url).await.unwrap();
-    let pool = Config::from_url(&proxy.url_through(&db.url))
-        .unwrap()
-        .pool_builder::<T::DB>(&format!("blackout-{}", T::LABEL))
-        .unwrap()
-        // Room for every worker, the recovery call and the health check: nobody waits.
-        .max_size(WORKERS + 2)
-        .min_idle(0)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_timeout(Duration::from_secs(1))
-        .connect_backoff(Duration::from_millis(20), Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let pool = T::builder(
+        &proxy.url_through(&db.url),
+        &format!("blackout-{}", T::LABEL),
+    )
+    // Room for every worker, the recovery call and the health check: nobody waits.
+    .max_size(WORKERS + 2)
+    .min_idle(0)
+    .acquire_timeout(ACQUIRE_TIMEOUT)
+    .connect_timeout(Duration::from_secs(1))
+    .connect_backoff(Duration::from_millis(20), Duration::from_millis(200))
+    .build()
+    .unwrap();
     let breaker = breakers().define(T::BREAKER, breaker_config()).unwrap();
     breaker.reset();
     let figures = Figures::new(format!("blackout/{}", T::LABEL));
@@ -344,7 +445,10 @@ async fn blackout<T: Target>(db: TestDb) {
                     figures.retries(u64::from(tries.saturating_sub(1)));
                     // A call the breaker turned away before any attempt ran.
                     if tries == 0
-                        && matches!(result, Err(Error::Rejected(Rejected::BreakerOpen { .. })))
+                        && matches!(
+                            result.as_ref().map_err(T::rejected),
+                            Err(Some(Rejected::BreakerOpen { .. }))
+                        )
                     {
                         rejected.push(took);
                     }
@@ -500,7 +604,7 @@ async fn blackout<T: Target>(db: TestDb) {
         let tries = AtomicU32::new(0);
         let call = T::call(&pool, &tracker, &tries).await;
         let problem = if call.is_ok() {
-            let report = health(&pool, Duration::from_millis(500)).await;
+            let report = T::health(&pool).await;
             if report.status == HealthStatus::Healthy {
                 break open_end.elapsed();
             }
@@ -598,6 +702,15 @@ async fn postgres_blackout_opens_rejects_locally_and_recovers() {
         return;
     };
     blackout::<Pg>(db).await;
+}
+
+#[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_postgres_blackout_opens_rejects_locally_and_recovers() {
+    let Some(db) = db::postgres("blackout_pp").await else {
+        return;
+    };
+    blackout::<PoolPostgres>(db).await;
 }
 
 #[cfg_attr(no_mysql, ignore = "set TEST_MYSQL_URL to run (README: Set-up)")]
