@@ -29,7 +29,7 @@
 //! 4. **Every host down, then back.** The primary stopped for real and the standby cut
 //!    off by the fault proxy (every connection reset): calls fail within the acquire
 //!    timeout with an error naming both hosts; once both are back, calls succeed on the
-//!    same pool, no restart.
+//!    same pool, no restart. Both bindings' pools through the one outage, from one body.
 
 use std::{
     collections::HashMap,
@@ -142,6 +142,12 @@ async fn insert_postgres(
 #[pooled]
 async fn read(conn: &mut PgConnection) -> Result<i32, Error> {
     Ok(sqlx::query_scalar("SELECT 1").fetch_one(&mut *conn).await?)
+}
+
+/// [`read`] on pool-postgres.
+#[pooled(crate = pool_postgres)]
+async fn read_postgres(conn: &mut pool_postgres::Client) -> Result<i32, pool_postgres::Error> {
+    Ok(conn.query_one("SELECT 1::int4", &[]).await?.get(0))
 }
 
 /// Spawns `count` tasks that insert fresh keys through [`insert`] until `stop`, counting
@@ -342,10 +348,13 @@ trait Writer: Clone + Send + Sync + 'static {
     /// Names the binding in figures and assertion messages.
     const NAME: &'static str;
     /// What the binding's insert fails with.
-    type Error: FigureKind + Send;
+    type Error: FigureKind + Send + std::fmt::Display;
 
-    /// The pool for `url`, named `name`, sized as [`pool`].
-    fn build(url: &str, name: &str) -> Self;
+    /// The pool for `url`, named `name`, sized as [`pool`], waiting `acquire` at most.
+    fn build(url: &str, name: &str, acquire: &str) -> Self;
+
+    /// [`read`] on this binding.
+    fn read(&self) -> impl Future<Output = Result<i32, Self::Error>> + Send;
 
     /// [`insert`] on this binding.
     fn insert(
@@ -362,8 +371,12 @@ impl Writer for PgPool {
     const NAME: &'static str = "pool-sqlx";
     type Error = Error;
 
-    fn build(url: &str, name: &str) -> Self {
-        pool(url, name, "5s")
+    fn build(url: &str, name: &str, acquire: &str) -> Self {
+        pool(url, name, acquire)
+    }
+
+    fn read(&self) -> impl Future<Output = Result<i32, Error>> + Send {
+        read(self)
     }
 
     fn insert(
@@ -383,11 +396,15 @@ impl Writer for PostgresPool {
     const NAME: &'static str = "pool-postgres";
     type Error = pool_postgres::Error;
 
-    fn build(url: &str, name: &str) -> Self {
-        pool_postgres::Config::from_url(&sized(url, "5s"))
+    fn build(url: &str, name: &str, acquire: &str) -> Self {
+        pool_postgres::Config::from_url(&sized(url, acquire))
             .unwrap()
             .build_pool(name)
             .unwrap()
+    }
+
+    fn read(&self) -> impl Future<Output = Result<i32, pool_postgres::Error>> + Send {
+        read_postgres(self)
     }
 
     fn insert(
@@ -415,7 +432,7 @@ struct Load {
 
 /// Starts 16 tasks inserting through `W`'s pool on the multi-host URL `url`.
 fn start_load<W: Writer>(url: &str, figures: &str) -> (W, Load) {
-    let pool = W::build(url, &format!("failover/read_only/{}", W::NAME));
+    let pool = W::build(url, &format!("failover/read_only/{}", W::NAME), "5s");
     let figures = Figures::new(figures);
     let stop = Arc::new(AtomicBool::new(false));
     let next_key = Arc::new(AtomicI64::new(0));
@@ -718,6 +735,77 @@ async fn scenario_5_chaos_soak() {
     .expect("the scenario finished in time");
 }
 
+/// While every host is down: each call fails within the acquire timeout, never showing
+/// the password, and the error names both hosts.
+async fn every_call_fails_in_time<W: Writer>(
+    pool: &W,
+    figures: &Figures,
+    acquire: Duration,
+    ports: [u16; 2],
+) -> Duration {
+    let mut slowest_failure = Duration::ZERO;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let result = pool.read().await;
+        let took = started.elapsed();
+        figures.outcome(&result);
+        let Err(error) = result else {
+            panic!("{}: every host is down, yet a read succeeded", W::NAME);
+        };
+        let text = error.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        slowest_failure = slowest_failure.max(took);
+        assert!(
+            took < acquire + Duration::from_millis(1500),
+            "{}: failed after {took:?}: {text}",
+            W::NAME
+        );
+    }
+    let Err(last) = pool.read().await else {
+        panic!("{}: still down, yet a read succeeded", W::NAME);
+    };
+    let text = format!("{last}");
+    for port in ports {
+        assert!(
+            text.contains(&format!("127.0.0.1:{port} failed")),
+            "{}: {text}",
+            W::NAME
+        );
+    }
+    figures.note("the error", &text);
+    slowest_failure
+}
+
+/// Once both hosts are back (at `restored`): calls succeed again on the same pool.
+async fn calls_succeed_again<W: Writer>(
+    pool: &W,
+    figures: &Figures,
+    restored: Instant,
+    slowest_failure: Duration,
+) {
+    let mut first_ok = None;
+    while restored.elapsed() < Duration::from_secs(10) {
+        if pool.read().await.is_ok() {
+            first_ok = Some(restored.elapsed());
+            break;
+        }
+    }
+    figures.note(
+        "slowest failure while down",
+        format!("{slowest_failure:.3?}"),
+    );
+    // The pool's own connect backoff (jittered, at most 5 s) paces its reconnects
+    // while every host is down: it bounds this figure.
+    figures.note("back to first success", format!("{first_ok:.3?}"));
+    figures.print();
+    assert!(
+        first_ok.is_some(),
+        "{}: calls succeed again, same pool",
+        W::NAME
+    );
+}
+
+/// Both bindings' pools on one cluster, through one outage.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_4_every_host_down_then_back() {
     tokio::time::timeout(SCENARIO_LIMIT, async {
@@ -733,9 +821,13 @@ async fn scenario_4_every_host_down_then_back() {
             proxy.addr().port()
         );
         let acquire = Duration::from_secs(2);
-        let pool = pool(&url, "failover/all_down", "2s");
-        assert_eq!(read(&pool).await.unwrap(), 1);
-        let figures = Figures::new("failover/all-down");
+        let sqlx_pool = <PgPool as Writer>::build(&url, "failover/all_down", "2s");
+        let postgres_pool =
+            <PostgresPool as Writer>::build(&url, "failover/all_down/pool-postgres", "2s");
+        assert_eq!(Writer::read(&sqlx_pool).await.unwrap(), 1);
+        assert_eq!(Writer::read(&postgres_pool).await.unwrap(), 1);
+        let sqlx_figures = Figures::new("failover/all-down");
+        let postgres_figures = Figures::new("failover/all-down (pool-postgres)");
 
         let cluster = Arc::new(cluster);
         let crashing = Arc::clone(&cluster);
@@ -743,27 +835,10 @@ async fn scenario_4_every_host_down_then_back() {
             .await
             .unwrap();
         proxy.set(Mode::Reset);
-        let mut slowest_failure = Duration::ZERO;
-        for _ in 0..3 {
-            let started = Instant::now();
-            let result = read(&pool).await;
-            let took = started.elapsed();
-            figures.outcome(&result);
-            let error = result.expect_err("every host is down");
-            let text = error.to_string();
-            assert!(!text.contains("hunter2"), "{text}");
-            slowest_failure = slowest_failure.max(took);
-            assert!(
-                took < acquire + Duration::from_millis(1500),
-                "failed after {took:?}: {text}"
-            );
-        }
-        let last = read(&pool).await.expect_err("still down");
-        let text = format!("{last}");
-        for port in [cluster.primary_port(), proxy.addr().port()] {
-            assert!(text.contains(&format!("127.0.0.1:{port} failed")), "{text}");
-        }
-        figures.note("the error", &text);
+        let ports = [cluster.primary_port(), proxy.addr().port()];
+        let sqlx_slowest = every_call_fails_in_time(&sqlx_pool, &sqlx_figures, acquire, ports).await;
+        let postgres_slowest =
+            every_call_fails_in_time(&postgres_pool, &postgres_figures, acquire, ports).await;
 
         let restoring = Arc::clone(&cluster);
         tokio::task::spawn_blocking(move || restoring.restart_primary())
@@ -771,19 +846,8 @@ async fn scenario_4_every_host_down_then_back() {
             .unwrap();
         let restored = Instant::now();
         proxy.set(Mode::Pass);
-        let mut first_ok = None;
-        while restored.elapsed() < Duration::from_secs(10) {
-            if read(&pool).await.is_ok() {
-                first_ok = Some(restored.elapsed());
-                break;
-            }
-        }
-        figures.note("slowest failure while down", format!("{slowest_failure:.3?}"));
-        // The pool's own connect backoff (jittered, at most 5 s) paces its reconnects
-        // while every host is down: it bounds this figure.
-        figures.note("back to first success", format!("{first_ok:.3?}"));
-        figures.print();
-        assert!(first_ok.is_some(), "calls succeed again, same pool");
+        calls_succeed_again(&sqlx_pool, &sqlx_figures, restored, sqlx_slowest).await;
+        calls_succeed_again(&postgres_pool, &postgres_figures, restored, postgres_slowest).await;
         drop(cluster);
     })
     .await
