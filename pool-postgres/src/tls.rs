@@ -1,7 +1,7 @@
 //! TLS for pool-postgres: tokio-postgres's `MakeTlsConnect` over rustls (the rustls 0.23
 //! and ring provider sqlx's `tls-rustls` already builds, through tokio-rustls), set up
 //! once when the manager is built from the URL's `sslmode` and `sslrootcert`, which
-//! pool-facts reads for both bindings ([`pool_facts::PostgresTls`]).
+//! pool-facts reads for both bindings (`pool_facts::PostgresTls`).
 //!
 //! | `sslmode` | TLS | the server's certificate |
 //! |---|---|---|
