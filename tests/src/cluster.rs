@@ -179,32 +179,7 @@ impl Cluster {
     /// When the binaries are missing under `CI=true`, or when a server does not start
     /// (the message carries its log).
     pub fn start(replication: Replication) -> Option<Cluster> {
-        let bin = bindir_or_skip()?;
-        let dir = tempfile::Builder::new()
-            .prefix("pg-cluster-")
-            .tempdir()
-            .expect("temp dir for the cluster");
-        let run_as = server_user();
-        if let Some((uid, gid)) = run_as {
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
-                .expect("give the cluster's temp dir to the server user");
-        }
-        let cluster = Cluster {
-            primary: Mutex::new(Server {
-                data: dir.path().join("primary"),
-                port: free_port(),
-                running: false,
-            }),
-            standby: Mutex::new(Server {
-                data: dir.path().join("standby"),
-                port: free_port(),
-                running: false,
-            }),
-            bin,
-            run_as,
-            dir,
-            replication,
-        };
+        let cluster = Cluster::unstarted("pg-cluster-", replication)?;
         cluster.init_primary();
         cluster.start_server(&cluster.primary);
         cluster.base_backup();
@@ -223,32 +198,8 @@ impl Cluster {
     /// # Panics
     /// As [`start`](Self::start), and when a file cannot be written.
     pub fn start_single(files: &[(&str, &[u8])], settings: &str) -> Option<Cluster> {
-        let bin = bindir_or_skip()?;
-        let dir = tempfile::Builder::new()
-            .prefix("pg-single-")
-            .tempdir()
-            .expect("temp dir for the server");
-        let run_as = server_user();
-        if let Some((uid, gid)) = run_as {
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
-                .expect("give the server's temp dir to the server user");
-        }
-        let cluster = Cluster {
-            primary: Mutex::new(Server {
-                data: dir.path().join("primary"),
-                port: free_port(),
-                running: false,
-            }),
-            standby: Mutex::new(Server {
-                data: dir.path().join("standby"),
-                port: free_port(),
-                running: false,
-            }),
-            bin,
-            run_as,
-            dir,
-            replication: Replication::Async,
-        };
+        let cluster = Cluster::unstarted("pg-single-", Replication::Async)?;
+        let run_as = cluster.run_as;
         cluster.init_primary();
         let data = lock(&cluster.primary).data.clone();
         for (name, contents) in files {
@@ -269,6 +220,36 @@ impl Cluster {
         fs::write(&conf, existing).expect("write postgresql.conf");
         cluster.start_server(&cluster.primary);
         Some(cluster)
+    }
+
+    /// A cluster whose servers are laid out (a temp dir owned by the server user, a free
+    /// port each) but not initialised. `None` as [`start`](Self::start).
+    fn unstarted(prefix: &str, replication: Replication) -> Option<Cluster> {
+        let bin = bindir_or_skip()?;
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .expect("temp dir for the cluster");
+        let run_as = server_user();
+        if let Some((uid, gid)) = run_as {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .expect("give the cluster's temp dir to the server user");
+        }
+        let server = |name: &str| {
+            Mutex::new(Server {
+                data: dir.path().join(name),
+                port: free_port(),
+                running: false,
+            })
+        };
+        Some(Cluster {
+            primary: server("primary"),
+            standby: server("standby"),
+            bin,
+            run_as,
+            dir,
+            replication,
+        })
     }
 
     /// Runs one of the server binaries as the server user, to completion.
