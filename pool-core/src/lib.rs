@@ -10,7 +10,8 @@
 //! - [`transaction`] is the one transaction engine (begin, body, commit or rollback, and
 //!   what each failure means for a retry), run by `#[pooled(transaction)]` and by
 //!   `pool_sqlx::transaction` alike.
-//! - Every metric either reports is named in [`names`], with its labels and meaning.
+//! - Every metric either reports is named in [`names`], with its labels and meaning; every
+//!   `tracing` span, in [`spans`], with its level and fields.
 //!
 //! Database bindings live elsewhere (`pool-sqlx`); this crate names no database.
 
@@ -27,6 +28,7 @@ mod rejected;
 mod route;
 mod shutdown;
 mod sizing;
+pub mod spans;
 pub mod transaction;
 
 pub use binding::PooledConnection;
@@ -49,6 +51,7 @@ pub use read::ReadSource;
 pub use rejected::{Rejected, ResilientError};
 pub use shutdown::{ClosedPool, InFlight, Shutdown, ShutdownReport, Trigger};
 pub use sizing::{Sizing, size_for_instances};
+pub use spans::DatabaseIdentity;
 
 #[doc(hidden)]
 pub mod __private {

@@ -70,6 +70,14 @@ pub trait Manager: Send + Sync + 'static {
         drop(conn);
         async {}
     }
+
+    /// The database this manager connects to, as far as it knows it, for the OpenTelemetry
+    /// fields of the pool's spans (`db.system.name`, `db.namespace`, `server.address`,
+    /// `server.port`: [`spans`](crate::spans)). Read once, when the pool is built. The
+    /// default knows nothing, and the spans then carry only the pool's name.
+    fn identity(&self) -> crate::DatabaseIdentity {
+        crate::DatabaseIdentity::default()
+    }
 }
 
 /// A manager whose connections can run a transaction, used by the transaction engine

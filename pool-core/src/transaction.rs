@@ -17,7 +17,9 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use crate::{Classify, Delivery, ErrorClass, Pooled, Rejected, TransactionManager};
+use crate::{
+    Classify, Delivery, ErrorClass, Pooled, Rejected, TransactionManager, spans::TransactionSpan,
+};
 
 /// A `COMMIT` whose outcome is unknown: the transaction may or may not have been applied.
 ///
@@ -106,6 +108,7 @@ impl<M: TransactionManager, E> fmt::Debug for Transaction<M, E> {
 #[must_use = "an open transaction must be ended with `Transaction::end`; dropped, its connection is discarded"]
 pub struct Open<M: TransactionManager> {
     conn: Pooled<M>,
+    span: TransactionSpan,
 }
 
 impl<M: TransactionManager> Deref for Open<M> {
@@ -262,11 +265,16 @@ impl<M: TransactionManager, E: Classify> Transaction<M, E> {
     pub async fn begin(&self, mut conn: Pooled<M>) -> Result<Open<M>, Failed<E>> {
         self.committing.store(false, Ordering::Relaxed);
         conn.begin_operation();
+        let span = conn.transaction_span();
         let (manager, raw) = conn.split();
-        let begun = manager.begin(raw).await;
+        let begun = span.in_scope(manager.begin(raw)).await;
         match begun {
-            Ok(()) => Ok(Open { conn }),
-            Err(error) => Err(abandon(conn, (self.carry)(error.into())).await),
+            Ok(()) => Ok(Open { conn, span }),
+            Err(error) => {
+                let failed = abandon(conn, (self.carry)(error.into())).await;
+                span.end("begin_failed", Some(&failed.error));
+                Err(failed)
+            }
         }
     }
 
@@ -274,24 +282,32 @@ impl<M: TransactionManager, E: Classify> Transaction<M, E> {
     /// returns the connection to the pool or discards it, and says whether the
     /// transaction was applied (see the [module documentation](self)).
     pub async fn end<T>(&self, open: Open<M>, outcome: Result<T, E>) -> Result<T, Failed<E>> {
-        let Open { mut conn } = open;
+        let Open { mut conn, mut span } = open;
         let value = match outcome {
             Ok(value) => value,
-            Err(error) => return Err(abandon(conn, error).await),
+            Err(error) => {
+                let failed = span.in_scope(abandon(conn, error)).await;
+                span.end("rolled_back", Some(&failed.error));
+                return Err(failed);
+            }
         };
         self.committing.store(true, Ordering::Relaxed);
+        span.committing();
         let (manager, raw) = conn.split();
-        let committed = manager.commit(raw).await;
+        let committed = span.in_scope(manager.commit(raw)).await;
         self.committing.store(false, Ordering::Relaxed);
+        span.answered();
         match committed {
             Ok(()) => {
                 conn.finish(&Ok::<(), E>(()));
+                span.end("committed", None);
                 Ok(value)
             }
             Err(error) => match error.class() {
                 // The server's answer is lost with the connection: it may have committed.
                 ErrorClass::Connection | ErrorClass::Timeout => {
                     conn.discard();
+                    span.end("commit_outcome_unknown", Some(&error));
                     Err(Failed {
                         error: (self.carry)(CommitOutcomeUnknown::Lost(error).into()),
                         applied: Applied::Unknown,
@@ -299,7 +315,9 @@ impl<M: TransactionManager, E: Classify> Transaction<M, E> {
                 }
                 // The server answered COMMIT with an error: not applied.
                 ErrorClass::Transient | ErrorClass::Permanent => {
-                    Err(abandon(conn, (self.carry)(error.into())).await)
+                    let failed = span.in_scope(abandon(conn, (self.carry)(error.into()))).await;
+                    span.end("commit_failed", Some(&failed.error));
+                    Err(failed)
                 }
             },
         }

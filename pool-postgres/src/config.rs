@@ -91,6 +91,7 @@ impl Config {
         let mut driver = driver;
         driver.ssl_mode(ssl_mode);
         let mut manager = PostgresManager::new(driver, self.redacted_url())
+            .identified(self.identity())
             .statement_cache_size(self.effective_statement_cache_size())
             .walking(HostWalk::for_config(&self.0), hosts, pool);
         if let Some(connector) = connector {

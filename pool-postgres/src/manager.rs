@@ -59,6 +59,8 @@ pub struct PostgresManager {
     hosts: HostConfigs,
     /// The connections open per host of `walk` (multi-host URLs only).
     tally: Option<Arc<HostTally>>,
+    /// What the pool's spans say of the database (`Manager::identity`).
+    identity: pool_core::DatabaseIdentity,
 }
 
 impl PostgresManager {
@@ -75,7 +77,15 @@ impl PostgresManager {
             walk: None,
             hosts: Vec::new(),
             tally: None,
+            identity: pool_core::DatabaseIdentity::new("postgresql"),
         }
+    }
+
+    /// Names the database in the pool's spans (a [`Config`](crate::Config) gives the
+    /// URL's: `pool_facts::Config::identity`).
+    pub(crate) fn identified(mut self, identity: pool_core::DatabaseIdentity) -> Self {
+        self.identity = identity;
+        self
     }
 
     /// Connects walk `walk`'s hosts, each with its configuration in `hosts` (the URL's
@@ -226,6 +236,10 @@ impl Manager for PostgresManager {
             Some(walk) => failover::still_fits(walk, client).await,
             None => Ok(()),
         }
+    }
+
+    fn identity(&self) -> pool_core::DatabaseIdentity {
+        self.identity.clone()
     }
 
     fn has_broken(&self, client: &mut Client) -> bool {

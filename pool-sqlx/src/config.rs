@@ -93,6 +93,7 @@ impl Config {
             .map_err(|error| self.options_error::<DB>(error))?;
         let manager = SqlxManager::<DB>::new(options)
             .described(&self.redacted_url())
+            .identified(self.identity())
             .session(Session {
                 application_name: self.application_name.clone(),
                 statement_timeout: self.effective_statement_timeout(),

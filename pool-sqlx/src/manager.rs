@@ -67,6 +67,8 @@ pub struct SqlxManager<DB: Backend> {
     walk: Option<HostWalk>,
     /// The connections open per host of `walk` (multi-host URLs only).
     tally: Option<Arc<HostTally>>,
+    /// What the pool's spans say of the database (`Manager::identity`).
+    identity: pool_core::DatabaseIdentity,
 }
 
 impl<DB: Backend> SqlxManager<DB> {
@@ -79,7 +81,15 @@ impl<DB: Backend> SqlxManager<DB> {
             warned: AtomicBool::new(false),
             walk: None,
             tally: None,
+            identity: pool_core::DatabaseIdentity::default(),
         }
+    }
+
+    /// Names the database in the pool's spans (a [`Config`](crate::Config) gives the
+    /// URL's: `pool_facts::Config::identity`).
+    pub(crate) fn identified(mut self, identity: pool_core::DatabaseIdentity) -> Self {
+        self.identity = identity;
+        self
     }
 
     /// A manager for `url`, read by [`Config::from_url`](crate::Config::from_url) (the
@@ -295,6 +305,10 @@ where
         // The check's query runs after the cancelled one's answers, and fails on a
         // transaction a body opened by hand and left open.
         self.check(conn).await.is_ok()
+    }
+
+    fn identity(&self) -> pool_core::DatabaseIdentity {
+        self.identity.clone()
     }
 
     fn has_broken(&self, conn: &mut SqlxConnection<DB>) -> bool {

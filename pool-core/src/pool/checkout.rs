@@ -11,6 +11,7 @@ use std::{
 };
 
 use tokio::{sync::TryAcquireError, time::Instant};
+use tracing::Span;
 
 use super::{
     Pooled,
@@ -20,21 +21,31 @@ use super::{
     inner::{Idle, Inner, Live, deadline_after, lock},
     stats::CloseReason,
 };
-use crate::{Manager, PoolError, TimeoutPhase, Validation};
+use crate::{Classify, Manager, PoolError, TimeoutPhase, Validation, spans};
 
-/// The deadline of one checkout, started lazily so the direct path never reads the clock.
+/// The deadline of one checkout, started lazily so the direct path never reads the clock,
+/// and its span (`pool.acquire`), which every path that ends the checkout records on.
 #[derive(Debug)]
 pub(super) struct Clock {
     timeout: Duration,
     start: Option<Instant>,
+    span: Span,
 }
 
 impl Clock {
-    fn new(timeout: Duration) -> Self {
+    fn new(timeout: Duration, span: Span) -> Self {
         Clock {
             timeout,
             start: None,
+            span,
         }
+    }
+
+    /// Records the checkout's failure on its span, and passes the error on.
+    #[cold]
+    fn failed<E: Classify>(&self, error: PoolError<E>) -> PoolError<E> {
+        spans::acquire_failed(&self.span, &error, self.elapsed());
+        error
     }
 
     fn start(&mut self) -> Instant {
@@ -107,10 +118,13 @@ impl<M: Manager> Inner<M> {
         caller: &'static Location<'static>,
     ) -> Result<Pooled<M>, PoolError<M::Error>> {
         self.start_background();
+        let mut clock = Clock::new(
+            self.config.acquire_timeout,
+            spans::acquire(&self.config.name, &self.identity),
+        );
         if self.is_closed() {
-            return Err(PoolError::Closed);
+            return Err(clock.failed(PoolError::Closed));
         }
-        let mut clock = Clock::new(self.config.acquire_timeout);
         let first = match self.take_parked() {
             Some(idle) => Some(idle),
             None => match self.slots.try_acquire() {
@@ -118,14 +132,22 @@ impl<M: Manager> Inner<M> {
                     permit.forget();
                     None
                 }
-                Err(TryAcquireError::Closed) => return Err(PoolError::Closed),
-                Err(TryAcquireError::NoPermits) => self.wait_for_slot(&mut clock).await?,
+                Err(TryAcquireError::Closed) => return Err(clock.failed(PoolError::Closed)),
+                Err(TryAcquireError::NoPermits) => self
+                    .wait_for_slot(&mut clock)
+                    .await
+                    .map_err(|error| clock.failed(error))?,
             },
         };
         let slot = SlotGuard(self);
-        let live = self.connection_for_slot(first, &mut clock).await?;
+        let live = self
+            .connection_for_slot(first, &mut clock)
+            .await
+            .map_err(|error| clock.failed(error))?;
         std::mem::forget(slot);
-        match clock.elapsed() {
+        let waited = clock.elapsed();
+        spans::acquired(&clock.span, waited);
+        match waited {
             None => self.record(Event::CheckoutDirect),
             Some(waited) => self.record_waited(waited, caller),
         }

@@ -44,7 +44,7 @@ use super::{
     observe::FacadeMetrics,
     stats::{Counters, Status},
 };
-use crate::Manager;
+use crate::{DatabaseIdentity, Manager};
 
 /// A connection with the facts the pool keeps about it.
 #[derive(Debug)]
@@ -135,6 +135,8 @@ pub(crate) struct Inner<M: Manager> {
     pub(super) facade: FacadeMetrics,
     pub(super) background_started: AtomicBool,
     pub(crate) leaks: Option<LeakRegistry>,
+    /// What the spans say of the database (`Manager::identity`, read once).
+    pub(crate) identity: DatabaseIdentity,
 }
 
 /// `timeout` after `start`, or 30 years after it for a timeout too long to add: a user's
@@ -155,6 +157,7 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl<M: Manager> Inner<M> {
     pub(crate) fn new(manager: M, max_size: usize, config: Config, hooks: Hooks<M>) -> Self {
+        let identity = manager.identity();
         let leaks = config.leak_threshold.map(|_| LeakRegistry::new(max_size));
         let adaptive = config.adaptive_floor.map(Limiter::new);
         let slot_total = adaptive
@@ -186,6 +189,7 @@ impl<M: Manager> Inner<M> {
             counters: Counters::default(),
             background_started: AtomicBool::new(false),
             leaks,
+            identity,
         };
         inner.record(Event::LimitChanged(slot_total));
         inner

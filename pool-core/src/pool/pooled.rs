@@ -96,6 +96,11 @@ impl<M: Manager> Pooled<M> {
         }
     }
 
+    /// The span of a transaction on this connection, labelled with its pool.
+    pub(crate) fn transaction_span(&self) -> crate::spans::TransactionSpan {
+        crate::spans::TransactionSpan::open(&self.inner.config.name, &self.inner.identity)
+    }
+
     /// The pool's manager and this connection, borrowed together, for the transaction
     /// engine to call one on the other.
     pub(crate) fn split(&mut self) -> (&M, &mut M::Connection) {

@@ -15,6 +15,7 @@ mod apply;
 mod backend_kind;
 mod duration;
 mod hosts;
+mod identity;
 mod parameters;
 mod preset;
 mod redact;

@@ -17,6 +17,7 @@ use std::{
 };
 
 use pin_project_lite::pin_project;
+use tracing::Span;
 use tokio::{
     sync::SemaphorePermit,
     time::{Instant, Sleep},
@@ -26,6 +27,7 @@ use super::{Resilience, default_slow_call_threshold, slow_call};
 use crate::{
     BreakerPermit, Classify, Delivery, ErrorClass, Rejected, ResilientError,
     policy::timeout::{Limit, Timing},
+    spans,
 };
 
 /// The state of one call across its attempts.
@@ -36,6 +38,8 @@ pub struct Attempts<'p> {
     started: Option<Instant>,
     previous_delay: Duration,
     rng: Option<fastrand::Rng>,
+    /// The call's span (`pool.call`), the parent of each attempt's.
+    span: Span,
 }
 
 impl<'p> Attempts<'p> {
@@ -46,6 +50,7 @@ impl<'p> Attempts<'p> {
             started: None,
             previous_delay: Duration::ZERO,
             rng: None,
+            span: spans::call(policy.label),
         }
     }
 
@@ -120,6 +125,7 @@ impl<'p> Attempts<'p> {
             place: None,
             deadline_at: None,
             limit: Limit::new(None, None),
+            span: Span::none(),
         }
     }
 
@@ -155,6 +161,7 @@ impl<'p> Attempts<'p> {
         permit: Option<BreakerPermit<'_>>,
         retry_if: &P,
         deadline_at: Option<Instant>,
+        attempt_span: &Span,
     ) -> ControlFlow<Result<T, E>, (Duration, N)>
     where
         E: ResilientError,
@@ -194,9 +201,10 @@ impl<'p> Attempts<'p> {
                     budget.deposit();
                 }
                 policy.metrics.ok.increment(1);
+                spans::call_ok(&self.span, attempt_span, self.attempt);
                 ControlFlow::Break(Ok(value))
             }
-            Err(error) => match self.failed(&error, elapsed, permit, retry_if, deadline_at) {
+            Err(error) => match self.failed(&error, elapsed, permit, retry_if, deadline_at, attempt_span) {
                 Some(next) => ControlFlow::Continue(next),
                 None => ControlFlow::Break(Err(error)),
             },
@@ -212,6 +220,7 @@ impl<'p> Attempts<'p> {
         permit: Option<BreakerPermit<'_>>,
         retry_if: &P,
         deadline_at: Option<Instant>,
+        attempt_span: &Span,
     ) -> Option<(Duration, N)>
     where
         E: Classify,
@@ -228,8 +237,10 @@ impl<'p> Attempts<'p> {
         }
         let Some((delay, next)) = self.retry_delay(error, retry_if, deadline_at) else {
             policy.metrics.error.increment(1);
+            spans::attempt_failed(&self.span, attempt_span, error, self.attempt, true);
             return None;
         };
+        spans::attempt_failed(&self.span, attempt_span, error, self.attempt, false);
         policy.metrics.retries.increment(1);
         tracing::info!(
             target: "pool_core::retry",
@@ -291,7 +302,12 @@ impl<'p> Attempts<'p> {
     }
 
     #[cold]
-    fn reject<T, E: From<Rejected>, N>(&self, rejected: Rejected) -> ControlFlow<Result<T, E>, N> {
+    fn reject<T, E: From<Rejected>, N>(
+        &self,
+        rejected: Rejected,
+        attempt_span: &Span,
+    ) -> ControlFlow<Result<T, E>, N> {
+        spans::rejected(&self.span, attempt_span, &rejected, self.attempt);
         let metrics = &self.policy.metrics;
         metrics.rejection(&rejected).increment(1);
         metrics.rejected.increment(1);
@@ -365,6 +381,9 @@ pin_project! {
         place: Option<SemaphorePermit<'p>>,
         deadline_at: Option<Instant>,
         limit: Limit,
+        // This attempt's span (`pool.attempt`), opened at its gates and entered while the
+        // call is polled, so the checkout and the transaction inside are its children.
+        span: Span,
     }
 }
 
@@ -390,12 +409,17 @@ where
                 this.call.set(None);
                 *this.permit = None;
                 *this.stage = Stage::Done;
-                return Poll::Ready(this.attempts.reject(rejected));
+                return Poll::Ready(this.attempts.reject(rejected, this.span));
             }};
         }
         loop {
             match *this.stage {
                 Stage::Gates => {
+                    *this.span = spans::attempt(
+                        &this.attempts.span,
+                        this.attempts.attempt + 1,
+                        this.attempts.previous_delay,
+                    );
                     let (deadline_at, now) = match this.attempts.start_attempt() {
                         Ok(times) => times,
                         Err(rejected) => reject!(rejected),
@@ -403,10 +427,13 @@ where
                     *this.deadline_at = deadline_at;
                     match policy.resolve_breaker() {
                         Ok(None) => {}
-                        Ok(Some(breaker)) => match breaker.try_acquire() {
-                            Ok(permit) => *this.permit = Some(permit),
-                            Err(rejected) => reject!(rejected),
-                        },
+                        Ok(Some(breaker)) => {
+                            spans::breaker_state(this.span, breaker);
+                            match breaker.try_acquire() {
+                                Ok(permit) => *this.permit = Some(permit),
+                                Err(rejected) => reject!(rejected),
+                            }
+                        }
                         Err(rejected) => reject!(rejected),
                     }
                     *this.limit = Limit::new(policy.timeout, deadline_at);
@@ -448,6 +475,7 @@ where
                     }
                 }
                 Stage::Calling => {
+                    let _entered = this.span.enter();
                     let Some(call) = this.call.as_mut().as_pin_mut() else {
                         // Not reached: the call is only taken when leaving `Calling`.
                         *this.stage = Stage::Done;
@@ -477,6 +505,7 @@ where
                         permit,
                         this.retry_if,
                         *this.deadline_at,
+                        this.span,
                     ) {
                         ControlFlow::Break(result) => {
                             *this.stage = Stage::Done;
