@@ -17,21 +17,34 @@
 //! connection (the server's share), the limit during the rounds (sampled every 50 ms), and each
 //! pool's throughput relative to the best fixed size in the same round.
 //!
+//! Knobs for a shorter or wider run (environment; the defaults are the run above):
+//! `ADAPTIVE_ROUNDS` (5), `ADAPTIVE_SECONDS` per round (6), `ADAPTIVE_WARM_UP_SECONDS` for
+//! the adaptive pool (10), and `ADAPTIVE_FIXED`, the fixed sizes to compare, comma-separated
+//! (`4,16,64`; more sizes draw the server's throughput curve the adaptive point sits on).
+//! `ADAPTIVE_JSON=PATH` also writes every round's figures and the limit sampled every
+//! 50 ms (warm-up included, with the queries done so far) to PATH as JSON: the input of
+//! `cargo run -p bench-plots -- adaptive PATH OUT.png`, the plot in `BENCHMARKS.md`.
+//!
 //! Not a test: nothing is asserted; `BENCHMARKS.md` records the figures and conditions.
 
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // a benchmark: failing loudly is the point
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pool_sqlx::{Config, PgPool, sqlx};
+use serde::Serialize;
 use tokio::{runtime::Runtime, time::Instant};
 
 const TASKS: usize = 64;
-const ROUNDS: usize = 5;
-const SECONDS: u64 = 6;
-const WARM_UP: Duration = Duration::from_secs(10);
 const QUERY: &str = "SELECT sum(i)::bigint FROM generate_series(1, 20000) i";
+const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
 /// One round of one pool: queries per second, p99 latency seen by the caller, median
 /// time a query held its connection.
@@ -41,6 +54,73 @@ struct Round {
     held: Duration,
     /// The pool's limit, sampled every 50 ms.
     limits: Vec<usize>,
+    /// The same samples with their time and the queries done by then.
+    samples: Vec<Sample>,
+}
+
+/// The limit at one instant of a round, and the queries done since it began.
+#[derive(Serialize)]
+struct Sample {
+    seconds: f64,
+    limit: usize,
+    queries: u64,
+}
+
+/// What `ADAPTIVE_JSON` receives: the run's shape, then each pool's rounds.
+#[derive(Serialize)]
+struct Record<'a> {
+    tasks: usize,
+    query: &'a str,
+    rounds: usize,
+    round_seconds: u64,
+    warm_up_seconds: u64,
+    machine_cores: usize,
+    pools: Vec<PoolRecord<'a>>,
+}
+
+#[derive(Serialize)]
+struct PoolRecord<'a> {
+    name: &'a str,
+    parameters: &'a str,
+    adaptive: bool,
+    max_size: usize,
+    /// The warm-up, measured as a round is (the adaptive pool's: its limit from the start).
+    warm_up: RoundRecord,
+    rounds: Vec<RoundRecord>,
+}
+
+#[derive(Serialize)]
+struct RoundRecord {
+    seconds: f64,
+    queries_per_second: f64,
+    p99_ms: f64,
+    held_median_ms: f64,
+    /// This round's throughput over the best fixed size's in the same round (0 in warm-up).
+    vs_best_fixed: f64,
+    samples: Vec<Sample>,
+}
+
+impl RoundRecord {
+    fn new(round: Round, seconds: Duration, vs_best_fixed: f64) -> Self {
+        RoundRecord {
+            seconds: seconds.as_secs_f64(),
+            queries_per_second: round.rate,
+            p99_ms: round.p99.as_secs_f64() * 1e3,
+            held_median_ms: round.held.as_secs_f64() * 1e3,
+            vs_best_fixed,
+            samples: round.samples,
+        }
+    }
+}
+
+/// A whole number from the environment variable `name`, else `default`.
+fn knob(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a whole number, not `{value}`")),
+        Err(_) => default,
+    }
 }
 
 fn url() -> Option<String> {
@@ -57,10 +137,13 @@ fn with(url: &str, parameters: &str) -> String {
 }
 
 async fn round(pool: &PgPool, duration: Duration) -> Round {
-    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let deadline = started + duration;
+    let done = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = (0..TASKS)
         .map(|_| {
             let pool = pool.clone();
+            let done = Arc::clone(&done);
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut held = Vec::new();
@@ -70,6 +153,7 @@ async fn round(pool: &PgPool, duration: Duration) -> Round {
                     let got = Instant::now();
                     sqlx::query(QUERY).execute(&mut **conn).await.unwrap();
                     drop(conn);
+                    done.fetch_add(1, Ordering::Relaxed);
                     latencies.push(asked.elapsed());
                     held.push(got.elapsed());
                 }
@@ -78,9 +162,16 @@ async fn round(pool: &PgPool, duration: Duration) -> Round {
         })
         .collect();
     let mut limits = Vec::new();
+    let mut samples = Vec::new();
     while Instant::now() < deadline {
-        limits.push(pool.status().limit);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let limit = pool.status().limit;
+        limits.push(limit);
+        samples.push(Sample {
+            seconds: started.elapsed().as_secs_f64(),
+            limit,
+            queries: done.load(Ordering::Relaxed),
+        });
+        tokio::time::sleep(SAMPLE_EVERY).await;
     }
     let (mut latencies, mut held) = (Vec::new(), Vec::new());
     for handle in handles {
@@ -95,6 +186,7 @@ async fn round(pool: &PgPool, duration: Duration) -> Round {
         p99: latencies[(latencies.len() - 1) * 99 / 100],
         held: held[held.len() / 2],
         limits,
+        samples,
     }
 }
 
@@ -109,15 +201,28 @@ fn adaptive_limit(_: &mut Criterion) {
         return;
     };
     let runtime = Runtime::new().unwrap();
-    let configurations = [
-        (
-            "adaptive (max 64)",
-            "adaptive_limit=true&connection_limit=64",
-        ),
-        ("fixed 4", "connection_limit=4"),
-        ("fixed 16", "connection_limit=16"),
-        ("fixed 64", "connection_limit=64"),
-    ];
+    let rounds = knob("ADAPTIVE_ROUNDS", 5).max(1) as usize;
+    let seconds = knob("ADAPTIVE_SECONDS", 6).max(1);
+    let warm_up_seconds = knob("ADAPTIVE_WARM_UP_SECONDS", 10).max(1);
+    let fixed: Vec<u64> = std::env::var("ADAPTIVE_FIXED")
+        .unwrap_or_else(|_| "4,16,64".to_owned())
+        .split(',')
+        .map(|size| {
+            size.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("ADAPTIVE_FIXED takes pool sizes, not `{size}`"))
+        })
+        .collect();
+    let configurations: Vec<(String, String)> = std::iter::once((
+        "adaptive (max 64)".to_owned(),
+        "adaptive_limit=true&connection_limit=64".to_owned(),
+    ))
+    .chain(
+        fixed
+            .iter()
+            .map(|size| (format!("fixed {size}"), format!("connection_limit={size}"))),
+    )
+    .collect();
     let pools: Vec<PgPool> = configurations
         .iter()
         .map(|(name, parameters)| {
@@ -127,27 +232,30 @@ fn adaptive_limit(_: &mut Criterion) {
                 .unwrap()
         })
         .collect();
-    for pool in &pools {
-        let warm_up = if pool.status().limit < pool.status().max_size {
-            WARM_UP
-        } else {
-            Duration::from_secs(1)
-        };
-        runtime.block_on(round(pool, warm_up));
-    }
+    let warm_ups: Vec<(Duration, Round)> = pools
+        .iter()
+        .map(|pool| {
+            let warm_up = if pool.status().limit < pool.status().max_size {
+                Duration::from_secs(warm_up_seconds)
+            } else {
+                Duration::from_secs(1)
+            };
+            (warm_up, runtime.block_on(round(pool, warm_up)))
+        })
+        .collect();
     println!(
-        "\nadaptive_limit: {TASKS} tasks, `{QUERY}`, {ROUNDS} rounds of {SECONDS} s per pool in rotating order; multi-thread runtime, 2 workers; PostgreSQL on the same 2 cores"
+        "\nadaptive_limit: {TASKS} tasks, `{QUERY}`, {rounds} rounds of {seconds} s per pool in rotating order; multi-thread runtime, 2 workers; PostgreSQL on the same 2 cores"
     );
     let mut results: Vec<Vec<Round>> = configurations.iter().map(|_| Vec::new()).collect();
-    for index in 0..ROUNDS {
+    for index in 0..rounds {
         for offset in 0..pools.len() {
             let which = (index + offset) % pools.len();
-            let measured = runtime.block_on(round(&pools[which], Duration::from_secs(SECONDS)));
+            let measured = runtime.block_on(round(&pools[which], Duration::from_secs(seconds)));
             results[which].push(measured);
         }
     }
     // Per round, the best fixed size's throughput (configurations 1..).
-    let best_fixed: Vec<f64> = (0..ROUNDS)
+    let best_fixed: Vec<f64> = (0..rounds)
         .map(|index| {
             results[1..]
                 .iter()
@@ -180,6 +288,43 @@ fn adaptive_limit(_: &mut Criterion) {
             relative[0],
             relative[relative.len() - 1],
         );
+    }
+    if let Ok(path) = std::env::var("ADAPTIVE_JSON") {
+        let record = Record {
+            tasks: TASKS,
+            query: QUERY,
+            rounds,
+            round_seconds: seconds,
+            warm_up_seconds,
+            machine_cores: std::thread::available_parallelism().map_or(0, usize::from),
+            pools: configurations
+                .iter()
+                .zip(&pools)
+                .zip(warm_ups.into_iter().zip(results))
+                .enumerate()
+                .map(
+                    |(index, (((name, parameters), pool), ((warm_up, warmed), rounds)))| {
+                        PoolRecord {
+                            name,
+                            parameters,
+                            adaptive: index == 0,
+                            max_size: pool.status().max_size,
+                            warm_up: RoundRecord::new(warmed, warm_up, 0.0),
+                            rounds: rounds
+                                .into_iter()
+                                .zip(&best_fixed)
+                                .map(|(r, best)| {
+                                    let relative = r.rate / best;
+                                    RoundRecord::new(r, Duration::from_secs(seconds), relative)
+                                })
+                                .collect(),
+                        }
+                    },
+                )
+                .collect(),
+        };
+        std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap() + "\n").unwrap();
+        println!("\nadaptive_limit: every round's figures in {path}");
     }
     for pool in pools {
         runtime.block_on(pool.close());

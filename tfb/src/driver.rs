@@ -16,7 +16,10 @@ use std::{
     time::Duration,
 };
 
-use crate::stacks::Kind;
+use crate::{
+    record::{Record, Sample},
+    stacks::Kind,
+};
 
 /// What `tfb bench` was asked to run.
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub(crate) struct Plan {
     pub(crate) tests: Vec<&'static str>,
     /// The stacks to compare.
     pub(crate) stacks: Vec<Kind>,
+    /// Where to write every run's figures as JSON (`--json`), if anywhere.
+    pub(crate) json: Option<std::path::PathBuf>,
 }
 
 /// The four TechEmpower tests, as loaded, then the pipelined `/queries` (after the plain
@@ -237,14 +242,20 @@ pub(crate) fn run(plan: &Plan, url: &str) -> Result<(), String> {
         .iter()
         .map(|&kind| start(kind, url))
         .collect::<Result<Vec<_>, _>>()?;
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
         "tfb: {} rounds of {:?} per cell, wrk -t2, connections {:?}; wrk, the services and \
-         PostgreSQL share this machine's {} cores",
-        plan.rounds,
-        plan.duration,
-        plan.connections,
-        std::thread::available_parallelism().map_or(0, usize::from),
+         PostgreSQL share this machine's {cores} cores",
+        plan.rounds, plan.duration, plan.connections,
     );
+    let mut record = Record {
+        duration_seconds: plan.duration.as_secs(),
+        rounds: plan.rounds,
+        connections: plan.connections.clone(),
+        stacks: plan.stacks.iter().map(|kind| kind.name()).collect(),
+        machine_cores: cores,
+        runs: Vec::new(),
+    };
     for service in &services {
         // Warm every stack's pool and caches before anything is measured.
         wrk(&format!("{}/db", service.base), 64, Duration::from_secs(2))?;
@@ -287,13 +298,33 @@ pub(crate) fn run(plan: &Plan, url: &str) -> Result<(), String> {
                         run.requests_per_second,
                         run.p99.as_secs_f64() * 1e3,
                     );
+                    record.runs.push(Sample {
+                        test,
+                        path: entry.path,
+                        connections,
+                        service: entry.service,
+                        stack: service.kind.name(),
+                        pipelined: entry.pipelined,
+                        round,
+                        requests_per_second: run.requests_per_second,
+                        p99_ms: run.p99.as_secs_f64() * 1e3,
+                        failed: run.failed,
+                        socket_errors: run.socket,
+                    });
                     runs[index].push(run);
                 }
             }
             report(test, connections, &services, &entries, &runs);
         }
     }
-    Ok(())
+    match &plan.json {
+        Some(path) => {
+            record.write(path)?;
+            println!("\ntfb: every run's figures in {}", path.display());
+            Ok(())
+        }
+        None => Ok(()),
+    }
 }
 
 fn report(

@@ -16,12 +16,16 @@
 //! cargo run --release -p tfb -- bench [--duration 5] [--rounds 3] [--connections 64,256]
 //!                                     [--tests db,queries,updates,fortunes,queries-pipelined]
 //!                                     [--stacks attributes,plain,pgpool,deadpool,postgres,untimed,pooled]
+//!                                     [--json target/tfb.json]
 //! cargo run --release -p tfb -- serve --stack attributes|plain|pgpool|deadpool|postgres|untimed|pooled [--listen ADDR]
 //! ```
 //!
 //! `--stacks` takes the names in any order, a name more than once included (each is a
 //! service of its own: `plain,attributes,plain,attributes` is an A/A run); the report lists
 //! them in the order given, and the default is the first five.
+//!
+//! `--json PATH` also writes every `wrk` run's figures to PATH (see `record`): the input of
+//! `cargo run -p bench-plots -- tfb PATH OUT.png`, the plot in `BENCHMARKS.md`.
 //!
 //! The database is `TFB_DATABASE_URL`, else `TEST_POSTGRES_URL`, else `DATABASE_URL`: a
 //! PostgreSQL server on which `bench` may create (and at the end drop) the database
@@ -31,6 +35,7 @@
 
 mod driver;
 mod postgres_sql;
+mod record;
 mod service;
 mod setup;
 mod sql;
@@ -108,6 +113,7 @@ fn plan(args: &[String]) -> Result<driver::Plan, String> {
         rounds: number("--rounds", 3)?.max(1) as usize,
         connections,
         tests,
+        json: flag(args, "--json").map(std::path::PathBuf::from),
     })
 }
 
@@ -151,7 +157,7 @@ async fn main() -> ExitCode {
         Some("serve") => serve(&args).await,
         _ => Err(format!(
             "usage: tfb bench [--duration SECS] [--rounds N] [--connections 64,256] \
-             [--tests db,queries,updates,fortunes,queries-pipelined] [--stacks a,b,...] | \
+             [--tests db,queries,updates,fortunes,queries-pipelined] [--stacks a,b,...] [--json PATH] | \
              tfb serve --stack {} [--listen ADDR]",
             Kind::names("|")
         )),
