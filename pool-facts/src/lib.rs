@@ -14,6 +14,9 @@
 //!   over a multi-host URL, driven by a binding's [`HostConnector`](hosts::HostConnector).
 //! - [`health`]: the health report every binding gives (its types and JSON, the
 //!   healthy / degraded / unhealthy rule, the time limit), around a binding's probe.
+//! - [`replicas`]: a primary and its streaming standbys as one set of a binding's pools
+//!   (WAL positions, the lag probe and its rule, routing, read-your-writes, status),
+//!   driven by the binding's [`ReplicaBinding`](replicas::ReplicaBinding).
 //!
 //! Nothing here names a driver; `pool-core` still names no database.
 
@@ -21,6 +24,7 @@ pub mod config;
 pub mod health;
 pub mod host_tally;
 pub mod hosts;
+pub mod replicas;
 pub mod sqlstate;
 
 pub use config::{

@@ -11,8 +11,9 @@
 //! ([`Client::prepare_cached`], `statement_cache_size`, off with `pgbouncer=true`) and
 //! broken marking, and TLS through rustls for
 //! `sslmode=prefer|require|verify-ca|verify-full` with libpq's meanings (see [`tls`]).
-//! The multi-host walk is pool-sqlx's, by the same rules (see [`failover`]). Not yet:
-//! client certificates, replicas and the attributes' concrete pool type. [`health`]
+//! The multi-host walk is pool-sqlx's, by the same rules (see [`failover`]), and
+//! [`Replicas`] is pool-sqlx's set of a primary and its standbys, run by the same code
+//! (see [`replicas`]). Not yet: client certificates. [`health`]
 //! gives pool-sqlx's report (the same types, JSON and rule, from `pool_facts::health`),
 //! and the pool records pool-sqlx's metric names.
 //!
@@ -40,6 +41,7 @@ pub mod failover;
 mod health;
 mod manager;
 mod private;
+pub mod replicas;
 mod statement_cache;
 pub mod tls;
 mod transaction_with_retry;
@@ -56,6 +58,10 @@ pub use health::{health, health_with};
 pub use manager::PostgresManager;
 pub use pool_facts::health::{
     BreakerHealth, CheckReport, Health, HealthStatus, HostHealth, SERVER_NEARLY_FULL, ServerView,
+};
+pub use replicas::{
+    Lsn, ReplayPosition, ReplicaHealth, ReplicaStatus, Replicas, ReplicasBuilder, ReplicasError,
+    ReplicasHealth, ReplicasStatus, WriteToken,
 };
 pub use transaction_with_retry::{BoxFuture, transaction};
 

@@ -5,10 +5,7 @@ use std::{future::Future, time::Duration};
 
 use sqlx_core::transaction::TransactionManager as _;
 
-use crate::{
-    BackendKind, ServerView,
-    replicas::{Lsn, ReplayPosition},
-};
+use crate::{BackendKind, ServerView, replicas::ReplayPosition};
 use sqlx::{
     Connection, Database, Executor, MySql, Postgres, Row, SqlSafeStr, Sqlite,
     mysql::{MySqlConnectOptions, MySqlConnection},
@@ -229,24 +226,17 @@ impl Backend for Postgres {
     async fn replay_position(
         conn: &mut PgConnection,
     ) -> Result<Option<ReplayPosition>, sqlx::Error> {
-        // LSNs as byte positions (`pg_lsn` has no sqlx type); NULL on a primary. The age
-        // of the last replayed commit is the primary's commit time against the standby's
-        // clock.
-        let row = sqlx::raw_sql(
-            "SELECT pg_is_in_recovery(), \
-                    pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')::int8, \
-                    pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::int8, \
-                    (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::float8",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        let lsn = |value: Option<i64>| value.and_then(|lsn| u64::try_from(lsn).ok()).map(Lsn);
-        Ok(Some(ReplayPosition {
-            in_recovery: row.try_get(0)?,
-            received: lsn(row.try_get(1)?),
-            replayed: lsn(row.try_get(2)?),
-            last_replay_age_ms: row.try_get(3)?,
-        }))
+        // The query every binding sends (pool-facts's): LSNs as byte positions (`pg_lsn`
+        // has no sqlx type), NULL on a primary.
+        let row = sqlx::raw_sql(pool_facts::replicas::REPLAY_POSITION_QUERY)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Some(ReplayPosition::new(
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        )))
     }
 
     async fn max_connections(conn: &mut PgConnection) -> Result<Option<u64>, sqlx::Error> {

@@ -1,18 +1,21 @@
 //! [`ReplicasBuilder`]: the set's members and settings, checked when it is built.
 
+use crate::BackendKind;
+
 use super::*;
 
-/// Why a [`Replicas`] set could not be built.
+/// Why a [`Replicas`] set could not be built; `E` is the binding's error
+/// ([`ReplicaBinding::BindingError`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ReplicasError {
+pub enum ReplicasError<E> {
     /// A member's pool could not be built from its `Config`.
     #[error("the {member}'s pool: {source}")]
     Pool {
         /// `primary` or `replica N` (from 0, in the order added).
         member: String,
         /// What is wrong with its configuration.
-        source: Error,
+        source: E,
     },
     /// A member's URL names a backend other than PostgreSQL.
     #[error("the {member} is {kind}: read replicas are PostgreSQL streaming standbys")]
@@ -36,14 +39,14 @@ pub enum ReplicasError {
 /// Builds a [`Replicas`] set; from [`Replicas::builder`].
 #[derive(Debug)]
 #[must_use = "a builder does nothing until build()"]
-pub struct ReplicasBuilder {
-    pub(super) name: String,
-    pub(super) primary: Config,
-    pub(super) replicas: Vec<Config>,
-    pub(super) max_replica_lag: Duration,
-    pub(super) probe_every: Duration,
-    pub(super) read_your_writes_wait: Duration,
-    pub(super) read_your_writes_poll: Duration,
+pub struct ReplicasBuilder<M: ReplicaBinding> {
+    name: String,
+    primary: M::Config,
+    replicas: Vec<M::Config>,
+    max_replica_lag: Duration,
+    probe_every: Duration,
+    read_your_writes_wait: Duration,
+    read_your_writes_poll: Duration,
 }
 
 /// Default [`max_replica_lag`](ReplicasBuilder::max_replica_lag): 1 s.
@@ -55,7 +58,19 @@ pub const DEFAULT_READ_YOUR_WRITES_WAIT: Duration = Duration::from_millis(200);
 /// Default [`read_your_writes_poll`](ReplicasBuilder::read_your_writes_poll): 5 ms.
 pub const DEFAULT_READ_YOUR_WRITES_POLL: Duration = Duration::from_millis(5);
 
-impl ReplicasBuilder {
+impl<M: ReplicaBinding> ReplicasBuilder<M> {
+    pub(super) fn new(primary: M::Config) -> Self {
+        ReplicasBuilder {
+            name: "replicas".to_owned(),
+            primary,
+            replicas: Vec::new(),
+            max_replica_lag: DEFAULT_MAX_REPLICA_LAG,
+            probe_every: DEFAULT_PROBE_EVERY,
+            read_your_writes_wait: DEFAULT_READ_YOUR_WRITES_WAIT,
+            read_your_writes_poll: DEFAULT_READ_YOUR_WRITES_POLL,
+        }
+    }
+
     /// The pools' name prefix: the primary's pool is `NAME/primary`, the replicas'
     /// `NAME/replica-0`, `NAME/replica-1`, ... (default `replicas`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
@@ -64,7 +79,7 @@ impl ReplicasBuilder {
     }
 
     /// Adds a replica (a streaming standby of the primary), with its own pool settings.
-    pub fn replica(mut self, config: Config) -> Self {
+    pub fn replica(mut self, config: M::Config) -> Self {
         self.replicas.push(config);
         self
     }
@@ -101,7 +116,7 @@ impl ReplicasBuilder {
 
     /// Builds every pool (lazily: no connection yet) and starts the lag probe. Call it
     /// inside a tokio runtime.
-    pub fn build(self) -> Result<Replicas, ReplicasError> {
+    pub fn build(self) -> Result<Replicas<M>, ReplicasError<M::BindingError>> {
         for (setting, value) in [
             ("max_replica_lag", self.max_replica_lag),
             ("probe_every", self.probe_every),
@@ -113,15 +128,15 @@ impl ReplicasBuilder {
         }
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| ReplicasError::NoRuntime)?;
-        let pool = |member: String, pool_name: String, config: &Config| {
-            if config.kind != BackendKind::Postgres {
+        let pool = |member: String, pool_name: String, config: &M::Config| {
+            let kind = M::kind(config);
+            if kind != BackendKind::Postgres {
                 return Err(ReplicasError::NotPostgres {
                     member,
-                    kind: config.kind.name(),
+                    kind: kind.name(),
                 });
             }
-            config
-                .build_pool::<Postgres>(&pool_name)
+            M::build_pool(config, &pool_name)
                 .map_err(|source| ReplicasError::Pool { member, source })
         };
         let primary = pool(

@@ -1,5 +1,8 @@
 //! Read replicas: one PostgreSQL primary and any number of streaming standbys, each an
-//! ordinary [`PgPool`], with lag-aware routing and read-your-writes.
+//! ordinary pool of a binding, with lag-aware routing and read-your-writes. One
+//! implementation for every binding: `pool_sqlx::Replicas` and `pool_postgres::Replicas`
+//! are this [`Replicas`] over their manager, which says how its driver asks a server
+//! where its WAL stands ([`ReplicaBinding`]); the rules below are this module's alone.
 //!
 //! - [`Replicas::primary`] is for writes and transactions.
 //! - [`Replicas::replica`] is for reads: the next replica, round-robin, among those that
@@ -13,11 +16,11 @@
 //! # The lag probe
 //!
 //! A background task of the set (tokio), every [`probe_every`](ReplicasBuilder::probe_every),
-//! reads the primary's WAL position (`pg_current_wal_lsn()`) and then asks each replica,
-//! with one parameterless simple-protocol query (works behind PgBouncer),
+//! reads the primary's WAL position ([`PRIMARY_POSITION_QUERY`]) and then asks each
+//! replica, with one parameterless simple-protocol query (works behind PgBouncer),
 //! `pg_is_in_recovery()`, `pg_last_wal_receive_lsn()`, `pg_last_wal_replay_lsn()` and the
-//! age of `pg_last_xact_replay_timestamp()` (the same query as the standby lag in
-//! [`health`](crate::health), [`Backend::replay_position`]).
+//! age of `pg_last_xact_replay_timestamp()` ([`REPLAY_POSITION_QUERY`], the same query
+//! as the standby lag in a binding's health report).
 //! It holds one connection of its own to each server, outside the pools, so a replica
 //! whose pool is busy with reads still answers its probe.
 //!
@@ -42,45 +45,23 @@
 //! # Read-your-writes
 //!
 //! After a write commits on the primary, [`Replicas::write_token`] (or
-//! [`WriteToken::read`] on the writing connection, or [`Replicas::transaction`], which
-//! runs [`transaction()`](crate::transaction()) and reads it for you) reads the primary's
-//! `pg_current_wal_insert_lsn()`: the end of every WAL record inserted so far, so at
-//! least the end of the commit record, whatever `synchronous_commit` says (the write
-//! position `pg_current_wal_lsn()` can lag the commit when `synchronous_commit = off`).
-//! [`Replicas::replica_after`] routes to a qualifying replica whose replay LSN has
-//! reached the token: first by the positions the probe last saw, then by polling
-//! `pg_last_wal_replay_lsn()` (the same position query) every
-//! [`read_your_writes_poll`](ReplicasBuilder::read_your_writes_poll), up to
+//! [`Replicas::transaction`], which runs the binding's `transaction()` and reads it for
+//! you) reads the primary's `pg_current_wal_insert_lsn()`: the end of every WAL record
+//! inserted so far, so at least the end of the commit record, whatever
+//! `synchronous_commit` says (the write position `pg_current_wal_lsn()` can lag the
+//! commit when `synchronous_commit = off`). [`Replicas::replica_after`] routes to a
+//! qualifying replica whose replay LSN has reached the token: first by the positions the
+//! probe last saw, then by polling `pg_last_wal_replay_lsn()` (the same position query)
+//! every [`read_your_writes_poll`](ReplicasBuilder::read_your_writes_poll), up to
 //! [`read_your_writes_wait`](ReplicasBuilder::read_your_writes_wait); after that, the
 //! primary. A replica's replay position only moves forward, so any connection checked out
 //! of the pool it returns sees the write.
 //!
-//! ```no_run
-//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::time::Duration;
-//! use pool_sqlx::{Config, Replicas, sqlx};
-//!
-//! let set = Replicas::builder(Config::from_url("postgres://app@db-primary/app")?)
-//!     .replica(Config::from_url("postgres://app@db-replica-1/app")?)
-//!     .replica(Config::from_url("postgres://app@db-replica-2/app")?)
-//!     .max_replica_lag(Duration::from_secs(2))
-//!     .build()?;
-//!
-//! let mut conn = set.primary().get().await?;
-//! sqlx::query("UPDATE users SET name = 'x' WHERE id = 1").execute(&mut **conn).await?;
-//! drop(conn);
-//! let token = set.write_token().await;
-//!
-//! let mut conn = set.replica_after(&token).await.get().await?; // sees the update
-//! let name: String = sqlx::query_scalar("SELECT name FROM users WHERE id = 1")
-//!     .fetch_one(&mut **conn)
-//!     .await?;
-//! # let _ = name; Ok(()) }
-//! ```
-//!
-//! A file each: `position` (WAL positions, write tokens), `builder`, `probe` (the lag
-//! probe and its rule), `status` (the status and health reports); routing is here.
+//! A file each: `position` (WAL positions, write tokens, their queries), `binding` (what
+//! a binding supplies), `builder`, `probe` (the lag probe and its rule), `status` (the
+//! status and health reports); routing is here.
 
+mod binding;
 mod builder;
 mod position;
 mod probe;
@@ -97,28 +78,28 @@ use std::{
     time::Duration,
 };
 
-use pool_core::{Classify, Manager, Resilience, Status};
-use sqlx::{Database, Postgres, Row, postgres::PgConnection};
+use pool_core::{Classify, Pool, Resilience};
 use tokio::{task::JoinHandle, time::Instant};
 
-use crate::{
-    Backend, BackendKind, BoxFuture, Config, Error, Health, HealthStatus, PgPool, SqlxConnection,
-};
+use crate::health::{Health, HealthStatus};
 
+pub use binding::{BoxFuture, ReplicaBinding};
 pub use builder::{
     DEFAULT_MAX_REPLICA_LAG, DEFAULT_PROBE_EVERY, DEFAULT_READ_YOUR_WRITES_POLL,
     DEFAULT_READ_YOUR_WRITES_WAIT, ReplicasBuilder, ReplicasError,
 };
-pub use position::{Lsn, ReplayPosition, WriteToken};
+pub use position::{
+    Lsn, PRIMARY_POSITION_QUERY, PrimaryPosition, REPLAY_POSITION_QUERY, ReplayPosition, WriteToken,
+};
 pub use probe::PROBE_TIMEOUT;
 pub use status::{ReplicaHealth, ReplicaStatus, ReplicasHealth, ReplicasStatus};
 
-use position::primary_position;
 use probe::probe_loop;
 
-/// One primary pool and any number of replica pools, with lag-aware routing of reads and
-/// read-your-writes (see [the module](self)). `Clone` shares the set; the lag probe stops
-/// when the last clone is dropped or on [`close`](Replicas::close).
+/// One primary pool and any number of replica pools of the binding `M` (its manager),
+/// with lag-aware routing of reads and read-your-writes (see [the module](self)).
+/// `Clone` shares the set; the lag probe stops when the last clone is dropped or on
+/// [`close`](Replicas::close).
 ///
 /// Reads are spread **round-robin** over the replicas that qualify, not to the least
 /// busy: the only load this process can see is its own pools' checkouts, which says
@@ -127,14 +108,21 @@ use probe::probe_loop;
 /// first"; round-robin costs one atomic increment, spreads evenly over equal replicas, and
 /// each replica's own pool already queues a burst. Lag, the one signal that differs, is
 /// handled by taking lagging replicas out.
-#[derive(Clone)]
-pub struct Replicas {
-    inner: Arc<Inner>,
+pub struct Replicas<M: ReplicaBinding> {
+    inner: Arc<Inner<M>>,
 }
 
-struct Inner {
-    primary: PgPool,
-    replicas: Vec<Replica>,
+impl<M: ReplicaBinding> Clone for Replicas<M> {
+    fn clone(&self) -> Self {
+        Replicas {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<M: ReplicaBinding> {
+    primary: Pool<M>,
+    replicas: Vec<Replica<M>>,
     next: AtomicUsize,
     max_replica_lag: Duration,
     read_your_writes_wait: Duration,
@@ -142,7 +130,7 @@ struct Inner {
     prober: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl Drop for Inner {
+impl<M: ReplicaBinding> Drop for Inner<M> {
     fn drop(&mut self) {
         if let Some(prober) = lock(&self.prober).take() {
             prober.abort();
@@ -151,8 +139,8 @@ impl Drop for Inner {
 }
 
 /// A replica's pool and what the probe last found.
-struct Replica {
-    pool: PgPool,
+struct Replica<M: ReplicaBinding> {
+    pool: Pool<M>,
     /// Read on every `replica()`: whether it takes reads.
     qualifies: AtomicBool,
     /// The highest replay position seen (probe or read-your-writes poll); 0: none yet.
@@ -173,8 +161,8 @@ struct ProbeState {
     reason: Option<String>,
 }
 
-impl Replica {
-    fn new(pool: PgPool) -> Replica {
+impl<M: ReplicaBinding> Replica<M> {
+    fn new(pool: Pool<M>) -> Replica<M> {
         Replica {
             pool,
             qualifies: AtomicBool::new(false),
@@ -203,7 +191,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl fmt::Debug for Replicas {
+impl<M: ReplicaBinding> fmt::Debug for Replicas<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Replicas")
             .field("primary", &self.inner.primary.name())
@@ -221,23 +209,16 @@ impl fmt::Debug for Replicas {
     }
 }
 
-impl Replicas {
-    /// A builder for a set whose primary is `primary` (its pool settings come from its
-    /// URL, as for any pool); add replicas with [`ReplicasBuilder::replica`].
-    pub fn builder(primary: Config) -> ReplicasBuilder {
-        ReplicasBuilder {
-            name: "replicas".to_owned(),
-            primary,
-            replicas: Vec::new(),
-            max_replica_lag: DEFAULT_MAX_REPLICA_LAG,
-            probe_every: DEFAULT_PROBE_EVERY,
-            read_your_writes_wait: DEFAULT_READ_YOUR_WRITES_WAIT,
-            read_your_writes_poll: DEFAULT_READ_YOUR_WRITES_POLL,
-        }
+impl<M: ReplicaBinding> Replicas<M> {
+    /// A builder for a set whose primary is `primary` (the binding's `Config`: its pool
+    /// settings come from its URL, as for any pool); add replicas with
+    /// [`ReplicasBuilder::replica`].
+    pub fn builder(primary: M::Config) -> ReplicasBuilder<M> {
+        ReplicasBuilder::new(primary)
     }
 
     /// The primary's pool: for writes, transactions, and reads that must be current.
-    pub fn primary(&self) -> &PgPool {
+    pub fn primary(&self) -> &Pool<M> {
         &self.inner.primary
     }
 
@@ -245,7 +226,7 @@ impl Replicas {
     /// replica qualifies (or there are none). A few atomic operations, no I/O. Until the
     /// lag probe's first round has answered (a few milliseconds after `build()`), no
     /// replica qualifies yet.
-    pub fn replica(&self) -> &PgPool {
+    pub fn replica(&self) -> &Pool<M> {
         self.pick(|_| true).unwrap_or(&self.inner.primary)
     }
 
@@ -253,7 +234,7 @@ impl Replicas {
     /// replica that has replayed it, waiting up to
     /// [`read_your_writes_wait`](ReplicasBuilder::read_your_writes_wait) for one to;
     /// else the primary. Never fails: the primary is the answer of last resort.
-    pub async fn replica_after(&self, token: &WriteToken) -> &PgPool {
+    pub async fn replica_after(&self, token: &WriteToken) -> &Pool<M> {
         if token.nothing {
             return self.replica();
         }
@@ -270,7 +251,7 @@ impl Replicas {
                     continue;
                 }
                 let asked = tokio::time::timeout_at(deadline, ask_replay(&replica.pool)).await;
-                if let Ok(Ok(position)) = asked {
+                if let Ok(Some(position)) = asked {
                     replica.saw_replayed(&position);
                 }
                 if replica.has_replayed(lsn) {
@@ -299,11 +280,18 @@ impl Replicas {
     /// that committed is never reported as failed because its token could not be read.
     pub async fn write_token(&self) -> WriteToken {
         let read = async {
-            let mut conn = self.inner.primary.get().await.map_err(Error::from)?;
+            let mut conn = self
+                .inner
+                .primary
+                .get()
+                .await
+                .map_err(M::BindingError::from)?;
             conn.begin_operation();
-            let token = WriteToken::read(conn.raw_mut()).await.map_err(Error::from);
-            conn.finish(&token);
-            token
+            let position = M::primary_position(&mut conn).await;
+            conn.finish(&position);
+            position
+                .map(|position| WriteToken::at(position.inserted))
+                .map_err(M::BindingError::from)
         };
         match read.await {
             Ok(token) => token,
@@ -320,19 +308,19 @@ impl Replicas {
         }
     }
 
-    /// Runs `body` as a transaction on the primary under `policy`, through
-    /// [`transaction()`](crate::transaction()) (retries and all), and returns its value with
-    /// the [`WriteToken`] read after it committed.
+    /// Runs `body` as a transaction on the primary under `policy`, through the binding's
+    /// `transaction()` (retries and all; the body gets the connection type that door
+    /// gives), and returns its value with the [`WriteToken`] read after it committed.
     pub async fn transaction<T, E, F>(
         &self,
         policy: &Resilience,
         body: F,
     ) -> Result<(T, WriteToken), E>
     where
-        E: Classify + From<pool_core::Rejected> + From<Error>,
-        F: for<'c> FnMut(&'c mut <Postgres as Database>::Connection) -> BoxFuture<'c, Result<T, E>>,
+        E: Classify + From<pool_core::Rejected> + From<M::BindingError>,
+        F: for<'c> FnMut(&'c mut M::TransactionConnection) -> BoxFuture<'c, Result<T, E>>,
     {
-        let value = crate::transaction(&self.inner.primary, policy, body).await?;
+        let value = M::transaction(&self.inner.primary, policy, body).await?;
         Ok((value, self.write_token().await))
     }
 
@@ -368,17 +356,17 @@ impl Replicas {
         }
     }
 
-    /// [`health`](crate::health) of the primary's pool and of every replica's pool (all
-    /// at once, each within `timeout`), with [`status`](Self::status). The set's status
-    /// is the primary's, made `degraded` when it is healthy but a replica does not take
-    /// reads (its reads go elsewhere).
+    /// The binding's health report of the primary's pool and of every replica's pool
+    /// (all at once, each within `timeout`), with [`status`](Self::status). The set's
+    /// status is the primary's, made `degraded` when it is healthy but a replica does not
+    /// take reads (its reads go elsewhere).
     pub async fn health(&self, timeout: Duration) -> ReplicasHealth {
         let mut checks = tokio::task::JoinSet::new();
         let pools = std::iter::once(&self.inner.primary)
             .chain(self.inner.replicas.iter().map(|replica| &replica.pool));
         for (index, pool) in pools.enumerate() {
             let pool = pool.clone();
-            checks.spawn(async move { (index, crate::health(&pool, timeout).await) });
+            checks.spawn(async move { (index, M::health(&pool, timeout).await) });
         }
         let mut reports: Vec<Option<Health>> = vec![None; self.inner.replicas.len() + 1];
         while let Some(joined) = checks.join_next().await {
@@ -413,8 +401,8 @@ impl Replicas {
         }
     }
 
-    /// Stops the lag probe and closes every pool ([`Pool::close`](pool_core::Pool::close):
-    /// new checkouts refused, those out waited for within each pool's close timeout).
+    /// Stops the lag probe and closes every pool ([`Pool::close`]: new checkouts refused,
+    /// those out waited for within each pool's close timeout).
     pub async fn close(&self) {
         if let Some(prober) = lock(&self.inner.prober).take() {
             prober.abort();
@@ -430,7 +418,7 @@ impl Replicas {
     }
 
     /// The next replica (round-robin) that qualifies and passes `also`.
-    fn pick(&self, also: impl Fn(&Replica) -> bool) -> Option<&PgPool> {
+    fn pick(&self, also: impl Fn(&Replica<M>) -> bool) -> Option<&Pool<M>> {
         let replicas = &self.inner.replicas;
         if replicas.is_empty() {
             return None;
@@ -444,36 +432,23 @@ impl Replicas {
 }
 
 /// A replica's replay position through a checkout of its own pool (the read-your-writes
-/// poll).
-async fn ask_replay(pool: &PgPool) -> Result<ReplayPosition, Error> {
-    let mut conn = pool.get().await?;
+/// poll); `None` when it could not be read (the next poll asks again).
+async fn ask_replay<M: ReplicaBinding>(pool: &Pool<M>) -> Option<ReplayPosition> {
+    let mut conn = pool.get().await.ok()?;
     conn.begin_operation();
-    let position = Postgres::replay_position(conn.raw_mut())
-        .await
-        .map_err(Error::from);
+    let position = M::replay_position(&mut conn).await;
     conn.finish(&position);
-    position?.ok_or_else(|| Error::Sqlx(sqlx::Error::Protocol("no replay position".into())))
+    position.ok()
 }
 
 /// What a `#[pooled(read)]` function taking the set checks out from:
-/// [`replica()`](Replicas::replica), asked anew for each attempt.
-///
-/// ```no_run
-/// # use pool_sqlx::{Error, Replicas, pooled, sqlx::{self, PgConnection}};
-/// // (`crate = pool_sqlx`: only because this example is built as one of pool-sqlx's own
-/// // doctests, where the macro would otherwise name the runtime `crate`.)
-/// #[pooled(read, crate = pool_sqlx)]
-/// async fn count_users(conn: &mut PgConnection) -> Result<i64, Error> {
-///     Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut *conn).await?)
-/// }
-/// # async fn f(set: &Replicas) -> Result<(), Error> {
-/// let users = count_users(set).await?; // on a replica within max_replica_lag
-/// # let _ = users; Ok(()) }
-/// ```
-impl pool_core::ReadSource for Replicas {
-    type Manager = crate::SqlxManager<Postgres>;
+/// [`replica()`](Replicas::replica), asked anew for each attempt. The attribute on a
+/// function taking a binding's connection (`&mut PgConnection` on pool-sqlx, `&mut
+/// pool_postgres::Client` on pool-postgres) then takes that binding's `&Replicas`.
+impl<M: ReplicaBinding> pool_core::ReadSource for Replicas<M> {
+    type Manager = M;
 
-    fn read_pool(&self) -> &PgPool {
+    fn read_pool(&self) -> &Pool<M> {
         self.replica()
     }
 }

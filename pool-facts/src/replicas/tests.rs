@@ -1,4 +1,11 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+
+use pool_core::{ErrorClass, Manager, Pool, PoolError, Resilience};
+
 use super::{probe::judge, *};
+use crate::BackendKind;
 
 fn standby(received: u64, replayed: u64, age_ms: Option<f64>) -> ReplayPosition {
     ReplayPosition {
@@ -11,15 +18,88 @@ fn standby(received: u64, replayed: u64, age_ms: Option<f64>) -> ReplayPosition 
 
 const BOUND: Duration = Duration::from_secs(1);
 
-fn config(url: &str) -> Config {
-    Config::from_url(url).unwrap()
+/// A binding whose servers never answer: what the set does with no driver at all.
+#[derive(Debug)]
+struct Nowhere;
+
+#[derive(Debug, thiserror::Error)]
+#[error("refused")]
+struct Refused;
+
+impl Classify for Refused {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Connection
+    }
 }
 
-const NOWHERE: &str = "postgres://app@127.0.0.1:1/app?connect_timeout=1";
+impl From<PoolError<Refused>> for Refused {
+    fn from(_: PoolError<Refused>) -> Self {
+        Refused
+    }
+}
+
+impl Manager for Nowhere {
+    type Connection = ();
+    type Error = Refused;
+
+    async fn connect(&self) -> Result<(), Refused> {
+        Err(Refused)
+    }
+
+    async fn check(&self, (): &mut ()) -> Result<(), Refused> {
+        Ok(())
+    }
+
+    fn has_broken(&self, (): &mut ()) -> bool {
+        false
+    }
+}
+
+impl ReplicaBinding for Nowhere {
+    type Config = BackendKind;
+    type BindingError = Refused;
+    type TransactionConnection = ();
+
+    fn kind(config: &BackendKind) -> BackendKind {
+        *config
+    }
+
+    fn build_pool(_: &BackendKind, name: &str) -> Result<Pool<Nowhere>, Refused> {
+        Ok(Pool::builder(Nowhere).name(name).build().unwrap())
+    }
+
+    fn description(&self) -> &str {
+        "nowhere"
+    }
+
+    async fn probe_connection(&self) -> Result<(), Refused> {
+        Err(Refused)
+    }
+
+    async fn primary_position(_: &mut ()) -> Result<PrimaryPosition, Refused> {
+        Err(Refused)
+    }
+
+    async fn replay_position(_: &mut ()) -> Result<ReplayPosition, Refused> {
+        Err(Refused)
+    }
+
+    fn health(_: &Pool<Nowhere>, _: Duration) -> impl Future<Output = Health> + Send {
+        std::future::pending()
+    }
+
+    async fn transaction<T, E, F>(_: &Pool<Nowhere>, _: &Resilience, _: F) -> Result<T, E>
+    where
+        E: Classify + From<Refused>,
+        F: for<'c> FnMut(&'c mut ()) -> BoxFuture<'c, Result<T, E>>,
+    {
+        Err(E::from(Refused))
+    }
+}
 
 #[test]
 fn build_errors_name_what_is_wrong() {
-    let outside = Replicas::builder(config(NOWHERE)).build();
+    let outside = Replicas::<Nowhere>::builder(BackendKind::Postgres).build();
     assert!(
         matches!(outside, Err(ReplicasError::NoRuntime)),
         "{outside:?}"
@@ -29,13 +109,13 @@ fn build_errors_name_what_is_wrong() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let zero = Replicas::builder(config(NOWHERE))
+        let zero = Replicas::<Nowhere>::builder(BackendKind::Postgres)
             .probe_every(Duration::ZERO)
             .build()
             .unwrap_err();
         assert_eq!(zero.to_string(), "probe_every must be more than zero");
-        let sqlite = Replicas::builder(config(NOWHERE))
-            .replica(config("sqlite::memory:"))
+        let sqlite = Replicas::<Nowhere>::builder(BackendKind::Postgres)
+            .replica(BackendKind::Sqlite)
             .build()
             .unwrap_err();
         assert_eq!(
@@ -45,7 +125,7 @@ fn build_errors_name_what_is_wrong() {
     });
 }
 
-fn probe_task(set: &Replicas) -> tokio::task::AbortHandle {
+fn probe_task(set: &Replicas<Nowhere>) -> tokio::task::AbortHandle {
     lock(&set.inner.prober)
         .as_ref()
         .map(JoinHandle::abort_handle)
@@ -54,8 +134,8 @@ fn probe_task(set: &Replicas) -> tokio::task::AbortHandle {
 
 #[tokio::test(start_paused = true)]
 async fn the_probe_stops_when_the_set_is_closed_or_dropped() {
-    let set = Replicas::builder(config(NOWHERE))
-        .replica(config(NOWHERE))
+    let set = Replicas::<Nowhere>::builder(BackendKind::Postgres)
+        .replica(BackendKind::Postgres)
         .build()
         .unwrap();
     let probe = probe_task(&set);
@@ -68,9 +148,14 @@ async fn the_probe_stops_when_the_set_is_closed_or_dropped() {
         status.replicas[0]
             .reason
             .as_deref()
-            .is_some_and(|reason| reason.contains("lag probe failed")),
+            .is_some_and(|reason| reason.contains("lag probe failed: refused")),
         "{status:?}"
     );
+    assert_eq!(set.write_token().await, WriteToken::unknown());
+    assert!(std::ptr::eq(
+        set.replica_after(&WriteToken::at(Lsn(1))).await,
+        set.primary()
+    ));
     let clone = set.clone();
     drop(set);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -82,12 +167,36 @@ async fn the_probe_stops_when_the_set_is_closed_or_dropped() {
         "dropping the last clone stops the probe"
     );
 
-    let set = Replicas::builder(config(NOWHERE)).build().unwrap();
+    let set = Replicas::<Nowhere>::builder(BackendKind::Postgres)
+        .build()
+        .unwrap();
     let probe = probe_task(&set);
     set.close().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(probe.is_finished(), "close() stops the probe");
     assert!(set.primary().is_closed());
+}
+
+#[test]
+fn positions_read_from_text_as_the_simple_protocol_sends_them() {
+    assert_eq!(
+        ReplayPosition::from_text([Some("t"), Some("300"), Some("200"), Some("12.5")]),
+        Ok(ReplayPosition::new(true, Some(300), Some(200), Some(12.5)))
+    );
+    let primary = ReplayPosition::from_text([Some("f"), None, None, None]).unwrap();
+    assert!(!primary.in_recovery);
+    assert_eq!((primary.received, primary.replayed), (None, None));
+    assert!(ReplayPosition::from_text([None, None, None, None]).is_err());
+    assert!(ReplayPosition::from_text([Some("t"), Some("x"), None, None]).is_err());
+    assert_eq!(
+        PrimaryPosition::from_text([Some("10"), Some("12")]),
+        Ok(PrimaryPosition {
+            written: Lsn(10),
+            inserted: Lsn(12)
+        })
+    );
+    assert!(PrimaryPosition::from_text([Some("-1"), Some("12")]).is_err());
+    assert!(PrimaryPosition::from_text([None, Some("12")]).is_err());
 }
 
 #[test]

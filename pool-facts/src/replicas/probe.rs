@@ -2,6 +2,8 @@
 //! WAL stands and decides which replicas qualify for reads (the rule is in the module's
 //! documentation of [`replicas`](super)).
 
+use pool_core::{Manager, Pool};
+
 use super::*;
 
 /// How long one probe query (or its connect) may take before the server counts as not
@@ -9,11 +11,11 @@ use super::*;
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The probe's own connections (outside the pools), reopened when one fails.
-type Slot = Option<SqlxConnection<Postgres>>;
+type Slot<M> = Option<<M as Manager>::Connection>;
 
-pub(super) async fn probe_loop(set: Weak<Inner>, period: Duration) {
-    let mut primary: Slot = None;
-    let mut replicas: Vec<Slot> = Vec::new();
+pub(super) async fn probe_loop<M: ReplicaBinding>(set: Weak<Inner<M>>, period: Duration) {
+    let mut primary: Slot<M> = None;
+    let mut replicas: Vec<Slot<M>> = Vec::new();
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -27,20 +29,24 @@ pub(super) async fn probe_loop(set: Weak<Inner>, period: Duration) {
 }
 
 /// One round: the primary's position, then each replica's.
-async fn probe(set: &Inner, primary_slot: &mut Slot, slots: &mut [Slot]) {
+async fn probe<M: ReplicaBinding>(
+    set: &Inner<M>,
+    primary_slot: &mut Slot<M>,
+    slots: &mut [Slot<M>],
+) {
     let asked_primary = Instant::now();
     let primary = ask(primary_slot, &set.primary, |conn| {
-        Box::pin(async move { primary_position(conn).await.map(|(written, _)| written) })
+        Box::pin(async move {
+            M::primary_position(conn)
+                .await
+                .map(|position| position.written)
+        })
     })
     .await
     .ok();
     for (replica, slot) in set.replicas.iter().zip(slots.iter_mut()) {
         let asked = ask(slot, &replica.pool, |conn| {
-            Box::pin(async move {
-                Postgres::replay_position(conn).await?.ok_or_else(|| {
-                    sqlx::Error::Protocol("the server reports no replay position".into())
-                })
-            })
+            Box::pin(M::replay_position(conn))
         })
         .await;
         let now = Instant::now();
@@ -82,24 +88,22 @@ async fn probe(set: &Inner, primary_slot: &mut Slot, slots: &mut [Slot]) {
 /// Runs `query` on the slot's connection (opened through `pool`'s manager, outside the
 /// pool, when there is none), within [`PROBE_TIMEOUT`]; a connection that failed or timed
 /// out is dropped, to be reopened next time.
-async fn ask<T>(
-    slot: &mut Slot,
-    pool: &PgPool,
-    query: impl for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
+async fn ask<M: ReplicaBinding, T>(
+    slot: &mut Slot<M>,
+    pool: &Pool<M>,
+    query: impl for<'c> FnOnce(&'c mut M::Connection) -> BoxFuture<'c, Result<T, M::Error>>,
 ) -> Result<T, String> {
     let answer = tokio::time::timeout(PROBE_TIMEOUT, async {
-        if slot.is_none() {
-            let mut conn = pool.manager().connect().await.map_err(|e| e.to_string())?;
-            // The probe's own connection is not one of the pool's.
-            conn.leave_host_count();
-            *slot = Some(conn);
-        }
-        match slot.as_mut() {
-            Some(conn) => query(conn.raw_mut())
-                .await
-                .map_err(|e| crate::server_error::DisplaySqlx(&e).to_string()),
-            None => Err("no connection".to_owned()),
-        }
+        let conn = match slot {
+            Some(conn) => conn,
+            None => slot.insert(
+                pool.manager()
+                    .probe_connection()
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+        };
+        query(conn).await.map_err(|e| e.to_string())
     })
     .await;
     match answer {

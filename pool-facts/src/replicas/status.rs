@@ -1,8 +1,10 @@
 //! What [`Replicas::status`] and [`Replicas::health`] report.
 
+use pool_core::Status;
+
 use super::*;
 
-/// [`Replicas::status`]: the set as the lag probe last saw it. Serialises with serde.
+/// `Replicas::status`: the set as the lag probe last saw it. Serialises with serde.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct ReplicasStatus {
@@ -41,7 +43,7 @@ pub struct ReplicaStatus {
     pub connections: Status,
 }
 
-/// [`Replicas::health`]: every pool's health and the routing state.
+/// `Replicas::health`: every pool's health and the routing state.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct ReplicasHealth {
