@@ -35,7 +35,7 @@ pub use binding::PooledConnection;
 pub use classify::{Classify, Delivery, ErrorClass};
 pub use error::{ConfigError, PoolError, TimeoutPhase};
 pub use manager::{Manager, TransactionManager};
-pub use names::ACQUIRE_SECONDS_BUCKETS;
+pub use names::{ACQUIRE_SECONDS_BUCKETS, MetricNames};
 pub use policy::{
     Attempts, Backoff, BackoffSchedule, BreakerConfig, BreakerEvent, BreakerPermit,
     BreakerRegistry, BreakerSnapshot, BreakerState, Bulkhead, CircuitBreaker, DeclaredBreaker,

@@ -1,25 +1,64 @@
 //! One scripted scenario through every event the pool and the policies record, on the
 //! paused clock, under `metrics-util`'s debugging recorder: what `pool.metrics()` says
 //! must be what the recorder saw, counter by counter, and the policies' counters must be
-//! what the scenario did.
+//! what the scenario did. The pool's part runs again under OpenTelemetry's names
+//! (`MetricNames::OpenTelemetry`), checked against the same counters and `status()`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod support;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics::Unit;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use pool_core::{
     Backoff, BreakerConfig, BreakerState, CircuitBreaker, Classify, Delivery, ErrorClass, Jitter,
-    Metrics, Pool, PoolError, Rejected, Resilience, SlidingWindow, names,
+    MetricNames, Metrics, Pool, PoolError, Rejected, Resilience, SlidingWindow, Status, names,
+    names::otel,
 };
 use support::{Step, TestError, TestManager, settle};
 
 /// What the debugging recorder saw, by `name{label=value,...}` (labels in the order the
-/// code registers them).
-struct Seen(HashMap<String, DebugValue>);
+/// code registers them), and the unit each name was described with.
+struct Seen(HashMap<String, DebugValue>, HashMap<String, Option<Unit>>);
 
 impl Seen {
+    fn take(snapshotter: &Snapshotter) -> Self {
+        let mut units = HashMap::new();
+        let values = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, unit, _, value)| {
+                let key = key.key();
+                units.insert(key.name().to_owned(), unit);
+                let labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                (format!("{}{{{}}}", key.name(), labels.join(",")), value)
+            })
+            .collect();
+        Seen(values, units)
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .keys()
+            .map(|key| key.split('{').next().unwrap_or(key))
+    }
+
+    fn unit(&self, name: &str) -> Option<Unit> {
+        self.1.get(name).copied().flatten()
+    }
+
+    fn histogram(&self, key: &str) -> Vec<f64> {
+        match self.0.get(key) {
+            Some(DebugValue::Histogram(values)) => values.iter().map(|v| v.into_inner()).collect(),
+            other => panic!("{key} is not a histogram: {other:?}"),
+        }
+    }
+
     fn counter(&self, key: &str) -> u64 {
         match self.0.get(key) {
             Some(DebugValue::Counter(count)) => *count,
@@ -110,7 +149,7 @@ async fn run_for(duration: Duration) {
 /// The pool's part: warm-up failures, direct and waited checkouts, a slow acquire, a
 /// timeout, a leak, a broken return, a failed validation, idle and lifetime closes,
 /// a close by `retain`, closes by `close()`, and a slow `#[pooled]`-style call.
-async fn pool_scenario() -> (Pool<TestManager>, Metrics) {
+async fn pool_scenario(names: MetricNames) -> (Pool<TestManager>, Metrics) {
     let (manager, state) = TestManager::new();
     state.script_connects([
         Step::Fail(ErrorClass::Connection),
@@ -119,6 +158,7 @@ async fn pool_scenario() -> (Pool<TestManager>, Metrics) {
     ]);
     let pool = Pool::builder(manager)
         .name("events")
+        .metric_names(names)
         .max_size(2)
         .connect_timeout(Duration::from_secs(1))
         .connect_backoff(Duration::from_millis(100), Duration::from_millis(100))
@@ -262,7 +302,7 @@ fn every_counter_the_pool_reports_is_what_the_recorder_saw() {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let (_pool, metrics) = pool_scenario().await;
+                let (_pool, metrics) = pool_scenario(MetricNames::Pool).await;
                 let recovery_metrics = recovery_scenario().await;
                 let breaker = Arc::new(
                     CircuitBreaker::new(
@@ -289,21 +329,7 @@ fn every_counter_the_pool_reports_is_what_the_recorder_saw() {
             })
         });
 
-    let seen = Seen(
-        snapshotter
-            .snapshot()
-            .into_vec()
-            .into_iter()
-            .map(|(key, _, _, value)| {
-                let key = key.key();
-                let labels: Vec<String> = key
-                    .labels()
-                    .map(|l| format!("{}={}", l.key(), l.value()))
-                    .collect();
-                (format!("{}{{{}}}", key.name(), labels.join(",")), value)
-            })
-            .collect(),
-    );
+    let seen = Seen::take(&snapshotter);
 
     // The pool: counter by counter, the same figures through both sinks.
     let from_recorder = seen.pool_metrics("events", pool_metrics.acquire_latency);
@@ -411,4 +437,195 @@ fn every_counter_the_pool_reports_is_what_the_recorder_saw() {
         )),
         BreakerState::Closed.gauge_value()
     );
+}
+
+/// Runs `scenario` on a paused runtime under a recorder of its own, and what it saw.
+fn recorded<T>(scenario: impl AsyncFnOnce(&Snapshotter) -> T) -> (T, Seen) {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let out = metrics::with_local_recorder(&recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(scenario(&snapshotter))
+    });
+    (out, Seen::take(&snapshotter))
+}
+
+/// The names OpenTelemetry's scheme exports in place of these.
+const REPLACED: [&str; 6] = [
+    names::CHECKOUTS,
+    names::ACQUIRE_SECONDS,
+    names::CREATED,
+    names::CONNECTIONS,
+    names::WAITING,
+    names::MAX_SIZE,
+];
+
+#[test]
+fn under_open_telemetry_names_the_recorder_sees_the_pools_own_figures() {
+    let ((_, ours), ours_seen) = recorded(async |_| pool_scenario(MetricNames::Pool).await);
+    let ((_, metrics), seen) = recorded(async |_| pool_scenario(MetricNames::OpenTelemetry).await);
+    // The names change nothing the pool does: the same script, the same counters.
+    assert_eq!(metrics, ours);
+
+    let key = |name: &str| format!("{name}{{{}=events}}", otel::POOL_NAME_KEY);
+    assert_eq!(
+        seen.counter(&key(otel::TIMEOUTS)),
+        metrics.checkouts_timed_out
+    );
+    // One creation time per connection opened, the scripted 600 ms connect among them.
+    let created = seen.histogram(&key(otel::CREATE_TIME));
+    assert_eq!(created.len() as u64, metrics.connections_created);
+    assert!(created.contains(&0.6), "{created:?}");
+    // One wait per successful checkout: 0 for the direct ones, and exactly the waits the
+    // pool's own names timed for the others.
+    let mut waits = seen.histogram(&key(otel::WAIT_TIME));
+    assert_eq!(
+        waits.len() as u64,
+        metrics.checkouts_direct + metrics.checkouts_waited
+    );
+    assert_eq!(waits.len() as u64, metrics.acquire_latency.count);
+    let mut expected = ours_seen.histogram(&format!("{}{{pool=events}}", names::ACQUIRE_SECONDS));
+    expected.extend(std::iter::repeat_n(0.0, metrics.checkouts_direct as usize));
+    waits.sort_by(f64::total_cmp);
+    expected.sort_by(f64::total_cmp);
+    assert_eq!(waits, expected);
+    // One use per checkout ended (none is out once the pool has closed), the leaked one's
+    // hold past the leak threshold among them.
+    let uses = seen.histogram(&key(otel::USE_TIME));
+    assert_eq!(uses.len() as u64, metrics.acquire_latency.count);
+    assert!(uses.iter().any(|held| *held > 5.0), "{uses:?}");
+
+    // What the conventions do not name keeps its name and label, with the same figures.
+    let p = "pool=events";
+    let closed = |reason: &str| seen.counter(&format!("{}{{{p},reason={reason}}}", names::CLOSED));
+    assert_eq!(
+        [
+            closed("broken"),
+            closed("invalid"),
+            closed("idle"),
+            closed("lifetime"),
+            closed("closed"),
+            closed("hook"),
+        ],
+        [
+            metrics.closed_broken,
+            metrics.closed_invalid,
+            metrics.closed_idle,
+            metrics.closed_lifetime,
+            metrics.closed_pool,
+            metrics.closed_hook,
+        ]
+    );
+    for (name, figure) in [
+        (names::SLOW_ACQUIRES, metrics.slow_acquires),
+        (names::CONNECT_ERRORS, metrics.connect_errors),
+        (names::LEAKS, metrics.leaks),
+    ] {
+        assert_eq!(seen.counter(&format!("{name}{{{p}}}")), figure, "{name}");
+    }
+    assert_eq!(
+        seen.gauge(&format!("{}{{{p}}}", names::LIMIT)) as u64,
+        metrics.limit
+    );
+
+    // Each scheme exports its own names only, and OpenTelemetry's with their units.
+    for name in seen.names() {
+        assert!(
+            !REPLACED.contains(&name),
+            "{name} under OpenTelemetry's names"
+        );
+    }
+    for name in ours_seen.names() {
+        assert!(!name.starts_with("db."), "{name} under the pool's names");
+    }
+    for name in otel::ALL {
+        let unit = if name.ends_with("_time") {
+            Unit::Seconds
+        } else {
+            Unit::Count
+        };
+        assert_eq!(seen.unit(name), Some(unit), "{name}");
+    }
+}
+
+/// A pool of 3 keeping 1 idle: all 3 out and a caller waiting, then 2 back (the waiter
+/// takes one and gives it back), 1 still out. The gauges as the recorder saw them at each
+/// step.
+async fn gauges_scenario(names: MetricNames, snapshotter: &Snapshotter) -> Vec<(Status, Seen)> {
+    let (manager, _state) = TestManager::new();
+    let pool = Pool::builder(manager)
+        .name("gauges")
+        .metric_names(names)
+        .max_size(3)
+        .min_idle(1)
+        .acquire_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(pool.get().await.unwrap());
+    }
+    let waiter = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.get().await.map(drop) })
+    };
+    settle().await;
+    let mut steps = vec![(pool.status(), Seen::take(snapshotter))];
+    held.pop();
+    waiter.await.unwrap().unwrap();
+    held.pop();
+    settle().await;
+    steps.push((pool.status(), Seen::take(snapshotter)));
+    drop(held);
+    steps
+}
+
+#[test]
+fn the_gauges_are_the_pools_status_under_both_names() {
+    let (steps, _) =
+        recorded(async |snapshotter| gauges_scenario(MetricNames::Pool, snapshotter).await);
+    for (status, seen) in &steps {
+        let gauge = |key: &str| seen.gauge(key) as usize;
+        assert_eq!(
+            gauge("pool_connections{pool=gauges,state=idle}"),
+            status.idle
+        );
+        assert_eq!(
+            gauge("pool_connections{pool=gauges,state=in_use}"),
+            status.in_use
+        );
+        assert_eq!(gauge("pool_waiting{pool=gauges}"), status.waiting);
+        assert_eq!(gauge("pool_max_size{pool=gauges}"), status.max_size);
+    }
+    let (otel_steps, _) = recorded(async |snapshotter| {
+        gauges_scenario(MetricNames::OpenTelemetry, snapshotter).await
+    });
+    let statuses = |steps: &[(Status, Seen)]| steps.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+    assert_eq!(statuses(&otel_steps), statuses(&steps));
+    for (status, seen) in &otel_steps {
+        let pool = format!("{}=gauges", otel::POOL_NAME_KEY);
+        let gauge = |name: &str, state: Option<&str>| {
+            let key = match state {
+                Some(state) => format!("{name}{{{pool},{}={state}}}", otel::STATE_KEY),
+                None => format!("{name}{{{pool}}}"),
+            };
+            seen.gauge(&key) as usize
+        };
+        assert_eq!(gauge(otel::CONNECTION_COUNT, Some("idle")), status.idle);
+        assert_eq!(gauge(otel::CONNECTION_COUNT, Some("used")), status.in_use);
+        assert_eq!(gauge(otel::PENDING_REQUESTS, None), status.waiting);
+        assert_eq!(gauge(otel::MAX, None), status.max_size);
+        assert_eq!(gauge(otel::IDLE_MAX, None), status.max_size);
+        assert_eq!(gauge(otel::IDLE_MIN, None), 1);
+    }
+    // The steps reached what they are for: a waiter, then an idle connection.
+    let [(out, _), (back, _)] = &steps[..] else {
+        panic!("two steps")
+    };
+    assert_eq!((out.in_use, out.waiting, out.idle), (3, 1, 0));
+    assert_eq!((back.in_use, back.waiting, back.idle), (1, 0, 2));
 }

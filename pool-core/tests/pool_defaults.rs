@@ -51,6 +51,7 @@ fn expected() -> Vec<(&'static str, String)> {
             or(defaults::SLOW_ACQUIRE_THRESHOLD, "off"),
         ),
         ("close_timeout", human(defaults::CLOSE_TIMEOUT)),
+        ("metric_names", format!("`{:?}`", defaults::METRIC_NAMES)),
     ]
 }
 

@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use super::hooks::{HookFuture, Hooks};
-use crate::{ConfigError, Manager, Pool, PoolError};
+use crate::{ConfigError, Manager, MetricNames, Pool, PoolError};
 
 /// When an idle connection is validated with [`Manager::check`] before it is handed out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub enum Validation {
 pub mod defaults {
     use std::time::Duration;
 
-    use super::Validation;
+    use super::{MetricNames, Validation};
 
     /// `name`: the pool's label in metrics and logs.
     pub const NAME: &str = "default";
@@ -57,6 +57,8 @@ pub mod defaults {
     pub const ADAPTIVE_LIMIT: Option<usize> = None;
     /// `keepalive`: off (idle connections are checked only at checkout, by `validation`).
     pub const KEEPALIVE: Option<Duration> = None;
+    /// `metric_names`: this crate's own names.
+    pub const METRIC_NAMES: MetricNames = MetricNames::Pool;
 }
 
 /// The settings of one pool, fixed at build time (only `max_size` changes afterwards,
@@ -80,6 +82,7 @@ pub(crate) struct Config {
     pub(crate) keepalive: Option<Duration>,
     /// The adaptive limit's floor, when the pool has one.
     pub(crate) adaptive_floor: Option<usize>,
+    pub(crate) metric_names: MetricNames,
 }
 
 /// The largest `max_size` a pool accepts: far above what any database server takes, low
@@ -103,6 +106,7 @@ pub const MAX_POOL_SIZE: usize = 10_000;
 /// | `close_timeout` | 30 s | how long `close()` waits for checked-out connections |
 /// | `adaptive_limit` | off | a fixed `max_size` is what every other pool does |
 /// | `keepalive` | off | each check is a round trip per idle connection: for deployments with a firewall to outrun or a failover to follow |
+/// | `metric_names` | `Pool` | the names dashboards built on this crate already use |
 #[derive(Debug)]
 #[must_use]
 pub struct PoolBuilder<M: Manager> {
@@ -134,6 +138,7 @@ impl<M: Manager> PoolBuilder<M> {
                 reaper_interval: None,
                 keepalive: defaults::KEEPALIVE,
                 adaptive_floor: defaults::ADAPTIVE_LIMIT,
+                metric_names: defaults::METRIC_NAMES,
             },
             hooks: Hooks::default(),
         }
@@ -255,6 +260,18 @@ impl<M: Manager> PoolBuilder<M> {
     /// gauge; each change is a `debug` tracing event. Off by default.
     pub fn adaptive_limit(mut self, floor: usize) -> Self {
         self.config.adaptive_floor = Some(floor);
+        self
+    }
+
+    /// Which names the pool's metrics go by (default [`defaults::METRIC_NAMES`], the
+    /// pool's own):
+    /// [`MetricNames::OpenTelemetry`] exports the figures OpenTelemetry's database-client
+    /// semantic conventions name under those names, with the attribute
+    /// `db.client.connection.pool.name` (the tables in [`names`](crate::names)). Under
+    /// it, each checkout reads the clock once more, to time how long it holds its
+    /// connection (`db.client.connection.use_time`).
+    pub fn metric_names(mut self, names: MetricNames) -> Self {
+        self.config.metric_names = names;
         self
     }
 

@@ -152,9 +152,16 @@ impl<M: Manager> Inner<M> {
             Some(waited) => self.record_waited(waited, caller),
         }
         let leak_key = self.leaks.as_ref().map(|leaks| leaks.checked_out(caller));
-        // The adaptive limit times the work; a fixed pool reads no clock here.
-        let started = self.adaptive.as_ref().map(|_| Instant::now());
-        Ok(Pooled::new(Arc::clone(self), live, leak_key, started))
+        // The adaptive limit times the work, and OpenTelemetry's names how long it holds
+        // the connection; a fixed pool under the pool's own names reads no clock here.
+        let checked_out_at =
+            (self.adaptive.is_some() || self.facade.times_use()).then(Instant::now);
+        Ok(Pooled::new(
+            Arc::clone(self),
+            live,
+            leak_key,
+            checked_out_at,
+        ))
     }
 
     fn record_waited(&self, waited: Duration, caller: &'static Location<'static>) {

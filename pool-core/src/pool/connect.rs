@@ -64,7 +64,7 @@ impl<M: Manager> Inner<M> {
                 .connect_once(deadline_in(self.config.connect_timeout), Report::Warn)
                 .await
             {
-                Attempt::Opened(conn) => break Some(conn),
+                Attempt::Opened { conn, took } => break Some((conn, took)),
                 Attempt::Failed {
                     permanent: true, ..
                 } => break None,
@@ -81,8 +81,8 @@ impl<M: Manager> Inner<M> {
             }
         };
         match connection {
-            Some(conn) => {
-                self.record(Event::Created);
+            Some((conn, took)) => {
+                self.record(Event::Created(took));
                 let live = Live {
                     conn,
                     expires_at: self.lifetime_deadline(),
@@ -119,11 +119,15 @@ impl<M: Manager> Inner<M> {
         let attempt = CatchUnwind {
             future: self.connect_and_set_up(),
         };
+        let started = Instant::now();
         match tokio::time::timeout_at(deadline, attempt).await {
             Ok(Ok(Ok(conn))) => {
                 // A failure stands until a connect succeeds (see `Inner::timed_out`).
                 *lock(&self.last_connect_failure) = None;
-                Attempt::Opened(conn)
+                Attempt::Opened {
+                    conn,
+                    took: started.elapsed(),
+                }
             }
             Ok(Ok(Err(error))) => {
                 let permanent = error.class() == ErrorClass::Permanent;
@@ -230,14 +234,14 @@ impl<M: Manager> Inner<M> {
             if !self.try_reserve() {
                 break;
             }
-            let conn = match self.connect_for_start().await {
-                Ok(conn) => conn,
+            let (conn, took) = match self.connect_for_start().await {
+                Ok(opened) => opened,
                 Err(error) => {
                     self.size.fetch_sub(1, Ordering::SeqCst);
                     return Err(error);
                 }
             };
-            self.record(Event::Created);
+            self.record(Event::Created(took));
             let live = Live {
                 conn,
                 expires_at: self.lifetime_deadline(),
@@ -253,15 +257,16 @@ impl<M: Manager> Inner<M> {
     /// a failure that may pass (a refused or reset connection) is retried with backoff
     /// only while the connect timeout, counted from the first attempt, has time left;
     /// then the last real error is returned. A permanent failure (bad password) ends it
-    /// at once. Its failures are counted but not logged: the caller gets the error.
-    async fn connect_for_start(&self) -> Result<M::Connection, PoolError<M::Error>> {
+    /// at once. Its failures are counted but not logged: the caller gets the error. The
+    /// connection comes with how long its successful attempt took.
+    async fn connect_for_start(&self) -> Result<(M::Connection, Duration), PoolError<M::Error>> {
         let started = Instant::now();
         let deadline = deadline_in(self.config.connect_timeout);
         let mut last_error = None;
         let mut failures: u32 = 0;
         loop {
             match self.connect_once(deadline, Report::ToCaller).await {
-                Attempt::Opened(conn) => return Ok(conn),
+                Attempt::Opened { conn, took } => return Ok((conn, took)),
                 Attempt::Failed {
                     error,
                     permanent: true,
@@ -307,7 +312,8 @@ enum Report {
 
 /// How one connect attempt ended.
 enum Attempt<M: Manager> {
-    Opened(M::Connection),
+    /// Opened (connected and set up) in `took`.
+    Opened { conn: M::Connection, took: Duration },
     /// Failed, already recorded.
     Failed {
         error: Arc<M::Error>,

@@ -23,8 +23,8 @@ pub(crate) enum Event {
     /// A checkout that waited longer than `slow_acquire_threshold` (recorded besides
     /// its `CheckoutWaited`).
     SlowAcquire,
-    /// A connection was opened.
-    Created,
+    /// A connection was opened; its connect (and `after_connect`) took this long.
+    Created(Duration),
     /// A connection was closed, for this reason.
     Closed(CloseReason),
     /// A connect attempt failed or timed out (in the background or at an eager start).
@@ -33,6 +33,11 @@ pub(crate) enum Event {
     Leak,
     /// A connection whose operation its caller cancelled was made fit again and kept.
     Recovered,
+    /// A checkout ended (its connection returned, discarded or cancelled) after holding
+    /// its connection this long. Recorded only when the facade times uses
+    /// ([`FacadeMetrics::times_use`](super::observe::FacadeMetrics::times_use)), so
+    /// the default names cost a checkout no clock read for it.
+    Used(Duration),
     /// The number of slots (connections that may be handed out at once) is now this:
     /// `max_size`, or the adaptive limit.
     LimitChanged(usize),

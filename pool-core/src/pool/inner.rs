@@ -165,7 +165,7 @@ impl<M: Manager> Inner<M> {
             .map_or(max_size, |limiter| limiter.limit(max_size));
         let inner = Inner {
             manager,
-            facade: FacadeMetrics::new(&config.name),
+            facade: FacadeMetrics::new(&config.name, config.metric_names, config.min_idle),
             config,
             hooks,
             max_size: AtomicUsize::new(max_size),

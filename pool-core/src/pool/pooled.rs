@@ -8,7 +8,10 @@ use std::{
 
 use tokio::time::Instant;
 
-use super::inner::{Inner, Live};
+use super::{
+    event::Event,
+    inner::{Inner, Live},
+};
 use crate::{Classify, ErrorClass, Manager};
 
 /// A connection checked out of a [`Pool`](crate::Pool). Derefs to the connection;
@@ -26,8 +29,12 @@ pub struct Pooled<M: Manager> {
     operation_open: bool,
     /// Set by [`begin_call`](Self::begin_call): when the call started, and its name.
     call: Option<(Instant, &'static str)>,
-    /// When it was checked out, for the adaptive limit (`None` without one).
-    started: Option<Instant>,
+    /// When it was checked out, for the adaptive limit and for
+    /// `db.client.connection.use_time` (`None` when neither is wanted).
+    checked_out_at: Option<Instant>,
+    /// Its work timed out: congestion for the adaptive limit, not a sample of how long
+    /// work takes.
+    timed_out: bool,
 }
 
 impl<M: Manager> Pooled<M> {
@@ -35,7 +42,7 @@ impl<M: Manager> Pooled<M> {
         inner: Arc<Inner<M>>,
         live: Live<M::Connection>,
         leak_key: Option<usize>,
-        started: Option<Instant>,
+        checked_out_at: Option<Instant>,
     ) -> Self {
         Pooled {
             live: Some(live),
@@ -44,7 +51,8 @@ impl<M: Manager> Pooled<M> {
             discard_on_drop: false,
             operation_open: false,
             call: None,
-            started,
+            checked_out_at,
+            timed_out: false,
         }
     }
 
@@ -82,9 +90,8 @@ impl<M: Manager> Pooled<M> {
             matches!(outcome, Err(error) if error.class() == ErrorClass::Connection);
         if let Err(error) = outcome
             && error.class() == ErrorClass::Timeout
-            && self.started.take().is_some()
         {
-            // Work that timed out is congestion, not a sample of how long work takes.
+            self.timed_out = true;
             self.inner.congestion();
         }
         if let Some((started, function)) = self.call.take() {
@@ -159,11 +166,17 @@ impl<M: Manager> Drop for Pooled<M> {
         // Only work that ended well is a sample; the limit moves before the slot is
         // released, so a lowered limit takes this very slot.
         let cancelled = self.operation_open && !self.discard_on_drop;
-        if let Some(started) = self.started
-            && !self.discard_on_drop
-            && !cancelled
-        {
-            self.inner.work_done(started);
+        if let Some(checked_out_at) = self.checked_out_at {
+            if self.inner.facade.times_use() {
+                self.inner.record(Event::Used(checked_out_at.elapsed()));
+            }
+            if self.inner.adaptive.is_some()
+                && !self.discard_on_drop
+                && !cancelled
+                && !self.timed_out
+            {
+                self.inner.work_done(checked_out_at);
+            }
         }
         match self.live.take() {
             Some(live) if cancelled && M::RECOVERS => Inner::recover(&self.inner, live),

@@ -150,7 +150,7 @@ impl Counters {
             }
             Event::CheckoutTimedOut => &self.checkouts_timed_out,
             Event::SlowAcquire => &self.slow_acquires,
-            Event::Created => &self.created,
+            Event::Created(_) => &self.created,
             Event::Closed(reason) => &self.closed[reason as usize],
             Event::ConnectError => &self.connect_errors,
             Event::Leak => &self.leaks,
@@ -159,6 +159,9 @@ impl Counters {
                 self.limit.store(limit as u64, Relaxed);
                 return;
             }
+            // How long checkouts hold their connection is for the facade only: `Metrics`
+            // has no figure for it (its count is the checkouts').
+            Event::Used(_) => return,
         };
         counter.fetch_add(1, Relaxed);
     }
