@@ -71,15 +71,19 @@ impl Record {
     }
 }
 
-/// The median (upper of an even count), smallest and largest of `values`.
+/// The median, smallest and largest of `values`; the median interpolated between the
+/// middle two of an even count, as `tfb bench`'s own report takes it.
 fn summary(values: &[f64]) -> Option<(f64, f64, f64)> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    Some((
-        *sorted.get(sorted.len() / 2)?,
-        *sorted.first()?,
-        *sorted.last()?,
-    ))
+    let (low, high) = (*sorted.first()?, *sorted.last()?);
+    let middle = sorted.len() / 2;
+    let median = if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    };
+    Some((median, low, high))
 }
 
 /// Requests/s as the bars' labels write it: 23.7k, 1 460.
