@@ -26,7 +26,8 @@ impl Config {
             .validation(settings.validation)
             .idle_timeout(settings.idle_timeout)
             .max_lifetime(settings.max_lifetime)
-            .keepalive(settings.keepalive);
+            .keepalive(settings.keepalive)
+            .metric_names(settings.metric_names);
         match settings.adaptive_floor {
             Some(floor) => builder.adaptive_limit(floor),
             None => builder,
@@ -64,6 +65,9 @@ impl Config {
         if let Some(adaptive) = self.adaptive_limit {
             settings.adaptive_floor = adaptive.then_some(ADAPTIVE_FLOOR);
         }
+        if let Some(names) = self.metric_names {
+            settings.metric_names = names;
+        }
         settings
     }
 
@@ -84,6 +88,7 @@ impl Config {
             max_lifetime: pool.max_lifetime,
             keepalive: pool.keepalive,
             adaptive_limit: pool.adaptive_floor,
+            metric_names: pool.metric_names,
             statement_timeout: self.effective_statement_timeout(),
             pgbouncer: self.pgbouncer,
             statement_cache_size: self.effective_statement_cache_size(),

@@ -64,6 +64,7 @@ pub use self::{
 /// | `adaptive_limit` | `true`/`false`: the pool finds how many connections to hand out at once, from 1 up to `connection_limit` (`PoolBuilder::adaptive_limit`) | |
 /// | `target_session_attrs` | PostgreSQL: which server a connect accepts ([`TargetSessionAttrs`]; default `any`) | |
 /// | `load_balance_hosts` | PostgreSQL: `disable` (hosts in order) or `random` ([`LoadBalanceHosts`]) | |
+/// | `metric_names` | `pool` (the default) or `opentelemetry`: which names the pool's metrics go by (`pool_core::MetricNames`, `PoolBuilder::metric_names`) | |
 ///
 /// PostgreSQL URLs may list several hosts, as libpq reads them:
 /// `postgres://app@db1:5432,db2:5433,[::1]/app?target_session_attrs=read-write`, or in
@@ -114,6 +115,8 @@ pub struct Config {
     /// [`effective_statement_cache_size`](Self::effective_statement_cache_size), which
     /// both bindings use.
     pub statement_cache_size: Option<usize>,
+    /// `metric_names` (`None`: the builder's default, the pool's own names).
+    pub metric_names: Option<pool_core::MetricNames>,
     /// The starting point the URL parameters override.
     pub preset: Preset,
     /// The hosts of a multi-host URL, in the URL's order; empty for a URL with one host.

@@ -1,6 +1,6 @@
 //! Reading a URL: its scheme, and the pool parameters taken out of its query string.
 
-use pool_core::ConfigError;
+use pool_core::{ConfigError, MetricNames};
 use url::Url;
 
 use super::{
@@ -22,7 +22,7 @@ const MAX_STATEMENT_CACHE_SIZE: usize = 100_000;
 /// failure) instead of returning an error.
 const MAX_CONNECTION_LIMIT: usize = pool_core::MAX_POOL_SIZE;
 
-const POOL_PARAMETERS: [&str; 14] = [
+const POOL_PARAMETERS: [&str; 15] = [
     "connection_limit",
     "pool_timeout",
     "connect_timeout",
@@ -37,6 +37,7 @@ const POOL_PARAMETERS: [&str; 14] = [
     "load_balance_hosts",
     "adaptive_limit",
     "statement_cache_size",
+    "metric_names",
 ];
 
 impl Config {
@@ -95,6 +96,7 @@ impl Config {
             slow_query: None,
             adaptive_limit: None,
             statement_cache_size: None,
+            metric_names: None,
             preset: Preset::Production,
             hosts,
             target_session_attrs: TargetSessionAttrs::default(),
@@ -259,6 +261,7 @@ impl Config {
             }
             "pgbouncer" => self.pgbouncer = parse_bool(name, value)?,
             "adaptive_limit" => self.adaptive_limit = Some(parse_bool(name, value)?),
+            "metric_names" => self.metric_names = Some(parse_metric_names(name, value)?),
             "application_name" => {
                 if value.is_empty() {
                     return Err(ConfigError::new(name, "must not be empty"));
@@ -334,6 +337,20 @@ fn misspelt_pool_parameter(kind: BackendKind, key: &str) -> Option<&'static str>
     pool_suggest::closest(key, &POOL_PARAMETERS, pool_suggest::config_distance)
 }
 
+/// A URL's `metric_names`: a `MetricNames::name`, or an error listing them, with the one
+/// meant when `value` is a near miss of it (`opentelemetri`, `OpenTelemetry`).
+fn parse_metric_names(name: &'static str, value: &str) -> Result<MetricNames, ConfigError> {
+    MetricNames::from_name(value).ok_or_else(|| {
+        let names = MetricNames::ALL.map(MetricNames::name);
+        let choices = names.join(" or ");
+        let message = match pool_suggest::closest(value, &names, pool_suggest::config_distance) {
+            Some(near) => format!("is `{value}`; did you mean `{near}`? (expected {choices})"),
+            None => format!("must be {choices}, not `{value}`"),
+        };
+        ConfigError::new(name, message)
+    })
+}
+
 /// A URL's switch: `true`/`1` or `false`/`0`.
 fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value {
@@ -348,8 +365,63 @@ fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use pool_core::MetricNames;
+
     use super::Config;
     use crate::DEFAULT_STATEMENT_CACHE_SIZE;
+
+    #[test]
+    fn metric_names_read_show_and_name_their_mistakes() {
+        let names = |url: &str| {
+            Config::from_url(url)
+                .map(|config| (config.metric_names, config.settings().metric_names))
+                .map_err(|error| (error.setting, error.to_string()))
+        };
+        assert_eq!(names("postgres://h/db"), Ok((None, MetricNames::Pool)));
+        assert_eq!(
+            names("mysql://h/db?metric_names=opentelemetry"),
+            Ok((Some(MetricNames::OpenTelemetry), MetricNames::OpenTelemetry))
+        );
+        assert_eq!(
+            names("sqlite::memory:?metric_names=pool"),
+            Ok((Some(MetricNames::Pool), MetricNames::Pool))
+        );
+        for (url, says) in [
+            (
+                "postgres://h/db?metric_names=opentelemetri",
+                "did you mean `opentelemetry`?",
+            ),
+            (
+                "postgres://h/db?metric_names=OpenTelemetry",
+                "did you mean `opentelemetry`?",
+            ),
+            (
+                "postgres://h/db?metric_names=prometheus",
+                "must be pool or opentelemetry, not `prometheus`",
+            ),
+        ] {
+            let (setting, message) = names(url).expect_err(url);
+            assert_eq!(setting, "metric_names", "{url}");
+            assert!(message.contains(says), "{url}: {message}");
+        }
+        let (setting, message) = names("postgres://h/db?metric_name=pool").expect_err("a slip");
+        assert_eq!(setting, "url");
+        assert!(
+            message.contains("did you mean `metric_names`?"),
+            "{message}"
+        );
+        let config =
+            Config::from_url("postgres://h/db?metric_names=opentelemetry").expect("parses");
+        assert!(!config.driver_url().as_str().contains("metric_names"));
+        assert!(
+            config
+                .settings()
+                .to_string()
+                .contains("metric_names: opentelemetry")
+        );
+        let default = Config::from_url("postgres://h/db").expect("parses");
+        assert!(!default.settings().to_string().contains("metric_names"));
+    }
 
     fn size(url: &str) -> Result<usize, String> {
         Config::from_url(url)

@@ -2,7 +2,7 @@
 
 use std::{fmt, time::Duration};
 
-use pool_core::{ConfigError, Validation, defaults};
+use pool_core::{ConfigError, MetricNames, Validation, defaults};
 
 /// Starting points for a pool's settings; URL parameters override them.
 ///
@@ -191,6 +191,8 @@ pub(super) struct PoolSettings {
     pub(super) keepalive: Option<Duration>,
     /// The adaptive limit's floor; `None`: a fixed `max_size`.
     pub(super) adaptive_floor: Option<usize>,
+    /// Which names the pool's metrics go by.
+    pub(super) metric_names: MetricNames,
 }
 
 impl PoolSettings {
@@ -205,5 +207,6 @@ impl PoolSettings {
         max_lifetime: defaults::MAX_LIFETIME,
         keepalive: defaults::KEEPALIVE,
         adaptive_floor: defaults::ADAPTIVE_LIMIT,
+        metric_names: defaults::METRIC_NAMES,
     };
 }

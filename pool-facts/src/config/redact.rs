@@ -51,6 +51,7 @@ impl fmt::Debug for Config {
             .field("slow_query", &self.slow_query)
             .field("adaptive_limit", &self.adaptive_limit)
             .field("statement_cache_size", &self.statement_cache_size)
+            .field("metric_names", &self.metric_names)
             .field("target_session_attrs", &self.target_session_attrs)
             .field("load_balance_hosts", &self.load_balance_hosts)
             .field("preset", &self.preset)

@@ -2,7 +2,7 @@
 
 use std::{fmt, time::Duration};
 
-use pool_core::Validation;
+use pool_core::{MetricNames, Validation};
 
 use super::{
     backend_kind::BackendKind,
@@ -50,6 +50,8 @@ pub struct Settings {
     pub keepalive: Option<Duration>,
     /// The adaptive limit's floor; `None`: `max_size` connections at once, fixed.
     pub adaptive_limit: Option<usize>,
+    /// Which names the pool's metrics go by (shown when not the pool's own).
+    pub metric_names: MetricNames,
     /// Server-side statement time limit; `None`: none.
     pub statement_timeout: Option<Duration>,
     /// Behind PgBouncer in transaction mode.
@@ -125,6 +127,9 @@ impl fmt::Display for Settings {
         }
         if self.load_balance_hosts != LoadBalanceHosts::Disable {
             writeln!(f, "load_balance_hosts: {}", self.load_balance_hosts.name())?;
+        }
+        if self.metric_names != MetricNames::Pool {
+            writeln!(f, "metric_names: {}", self.metric_names.name())?;
         }
         write!(f, "slow_query: {}", never(self.slow_query, "off"))
     }

@@ -282,7 +282,8 @@ async fn an_unreachable_server_is_unhealthy_within_the_timeout_on_both_bindings(
 }
 
 /// Every metric the recorder saw for the pool `pool`: `name{label=value,…}` without the
-/// `pool` label, labels sorted.
+/// label naming the pool (`pool`, or OpenTelemetry's `db.client.connection.pool.name`),
+/// labels sorted.
 fn metric_keys(
     snapshot: &[(
         metrics_util::CompositeKey,
@@ -297,7 +298,7 @@ fn metric_keys(
             let mut labels: Vec<String> = Vec::new();
             let mut ours = false;
             for label in key.labels() {
-                if label.key() == "pool" {
+                if label.key() == "pool" || label.key() == names::otel::POOL_NAME_KEY {
                     ours = label.value() == pool;
                 } else {
                     labels.push(format!("{}={}", label.key(), label.value()));
@@ -322,23 +323,28 @@ async fn both_bindings_export_the_same_metric_names() {
     let _guard = metrics::set_default_local_recorder(recorder);
     let registry = registry();
     let mut names_by_pool = Vec::new();
-    for binding in BINDINGS {
-        let name = format!("metrics_{binding:?}").to_ascii_lowercase();
-        let pool = AnyPool::build(binding, &db.url, &name, None);
-        // The script: a query, two at once (one opens a second connection), health,
-        // close.
-        pool.select_one().await;
-        let first = pool.hold().await;
-        let second = pool.hold().await;
-        drop((first, second));
-        let report = pool.health(Duration::from_secs(5), &registry).await;
-        assert_eq!(
-            report.status,
-            HealthStatus::Healthy,
-            "{binding:?}: {report:#?}"
-        );
-        pool.close().await;
-        names_by_pool.push(name);
+    // Under the default names, then under OpenTelemetry's, chosen by the URL.
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let otel_url = format!("{}{separator}metric_names=opentelemetry", db.url);
+    for (scheme, url) in [("pool", &db.url), ("otel", &otel_url)] {
+        for binding in BINDINGS {
+            let name = format!("metrics_{scheme}_{binding:?}").to_ascii_lowercase();
+            let pool = AnyPool::build(binding, url, &name, None);
+            // The script: a query, two at once (one opens a second connection), health,
+            // close.
+            pool.select_one().await;
+            let first = pool.hold().await;
+            let second = pool.hold().await;
+            drop((first, second));
+            let report = pool.health(Duration::from_secs(5), &registry).await;
+            assert_eq!(
+                report.status,
+                HealthStatus::Healthy,
+                "{binding:?}: {report:#?}"
+            );
+            pool.close().await;
+            names_by_pool.push(name);
+        }
     }
     let snapshot: Vec<_> = snapshotter
         .snapshot()
@@ -379,5 +385,33 @@ async fn both_bindings_export_the_same_metric_names() {
             "{name} is not in pool_core::names"
         );
     }
+    // Under OpenTelemetry's names (the URL's `metric_names`, read by pool-facts for both),
+    // the same names on both bindings: the conventions' where they name the figure, the
+    // rest as before.
+    let sqlx_otel = metric_keys(&snapshot, &names_by_pool[2]);
+    let postgres_otel = metric_keys(&snapshot, &names_by_pool[3]);
+    assert_eq!(
+        sqlx_otel, postgres_otel,
+        "pool-sqlx's metrics, then pool-postgres's, under OpenTelemetry's names"
+    );
+    let seen_otel: BTreeSet<&str> = sqlx_otel
+        .iter()
+        .map(|key| key.split('{').next().unwrap_or(key))
+        .collect();
+    let replaced = [
+        names::CHECKOUTS,
+        names::ACQUIRE_SECONDS,
+        names::CREATED,
+        names::CONNECTIONS,
+        names::WAITING,
+        names::MAX_SIZE,
+    ];
+    let mut expected: BTreeSet<&str> = seen
+        .iter()
+        .copied()
+        .filter(|name| !replaced.contains(name))
+        .collect();
+    expected.extend(names::otel::ALL);
+    assert_eq!(seen_otel, expected);
     db.cleanup().await;
 }

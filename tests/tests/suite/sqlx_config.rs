@@ -58,6 +58,7 @@ fn a_bad_value_names_its_parameter() {
         ("pgbouncer=maybe", "pgbouncer"),
         ("application_name=", "application_name"),
         ("adaptive_limit=yes", "adaptive_limit"),
+        ("metric_names=otel", "metric_names"),
     ];
     for (query, parameter) in cases {
         let url = format!("postgres://app:topsecret@h/db?{query}");
