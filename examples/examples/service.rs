@@ -618,14 +618,24 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // First the recorder: pools, breakers and `#[resilient]` call sites register their
     // metric handles when they are created, and a handle registered before the
     // recorder exists stays a no-op.
-    // The acquire histogram gets the library's fixed buckets (without them the exporter
-    // writes a summary, which cannot be added up across instances).
-    let metrics = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            metrics_exporter_prometheus::Matcher::Full(pool_sqlx::names::ACQUIRE_SECONDS.into()),
+    // The histograms get the library's fixed buckets (without them the exporter writes a
+    // summary, which cannot be added up across instances): the acquire time under the
+    // pool's own names, the three `_time` histograms under OpenTelemetry's
+    // (`metric_names=opentelemetry` in the URL), so either dashboard under `dashboards/`
+    // has its heatmap and quantiles.
+    let mut exporter = PrometheusBuilder::new();
+    for histogram in [
+        pool_sqlx::names::ACQUIRE_SECONDS,
+        pool_sqlx::names::otel::WAIT_TIME,
+        pool_sqlx::names::otel::CREATE_TIME,
+        pool_sqlx::names::otel::USE_TIME,
+    ] {
+        exporter = exporter.set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(histogram.into()),
             &pool_sqlx::ACQUIRE_SECONDS_BUCKETS,
-        )?
-        .install_recorder()?;
+        )?;
+    }
+    let metrics = exporter.install_recorder()?;
     let upkeep = metrics.clone();
     tokio::spawn(async move {
         // Histograms drain their samples on upkeep; without it they only grow.
