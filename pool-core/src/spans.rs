@@ -321,7 +321,8 @@ impl Drop for TransactionSpan {
         }
         if self.committing {
             self.span.record("pool.outcome", "commit_outcome_unknown");
-            self.span.record("error.type", crate::ErrorClass::Timeout.as_str());
+            self.span
+                .record("error.type", crate::ErrorClass::Timeout.as_str());
         } else {
             self.span.record("pool.outcome", "cancelled");
         }

@@ -315,7 +315,9 @@ impl<M: TransactionManager, E: Classify> Transaction<M, E> {
                 }
                 // The server answered COMMIT with an error: not applied.
                 ErrorClass::Transient | ErrorClass::Permanent => {
-                    let failed = span.in_scope(abandon(conn, (self.carry)(error.into()))).await;
+                    let failed = span
+                        .in_scope(abandon(conn, (self.carry)(error.into())))
+                        .await;
                     span.end("commit_failed", Some(&failed.error));
                     Err(failed)
                 }

@@ -112,7 +112,10 @@ impl Recorder {
     }
 
     fn named(&self, name: &str) -> Vec<Recorded> {
-        self.spans().into_iter().filter(|s| s.name == name).collect()
+        self.spans()
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect()
     }
 
     /// The children of the span at `parent`, by name.
@@ -346,7 +349,10 @@ async fn a_call_an_open_breaker_rejects_is_rejected_before_its_attempt_runs() {
             async { Ok(()) }
         })
         .await;
-    assert!(matches!(result, Err(CallError::Rejected(Rejected::BreakerOpen { .. }))));
+    assert!(matches!(
+        result,
+        Err(CallError::Rejected(Rejected::BreakerOpen { .. }))
+    ));
     assert!(ran, "the attempt's future is made, and dropped unpolled");
 
     let call = recorder.index_of(spans::CALL);
@@ -417,7 +423,10 @@ async fn a_rolled_back_transaction_says_why() {
         seq: 9,
     });
     let error = transaction(&pool, body).await.unwrap_err();
-    assert!(matches!(error, CallError::Body(support::TestError { seq: 9, .. })), "{error}");
+    assert!(
+        matches!(error, CallError::Body(support::TestError { seq: 9, .. })),
+        "{error}"
+    );
 
     let span = the_transaction(&recorder);
     assert_eq!(field(&span, "pool.outcome"), "rolled_back");
@@ -462,7 +471,11 @@ async fn a_commit_cut_by_the_attempt_timeout_is_visible_as_unknown() {
         })
         .await;
     let error = transaction.deliver(result).unwrap_err();
-    assert_eq!(class(&error), ErrorClass::Timeout, "CommitOutcomeUnknown::Cut: {error}");
+    assert_eq!(
+        class(&error),
+        ErrorClass::Timeout,
+        "CommitOutcomeUnknown::Cut: {error}"
+    );
 
     let span = the_transaction(&recorder);
     assert_eq!(field(&span, "pool.outcome"), "commit_outcome_unknown");
@@ -479,4 +492,3 @@ fn the_module_table_lists_every_span() {
         );
     }
 }
-

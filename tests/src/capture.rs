@@ -1,5 +1,5 @@
 //! The one process-wide `tracing` subscriber of the `logs` test binary: everything
-//! logged, at every level, written to a buffer the tests read.
+//! logged, at every level, and every span as it closes, written to a buffer the tests read.
 //!
 //! Process-wide, not scoped to a test's thread: SQLite runs statements on a worker thread
 //! of its own (sqlx enters the caller's span there), and sqlx's connect errors are logged
@@ -42,6 +42,10 @@ pub fn install() {
         use tracing_subscriber::util::SubscriberInitExt;
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
+            // Each span is written when it closes, with every field it was given (the
+            // pool's spans record theirs as they learn them): so what reads the capture
+            // reads the spans' fields too.
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .with_ansi(false)
             .with_writer(|| Capture)
             .finish()

@@ -8,3 +8,4 @@
 mod quickstart;
 mod serverless;
 mod service;
+mod spans;

@@ -2,8 +2,9 @@
 //! Issue #7, hostile input: password redaction.
 //!
 //! Configurations, managers, pools, failing connects (refused port, unknown host, unknown
-//! role, wrong password), successful ones, health reports and every `tracing` event at
-//! TRACE level during it all never show the password, in plain or percent-encoded form.
+//! role, wrong password), successful ones, health reports and every `tracing` event and
+//! span (with its fields) at TRACE level during it all never show the password, in plain
+//! or percent-encoded form.
 //! PostgreSQL's cases run through both bindings from one body ([`PgDoor`]: pool-sqlx's
 //! and pool-postgres's `Config`, manager, pool, a `#[resilient]` call; the health report
 //! is pool-sqlx's only), on one database and one role; MariaDB's through pool-sqlx.
@@ -359,6 +360,17 @@ async fn passwords_never_show_in_outputs_errors_health_or_traces() {
     // sqlx's own statement logging.
     assert!(traces.contains("connect failed"), "{traces}");
     assert!(traces.contains("sqlx::query"), "{traces}");
+    // And the pool's spans, closed with their OpenTelemetry fields (`pool_core::spans`):
+    // the checkout's server and database, the call's and its attempts'.
+    for span_field in [
+        "pool.acquire{db.client.connection.pool.name=",
+        "server.address=",
+        "db.namespace=",
+        "pool.call{code.function.name=",
+        "pool.attempt{pool.attempt=",
+    ] {
+        assert!(traces.contains(span_field), "no `{span_field}` in {traces}");
+    }
     assert!(traces.lines().count() > 20, "{traces}");
     let mut leaked = Vec::new();
     for (what, output) in outputs

@@ -17,11 +17,11 @@ use std::{
 };
 
 use pin_project_lite::pin_project;
-use tracing::Span;
 use tokio::{
     sync::SemaphorePermit,
     time::{Instant, Sleep},
 };
+use tracing::Span;
 
 use super::{Resilience, default_slow_call_threshold, slow_call};
 use crate::{
@@ -204,10 +204,12 @@ impl<'p> Attempts<'p> {
                 spans::call_ok(&self.span, attempt_span, self.attempt);
                 ControlFlow::Break(Ok(value))
             }
-            Err(error) => match self.failed(&error, elapsed, permit, retry_if, deadline_at, attempt_span) {
-                Some(next) => ControlFlow::Continue(next),
-                None => ControlFlow::Break(Err(error)),
-            },
+            Err(error) => {
+                match self.failed(&error, elapsed, permit, retry_if, deadline_at, attempt_span) {
+                    Some(next) => ControlFlow::Continue(next),
+                    None => ControlFlow::Break(Err(error)),
+                }
+            }
         }
     }
 

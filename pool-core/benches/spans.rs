@@ -1,0 +1,207 @@
+//! What the spans (`pool_core::spans`) cost on the happy path: a direct checkout, and a
+//! `#[resilient]`-style call (retry, breaker, timeout) around one, with no subscriber, with
+//! a subscriber that filters the spans out (WARN, what a service logging warnings runs),
+//! and with one that records them (every span to a formatter writing nowhere).
+//!
+//! `cargo bench -p pool-core --bench spans` prints criterion's figures and a table of
+//! paired rounds. The file uses only what pool-core had before the spans, so the same file
+//! built against an older commit measures "before" (BENCHMARKS.md has the commands).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    convert::Infallible,
+    hint::black_box,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use pool_core::{
+    BreakerConfig, CircuitBreaker, Classify, ErrorClass, Manager, Pool, PoolError, Rejected,
+    Resilience,
+};
+use tracing::Dispatch;
+use tracing_subscriber::{filter::LevelFilter, prelude::*};
+
+#[derive(Debug, thiserror::Error)]
+#[error("unreachable")]
+struct NoError(Infallible);
+
+impl Classify for NoError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Permanent
+    }
+}
+
+struct Noop;
+
+impl Manager for Noop {
+    type Connection = u64;
+    type Error = NoError;
+    async fn connect(&self) -> Result<u64, NoError> {
+        Ok(0)
+    }
+    async fn check(&self, _: &mut u64) -> Result<(), NoError> {
+        Ok(())
+    }
+    fn has_broken(&self, _: &mut u64) -> bool {
+        false
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CallError {
+    #[error("{0}")]
+    Pool(#[from] PoolError<NoError>),
+    #[error("{0}")]
+    Rejected(#[from] Rejected),
+}
+
+impl Classify for CallError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            CallError::Pool(error) => error.class(),
+            CallError::Rejected(rejected) => rejected.class(),
+        }
+    }
+}
+
+/// The subscribers compared: none, one that filters every span out, one that records all.
+fn dispatchers() -> [(&'static str, Option<Dispatch>); 3] {
+    let filtered = tracing_subscriber::registry().with(LevelFilter::WARN);
+    let recorded = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::sink)
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE),
+        )
+        .with(LevelFilter::TRACE);
+    [
+        ("none", None),
+        ("filtered_out", Some(Dispatch::new(filtered))),
+        ("recorded", Some(Dispatch::new(recorded))),
+    ]
+}
+
+fn with<R>(dispatch: &Option<Dispatch>, f: impl FnOnce() -> R) -> R {
+    match dispatch {
+        Some(dispatch) => tracing::dispatcher::with_default(dispatch, f),
+        None => f(),
+    }
+}
+
+struct Subjects {
+    rt: tokio::runtime::Runtime,
+    pool: Pool<Noop>,
+    policy: Resilience,
+}
+
+impl Subjects {
+    fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let pool = rt.block_on(async {
+            let pool = Pool::builder(Noop).max_size(4).build().unwrap();
+            drop(pool.get().await.unwrap());
+            pool
+        });
+        let breaker = Arc::new(CircuitBreaker::new("bench", BreakerConfig::default()).unwrap());
+        let policy = Resilience::builder("find_user")
+            .retries(3)
+            .timeout(Duration::from_secs(1))
+            .circuit_breaker(breaker)
+            .build();
+        Subjects { rt, pool, policy }
+    }
+
+    async fn checkout(&self) {
+        black_box(self.pool.get().await.ok());
+    }
+
+    async fn call(&self) {
+        let result: Result<u64, CallError> = self
+            .policy
+            .call(|| async {
+                let conn = self.pool.get().await?;
+                Ok(*conn)
+            })
+            .await;
+        black_box(result.ok());
+    }
+}
+
+fn spans(c: &mut Criterion) {
+    let subjects = Subjects::new();
+    let dispatchers = dispatchers();
+    let mut group = c.benchmark_group("spans");
+    for (name, dispatch) in &dispatchers {
+        with(dispatch, || {
+            group.bench_function(format!("checkout/{name}"), |b| {
+                b.to_async(&subjects.rt)
+                    .iter(|| async { subjects.checkout().await })
+            });
+            group.bench_function(format!("resilient_call/{name}"), |b| {
+                b.to_async(&subjects.rt)
+                    .iter(|| async { subjects.call().await })
+            });
+        });
+    }
+    group.finish();
+    rounds(&subjects, &dispatchers);
+}
+
+/// Paired rounds, rotated: each round times every subscriber back to back, so the ratios
+/// compare like with like on a machine whose load moves.
+fn rounds(subjects: &Subjects, dispatchers: &[(&'static str, Option<Dispatch>)]) {
+    const ROUNDS: usize = 15;
+    const CALLS: u32 = 200_000;
+    let time = |dispatch: &Option<Dispatch>, call: bool| -> f64 {
+        with(dispatch, || {
+            subjects.rt.block_on(async {
+                let started = Instant::now();
+                for _ in 0..CALLS {
+                    if call {
+                        subjects.call().await;
+                    } else {
+                        subjects.checkout().await;
+                    }
+                }
+                started.elapsed().as_nanos() as f64 / f64::from(CALLS)
+            })
+        })
+    };
+    println!("\nns per operation, median of {ROUNDS} rotated rounds of {CALLS}");
+    println!("| operation | subscriber | ns | vs none (median [IQR]) |");
+    println!("|---|---|---:|---:|");
+    for (operation, call) in [("checkout", false), ("resilient_call", true)] {
+        let mut ns = vec![Vec::new(); dispatchers.len()];
+        let mut ratios = vec![Vec::new(); dispatchers.len()];
+        for round in 0..ROUNDS {
+            let mut this_round = vec![0.0; dispatchers.len()];
+            for offset in 0..dispatchers.len() {
+                let index = (round + offset) % dispatchers.len();
+                this_round[index] = time(&dispatchers[index].1, call);
+            }
+            for index in 0..dispatchers.len() {
+                ns[index].push(this_round[index]);
+                ratios[index].push(this_round[index] / this_round[0]);
+            }
+        }
+        for (index, (name, _)) in dispatchers.iter().enumerate() {
+            let (_, median_ns, _) = quartiles(&mut ns[index]);
+            let (q1, median, q3) = quartiles(&mut ratios[index]);
+            println!("| {operation} | {name} | {median_ns:.1} | {median:.3}x [{q1:.3}–{q3:.3}] |");
+        }
+    }
+}
+
+fn quartiles(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+criterion_group!(benches, spans);
+criterion_main!(benches);
