@@ -6,7 +6,10 @@
 //! recycles and bb8 tests on checkout: that is what their users get).
 //!
 //! `cargo bench -p pool-core --bench pool` prints criterion's figures, then a table of
-//! throughput ratios measured back to back.
+//! throughput ratios measured back to back, then what OpenTelemetry's metric names cost
+//! pool-core (the same pool built with `MetricNames::OpenTelemetry`, paired with the
+//! default names, no recorder installed: the handles are no-ops, so the difference is
+//! what the pool itself does for them, the clock read that times each use).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::{
@@ -16,7 +19,7 @@ use std::{
 };
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use pool_core::{Classify, ErrorClass, Manager, Pool};
+use pool_core::{Classify, ErrorClass, Manager, MetricNames, Pool};
 
 const POOL_SIZE: usize = 16;
 const CONCURRENCY: [usize; 4] = [1, 16, 64, 256];
@@ -192,6 +195,58 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
     ratios(&rt, &subjects);
+    metric_names_cost(&rt);
+}
+
+/// Paired rounds of pool-core under its own metric names and under OpenTelemetry's, as in
+/// [`ratios`]: the median throughput of each and the per-round ratio.
+fn metric_names_cost(rt: &tokio::runtime::Runtime) {
+    const ROUNDS: usize = 21;
+    const CHECKOUTS: u64 = 200_000;
+    let pools: Vec<Subject> = [MetricNames::Pool, MetricNames::OpenTelemetry]
+        .into_iter()
+        .map(|names| {
+            rt.block_on(async {
+                let pool = Pool::builder(Noop)
+                    .max_size(POOL_SIZE)
+                    .metric_names(names)
+                    .build()
+                    .unwrap();
+                let subject = Subject::Ours(pool);
+                run(&subject, POOL_SIZE, POOL_SIZE as u64 * 100).await;
+                subject
+            })
+        })
+        .collect();
+    println!(
+        "\nOpenTelemetry's metric names against the pool's (checkouts/s, median of {ROUNDS} paired rounds of {CHECKOUTS}), no recorder"
+    );
+    println!("| tasks | pool names | OpenTelemetry names | OpenTelemetry / pool (median [IQR]) |");
+    println!("|---:|---:|---:|---:|");
+    let quartiles = |values: &mut Vec<f64>| -> (f64, f64, f64) {
+        values.sort_by(f64::total_cmp);
+        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+        (at(0.25), at(0.5), at(0.75))
+    };
+    for tasks in CONCURRENCY {
+        let mut rates = [Vec::new(), Vec::new()];
+        let mut ratio = Vec::new();
+        for round in 0..ROUNDS {
+            let mut round_rates = [0.0; 2];
+            for offset in 0..pools.len() {
+                let index = (round + offset) % pools.len();
+                let elapsed = rt.block_on(run(&pools[index], tasks, CHECKOUTS));
+                round_rates[index] = CHECKOUTS as f64 / elapsed.as_secs_f64();
+            }
+            rates[0].push(round_rates[0]);
+            rates[1].push(round_rates[1]);
+            ratio.push(round_rates[1] / round_rates[0]);
+        }
+        let (_, pool_rate, _) = quartiles(&mut rates[0]);
+        let (_, otel_rate, _) = quartiles(&mut rates[1]);
+        let (r25, r50, r75) = quartiles(&mut ratio);
+        println!("| {tasks} | {pool_rate:.0} | {otel_rate:.0} | {r50:.3}x [{r25:.3}–{r75:.3}] |");
+    }
 }
 
 /// Paired rounds: in each round the three pools run the same workload back to back, so

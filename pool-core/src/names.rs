@@ -53,8 +53,9 @@
 //! The rest keep their `pool_*` names and the `pool` label under both: the conventions
 //! have nothing for slow acquires, leaks, closes by reason, connect errors, recovered
 //! connections, the limit, connections per host, or the policies' and breakers'
-//! figures. A direct checkout reads no clock under the default names; under
-//! OpenTelemetry's it reads one, to time `use_time`. The recorder gets each OpenTelemetry
+//! figures. `use_time` is timed with the clock reads a checkout makes anyway (when its
+//! connection is found ready and when it comes back), so neither scheme adds one to a
+//! direct checkout. The recorder gets each OpenTelemetry
 //! name's unit and description (`describe_*!`) when the pool is built; exporters that
 //! cannot carry dots (Prometheus) write them as underscores
 //! (`db_client_connection_count{db_client_connection_pool_name="…",db_client_connection_state="idle"}`).

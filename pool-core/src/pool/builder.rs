@@ -267,9 +267,10 @@ impl<M: Manager> PoolBuilder<M> {
     /// pool's own):
     /// [`MetricNames::OpenTelemetry`] exports the figures OpenTelemetry's database-client
     /// semantic conventions name under those names, with the attribute
-    /// `db.client.connection.pool.name` (the tables in [`names`](crate::names)). Under
-    /// it, each checkout reads the clock once more, to time how long it holds its
-    /// connection (`db.client.connection.use_time`).
+    /// `db.client.connection.pool.name` (the tables in [`names`](crate::names)). How
+    /// long each checkout holds its connection (`db.client.connection.use_time`) is
+    /// timed with the clock reads a checkout makes anyway; a checkout that validated its
+    /// connection first reads the clock once more.
     pub fn metric_names(mut self, names: MetricNames) -> Self {
         self.config.metric_names = names;
         self

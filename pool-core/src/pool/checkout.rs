@@ -88,8 +88,9 @@ impl<M: Manager> Drop for SlotGuard<'_, M> {
 
 /// What `ready_at_once` found.
 enum Ready<C> {
-    /// May be handed out now.
-    Now(Live<C>),
+    /// May be handed out now: found ready at this instant (a clock read the checkout
+    /// reuses to time its use).
+    Now(Live<C>, Instant),
     /// Was expired, and is closed.
     Closed,
     /// Needs `Manager::check` or `before_acquire` first.
@@ -140,7 +141,7 @@ impl<M: Manager> Inner<M> {
             },
         };
         let slot = SlotGuard(self);
-        let live = self
+        let (live, ready_at) = self
             .connection_for_slot(first, &mut clock)
             .await
             .map_err(|error| clock.failed(error))?;
@@ -153,9 +154,11 @@ impl<M: Manager> Inner<M> {
         }
         let leak_key = self.leaks.as_ref().map(|leaks| leaks.checked_out(caller));
         // The adaptive limit times the work, and OpenTelemetry's names how long it holds
-        // the connection; a fixed pool under the pool's own names reads no clock here.
-        let checked_out_at =
-            (self.adaptive.is_some() || self.facade.times_use()).then(Instant::now);
+        // the connection: from the instant it was found ready, when no check ran since
+        // (the direct path reads no clock for them); a fixed pool under the pool's own
+        // names reads none here.
+        let checked_out_at = (self.adaptive.is_some() || self.facade.times_use())
+            .then(|| ready_at.unwrap_or_else(Instant::now));
         Ok(Pooled::new(
             Arc::clone(self),
             live,
@@ -229,22 +232,24 @@ impl<M: Manager> Inner<M> {
         }
     }
 
+    /// A connection for the slot held, with the instant it was found ready when that
+    /// took no check (`None` after validation or `before_acquire`).
     async fn connection_for_slot(
         self: &Arc<Self>,
         mut first: Option<Idle<M::Connection>>,
         clock: &mut Clock,
-    ) -> Result<Live<M::Connection>, PoolError<M::Error>> {
+    ) -> Result<(Live<M::Connection>, Option<Instant>), PoolError<M::Error>> {
         loop {
             let idle = match first.take().or_else(|| self.pop_idle()) {
                 Some(idle) => idle,
                 None => self.wait_for_new_connection(clock).await?,
             };
             match self.ready_at_once(idle) {
-                Ready::Now(live) => return Ok(live),
+                Ready::Now(live, ready_at) => return Ok((live, Some(ready_at))),
                 Ready::Closed => {}
                 Ready::AfterChecks(idle) => {
                     if let Some(live) = self.validate(idle, clock).await? {
-                        return Ok(live);
+                        return Ok((live, None));
                     }
                 }
             }
@@ -266,7 +271,7 @@ impl<M: Manager> Inner<M> {
         if hook_due || self.check_due(&idle, now) {
             Ready::AfterChecks(idle)
         } else {
-            Ready::Now(idle.live)
+            Ready::Now(idle.live, now)
         }
     }
 

@@ -166,23 +166,29 @@ impl<M: Manager> Drop for Pooled<M> {
         // Only work that ended well is a sample; the limit moves before the slot is
         // released, so a lowered limit takes this very slot.
         let cancelled = self.operation_open && !self.discard_on_drop;
-        if let Some(checked_out_at) = self.checked_out_at {
-            if self.inner.facade.times_use() {
-                self.inner.record(Event::Used(checked_out_at.elapsed()));
-            }
-            if self.inner.adaptive.is_some()
-                && !self.discard_on_drop
-                && !cancelled
-                && !self.timed_out
-            {
-                self.inner.work_done(checked_out_at);
-            }
+        if let Some(checked_out_at) = self.checked_out_at
+            && self.inner.adaptive.is_some()
+            && !self.discard_on_drop
+            && !cancelled
+            && !self.timed_out
+        {
+            self.inner.work_done(checked_out_at);
         }
+        let used_since = self
+            .checked_out_at
+            .filter(|_| self.inner.facade.times_use());
         match self.live.take() {
-            Some(live) if cancelled && M::RECOVERS => Inner::recover(&self.inner, live),
-            live => self
-                .inner
-                .put_back(live, self.discard_on_drop || self.operation_open),
+            Some(live) if cancelled && M::RECOVERS => {
+                if let Some(since) = used_since {
+                    self.inner.record(Event::Used(since.elapsed()));
+                }
+                Inner::recover(&self.inner, live)
+            }
+            live => self.inner.put_back(
+                live,
+                self.discard_on_drop || self.operation_open,
+                used_since,
+            ),
         }
     }
 }

@@ -14,13 +14,22 @@ use super::{
 use crate::Manager;
 
 impl<M: Manager> Inner<M> {
-    /// Takes back a connection (if it still has one) and the slot of a `Pooled`. Runs
-    /// inside `Drop`: no I/O, no await.
-    pub(crate) fn put_back(&self, live: Option<Live<M::Connection>>, discard: bool) {
+    /// Takes back a connection (if it still has one) and the slot of a `Pooled`, and
+    /// records how long it was used when `used_since` says from when (the clock read here
+    /// serves both). Runs inside `Drop`: no I/O, no await.
+    pub(crate) fn put_back(
+        &self,
+        live: Option<Live<M::Connection>>,
+        discard: bool,
+        used_since: Option<Instant>,
+    ) {
         let Some(mut live) = live else {
             return self.release_slot();
         };
         let now = Instant::now();
+        if let Some(since) = used_since {
+            self.record(Event::Used(now.saturating_duration_since(since)));
+        }
         let broken = discard || self.manager.has_broken(&mut live.conn);
         if let Some(reason) = self.close_on_return(&mut live, broken, now) {
             self.close_now(live, reason);
