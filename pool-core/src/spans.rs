@@ -9,7 +9,7 @@
 //! | span | level | parent | fields |
 //! |---|---|---|---|
 //! | `pool.call` | INFO | the caller's current span | `code.function.name` (the call site's label), `pool.attempts` (attempts run), `pool.outcome` (`ok`, `error`, `rejected`), `error.type` (see below) |
-//! | `pool.attempt` | INFO | its `pool.call` | `pool.attempt` (1, 2, …), `pool.backoff_ms` (the delay slept before it: 0 for the first), `pool.breaker.state` (`closed`, `half_open`, …; absent without a breaker), `pool.outcome` (`ok`, `error`, `rejected`), `error.type`, `pool.delivery` (`not_sent`, `unknown`, `rejected`: the failure's [`Delivery`](crate::Delivery)) |
+//! | `pool.attempt` | INFO | its `pool.call` | `pool.attempt` (1, 2, …), `pool.backoff_ms` (the delay slept before it: 0 for the first), `pool.breaker.state` (`closed`, `half_open`, …; absent without a breaker), `pool.outcome` (`ok`, `error`, `rejected`), `error.type`, `pool.delivery` (`not_sent`, `unknown`, `rejected`: the failure's [`Delivery`]) |
 //! | `pool.acquire` | DEBUG | the current span (the attempt, inside `#[resilient]`) | `db.client.connection.pool.name`, `db.system.name`, `db.namespace`, `server.address`, `server.port` (those the manager knows: [`DatabaseIdentity`]), `pool.waited` (`false`: served at once), `pool.wait_ms`, `pool.outcome` (`direct`, `waited`, `timed_out`, `closed`, `connect_failed`), `error.type` |
 //! | `pool.transaction` | INFO | the current span (the attempt) | `db.client.connection.pool.name`, `db.system.name`, `db.namespace`, `server.address`, `server.port`, `pool.outcome` (`committed`, `rolled_back`, `begin_failed`, `commit_failed`, `commit_outcome_unknown`, `cancelled`), `error.type` |
 //!
