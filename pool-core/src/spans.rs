@@ -30,7 +30,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tracing::{Span, field::Empty};
+use tracing::{Level, Span, field::Empty};
 
 use crate::{Classify, Delivery, PoolError, Rejected};
 
@@ -191,25 +191,40 @@ fn delivery(delivery: Delivery) -> &'static str {
     }
 }
 
+/// Opens a span labelled with its pool and database: the fields `pool.acquire` and
+/// `pool.transaction` share, then the span's own (`Empty` until recorded).
+macro_rules! pool_span {
+    ($level:expr, $name:expr, $pool:expr, $identity:expr, $($own:ident = Empty),* $(,)?) => {{
+        let span = tracing::span!(
+            $level,
+            $name,
+            db.client.connection.pool.name = $pool,
+            db.system.name = Empty,
+            db.namespace = Empty,
+            server.address = Empty,
+            server.port = Empty,
+            $(pool.$own = Empty,)*
+            error.type = Empty,
+        );
+        if !span.is_disabled() {
+            $identity.record_on(&span);
+        }
+        span
+    }};
+}
+
 /// Opens a checkout's span.
 #[inline]
 pub(crate) fn acquire(pool: &str, identity: &DatabaseIdentity) -> Span {
-    let span = tracing::debug_span!(
+    pool_span!(
+        Level::DEBUG,
         ACQUIRE,
-        db.client.connection.pool.name = pool,
-        db.system.name = Empty,
-        db.namespace = Empty,
-        server.address = Empty,
-        server.port = Empty,
-        pool.waited = Empty,
-        pool.wait_ms = Empty,
-        pool.outcome = Empty,
-        error.type = Empty,
-    );
-    if !span.is_disabled() {
-        identity.record_on(&span);
-    }
-    span
+        pool,
+        identity,
+        waited = Empty,
+        wait_ms = Empty,
+        outcome = Empty
+    )
 }
 
 /// Records a checkout that handed out a connection, after `waited` (`None`: at once).
@@ -263,19 +278,7 @@ pub(crate) struct TransactionSpan {
 
 impl TransactionSpan {
     pub(crate) fn open(pool: &str, identity: &DatabaseIdentity) -> Self {
-        let span = tracing::info_span!(
-            TRANSACTION,
-            db.client.connection.pool.name = pool,
-            db.system.name = Empty,
-            db.namespace = Empty,
-            server.address = Empty,
-            server.port = Empty,
-            pool.outcome = Empty,
-            error.type = Empty,
-        );
-        if !span.is_disabled() {
-            identity.record_on(&span);
-        }
+        let span = pool_span!(Level::INFO, TRANSACTION, pool, identity, outcome = Empty);
         TransactionSpan {
             span,
             committing: false,
