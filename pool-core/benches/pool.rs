@@ -19,36 +19,14 @@ use std::{
 };
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use pool_core::{Classify, ErrorClass, Manager, MetricNames, Pool};
+use pool_core::{MetricNames, Pool};
 
 const POOL_SIZE: usize = 16;
 const CONCURRENCY: [usize; 4] = [1, 16, 64, 256];
 
-#[derive(Debug, thiserror::Error)]
-#[error("unreachable")]
-struct NoError(Infallible);
-
-impl Classify for NoError {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::Permanent
-    }
-}
-
-struct Noop;
-
-impl Manager for Noop {
-    type Connection = u64;
-    type Error = NoError;
-    async fn connect(&self) -> Result<u64, NoError> {
-        Ok(0)
-    }
-    async fn check(&self, _: &mut u64) -> Result<(), NoError> {
-        Ok(())
-    }
-    fn has_broken(&self, _: &mut u64) -> bool {
-        false
-    }
-}
+#[path = "support/noop.rs"]
+mod noop;
+use noop::Noop;
 
 struct DeadpoolNoop;
 

@@ -9,7 +9,6 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{
-    convert::Infallible,
     hint::black_box,
     sync::Arc,
     time::{Duration, Instant},
@@ -17,37 +16,14 @@ use std::{
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pool_core::{
-    BreakerConfig, CircuitBreaker, Classify, ErrorClass, Manager, Pool, PoolError, Rejected,
-    Resilience,
+    BreakerConfig, CircuitBreaker, Classify, ErrorClass, Pool, PoolError, Rejected, Resilience,
 };
 use tracing::Dispatch;
 use tracing_subscriber::{filter::LevelFilter, prelude::*};
 
-#[derive(Debug, thiserror::Error)]
-#[error("unreachable")]
-struct NoError(Infallible);
-
-impl Classify for NoError {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::Permanent
-    }
-}
-
-struct Noop;
-
-impl Manager for Noop {
-    type Connection = u64;
-    type Error = NoError;
-    async fn connect(&self) -> Result<u64, NoError> {
-        Ok(0)
-    }
-    async fn check(&self, _: &mut u64) -> Result<(), NoError> {
-        Ok(())
-    }
-    fn has_broken(&self, _: &mut u64) -> bool {
-        false
-    }
-}
+#[path = "support/noop.rs"]
+mod noop;
+use noop::{NoError, Noop};
 
 #[derive(Debug, thiserror::Error)]
 enum CallError {
@@ -67,27 +43,55 @@ impl Classify for CallError {
 }
 
 /// The subscribers compared: none, one that filters every span out, one that records all.
-fn dispatchers() -> [(&'static str, Option<Dispatch>); 3] {
-    let filtered = tracing_subscriber::registry().with(LevelFilter::WARN);
-    let recorded = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::sink)
-                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE),
-        )
-        .with(LevelFilter::TRACE);
-    [
-        ("none", None),
-        ("filtered_out", Some(Dispatch::new(filtered))),
-        ("recorded", Some(Dispatch::new(recorded))),
-    ]
+///
+/// Each is built when it is measured and dropped after, and the callsites' interest is
+/// rebuilt, so only that one exists while it is timed. (tracing's level check is one
+/// load against the most verbose live subscriber: with a TRACE subscriber merely alive
+/// somewhere, "none" would pay every span's interest lookup, which no service with no
+/// subscriber pays.)
+#[derive(Clone, Copy)]
+enum Subscriber {
+    None,
+    FilteredOut,
+    Recorded,
 }
 
-fn with<R>(dispatch: &Option<Dispatch>, f: impl FnOnce() -> R) -> R {
-    match dispatch {
+const SUBSCRIBERS: [(&str, Subscriber); 3] = [
+    ("none", Subscriber::None),
+    ("filtered_out", Subscriber::FilteredOut),
+    ("recorded", Subscriber::Recorded),
+];
+
+impl Subscriber {
+    fn dispatch(self) -> Option<Dispatch> {
+        match self {
+            Subscriber::None => None,
+            Subscriber::FilteredOut => Some(Dispatch::new(
+                tracing_subscriber::registry().with(LevelFilter::WARN),
+            )),
+            Subscriber::Recorded => Some(Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(
+                        tracing_subscriber::fmt::layer()
+                            .with_writer(std::io::sink)
+                            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE),
+                    )
+                    .with(LevelFilter::TRACE),
+            )),
+        }
+    }
+}
+
+/// Runs `f` with only `subscriber` alive in the process.
+fn with<R>(subscriber: Subscriber, f: impl FnOnce() -> R) -> R {
+    let dispatch = subscriber.dispatch();
+    let result = match &dispatch {
         Some(dispatch) => tracing::dispatcher::with_default(dispatch, f),
         None => f(),
-    }
+    };
+    drop(dispatch);
+    tracing::callsite::rebuild_interest_cache();
+    result
 }
 
 struct Subjects {
@@ -134,10 +138,9 @@ impl Subjects {
 
 fn spans(c: &mut Criterion) {
     let subjects = Subjects::new();
-    let dispatchers = dispatchers();
     let mut group = c.benchmark_group("spans");
-    for (name, dispatch) in &dispatchers {
-        with(dispatch, || {
+    for (name, subscriber) in SUBSCRIBERS {
+        with(subscriber, || {
             group.bench_function(format!("checkout/{name}"), |b| {
                 b.to_async(&subjects.rt)
                     .iter(|| async { subjects.checkout().await })
@@ -149,16 +152,16 @@ fn spans(c: &mut Criterion) {
         });
     }
     group.finish();
-    rounds(&subjects, &dispatchers);
+    rounds(&subjects);
 }
 
 /// Paired rounds, rotated: each round times every subscriber back to back, so the ratios
 /// compare like with like on a machine whose load moves.
-fn rounds(subjects: &Subjects, dispatchers: &[(&'static str, Option<Dispatch>)]) {
+fn rounds(subjects: &Subjects) {
     const ROUNDS: usize = 15;
     const CALLS: u32 = 200_000;
-    let time = |dispatch: &Option<Dispatch>, call: bool| -> f64 {
-        with(dispatch, || {
+    let time = |subscriber: Subscriber, call: bool| -> f64 {
+        with(subscriber, || {
             subjects.rt.block_on(async {
                 let started = Instant::now();
                 for _ in 0..CALLS {
@@ -176,20 +179,20 @@ fn rounds(subjects: &Subjects, dispatchers: &[(&'static str, Option<Dispatch>)])
     println!("| operation | subscriber | ns | vs none (median [IQR]) |");
     println!("|---|---|---:|---:|");
     for (operation, call) in [("checkout", false), ("resilient_call", true)] {
-        let mut ns = vec![Vec::new(); dispatchers.len()];
-        let mut ratios = vec![Vec::new(); dispatchers.len()];
+        let mut ns = vec![Vec::new(); SUBSCRIBERS.len()];
+        let mut ratios = vec![Vec::new(); SUBSCRIBERS.len()];
         for round in 0..ROUNDS {
-            let mut this_round = vec![0.0; dispatchers.len()];
-            for offset in 0..dispatchers.len() {
-                let index = (round + offset) % dispatchers.len();
-                this_round[index] = time(&dispatchers[index].1, call);
+            let mut this_round = vec![0.0; SUBSCRIBERS.len()];
+            for offset in 0..SUBSCRIBERS.len() {
+                let index = (round + offset) % SUBSCRIBERS.len();
+                this_round[index] = time(SUBSCRIBERS[index].1, call);
             }
-            for index in 0..dispatchers.len() {
+            for index in 0..SUBSCRIBERS.len() {
                 ns[index].push(this_round[index]);
                 ratios[index].push(this_round[index] / this_round[0]);
             }
         }
-        for (index, (name, _)) in dispatchers.iter().enumerate() {
+        for (index, (name, _)) in SUBSCRIBERS.iter().enumerate() {
             let (_, median_ns, _) = quartiles(&mut ns[index]);
             let (q1, median, q3) = quartiles(&mut ratios[index]);
             println!("| {operation} | {name} | {median_ns:.1} | {median:.3}x [{q1:.3}–{q3:.3}] |");
