@@ -24,9 +24,11 @@
 //! WARN when it opens, INFO otherwise, with `breaker`, `from`, `to`, `reason`), and a
 //! retried failure is one (target `pool_core::retry`, INFO) inside its attempt's span.
 //!
-//! A span that no subscriber wants costs its level check (one relaxed load when no
-//! subscriber is installed or the level is filtered out, the callsite's cached interest
-//! otherwise); its fields are not even computed. BENCHMARKS.md has the figures.
+//! When no subscriber wants a span's level (none is installed, or its filter is
+//! stricter), the span costs one relaxed load and a compare, once per checkout and once
+//! per call: no `Span` is made, carried or dropped, and its fields are not computed. A
+//! direct checkout opens and closes its span at the instant it hands the connection
+//! out, so its future carries none. BENCHMARKS.md has the figures.
 
 use std::{sync::Arc, time::Duration};
 
@@ -103,9 +105,27 @@ impl DatabaseIdentity {
     }
 }
 
-/// Opens a call's span (a disabled one, at no cost, when nobody listens).
-#[inline]
-pub(crate) fn call(label: &'static str) -> Span {
+/// Whether a subscriber may want a span at `level`: tracing's own first test, the
+/// compile-time ceiling then one relaxed load of the most verbose live subscriber's
+/// level. When it fails no span is made at all: the checkout and the attempt carry
+/// `None`, which costs nothing to move, record on or drop, where even a disabled `Span`
+/// would be carried through every state of their futures and dropped at the end.
+#[inline(always)]
+fn wanted(level: Level) -> bool {
+    level <= tracing::level_filters::STATIC_MAX_LEVEL
+        && level <= tracing::level_filters::LevelFilter::current()
+}
+
+/// Opens a call's span, when a subscriber may want it.
+#[inline(always)]
+pub(crate) fn call(label: &'static str) -> Option<Span> {
+    wanted(Level::INFO).then(|| open_call(label))
+}
+
+// The spans are opened out of line: the happy path with nobody listening keeps only the
+// level test, and its futures do not grow by the span's field set.
+#[inline(never)]
+fn open_call(label: &'static str) -> Span {
     tracing::info_span!(
         CALL,
         code.function.name = label,
@@ -115,9 +135,15 @@ pub(crate) fn call(label: &'static str) -> Span {
     )
 }
 
-/// Opens the span of attempt `number`, which slept `backoff` before it, under `call`.
-#[inline]
-pub(crate) fn attempt(call: &Span, number: u32, backoff: Duration) -> Span {
+/// Opens the span of attempt `number`, which slept `backoff` before it, under `call`: only
+/// when the call has a span, so a call nobody traces tests the level once, not per attempt.
+#[inline(always)]
+pub(crate) fn attempt(call: Option<&Span>, number: u32, backoff: Duration) -> Option<Span> {
+    call.map(|call| open_attempt(call, number, backoff))
+}
+
+#[inline(never)]
+fn open_attempt(call: &Span, number: u32, backoff: Duration) -> Span {
     tracing::info_span!(
         parent: call,
         ATTEMPT,
@@ -132,32 +158,32 @@ pub(crate) fn attempt(call: &Span, number: u32, backoff: Duration) -> Span {
 
 /// Ends a call's and its last attempt's spans with success.
 #[inline]
-pub(crate) fn call_ok(call: &Span, attempt: &Span, attempts: u32) {
-    if call.is_disabled() && attempt.is_disabled() {
-        return;
+pub(crate) fn call_ok(call: Option<&Span>, attempt: Option<&Span>, attempts: u32) {
+    if let Some(attempt) = attempt {
+        attempt.record("pool.outcome", "ok");
     }
-    attempt.record("pool.outcome", "ok");
-    call.record("pool.outcome", "ok");
-    call.record("pool.attempts", attempts);
+    if let Some(call) = call {
+        call.record("pool.outcome", "ok");
+        call.record("pool.attempts", attempts);
+    }
 }
 
 /// Records an attempt's failure; and the call's, when it ends the call.
 #[cold]
 pub(crate) fn attempt_failed<E: Classify>(
-    call: &Span,
-    attempt: &Span,
+    call: Option<&Span>,
+    attempt: Option<&Span>,
     error: &E,
     attempts: u32,
     ends_call: bool,
 ) {
-    if attempt.is_disabled() && call.is_disabled() {
-        return;
-    }
     let class = error.class().as_str();
-    attempt.record("pool.outcome", "error");
-    attempt.record("error.type", class);
-    attempt.record("pool.delivery", delivery(error.delivery()));
-    if ends_call {
+    if let Some(attempt) = attempt {
+        attempt.record("pool.outcome", "error");
+        attempt.record("error.type", class);
+        attempt.record("pool.delivery", delivery(error.delivery()));
+    }
+    if let Some(call) = call.filter(|_| ends_call) {
         call.record("pool.outcome", "error");
         call.record("error.type", class);
         call.record("pool.attempts", attempts);
@@ -166,19 +192,28 @@ pub(crate) fn attempt_failed<E: Classify>(
 
 /// Records a call stopped by a policy before its attempt ran.
 #[cold]
-pub(crate) fn rejected(call: &Span, attempt: &Span, rejected: &Rejected, attempts: u32) {
+pub(crate) fn rejected(
+    call: Option<&Span>,
+    attempt: Option<&Span>,
+    rejected: &Rejected,
+    attempts: u32,
+) {
     let reason = rejected.reason();
-    attempt.record("pool.outcome", "rejected");
-    attempt.record("error.type", reason);
-    call.record("pool.outcome", "rejected");
-    call.record("error.type", reason);
-    call.record("pool.attempts", attempts);
+    if let Some(attempt) = attempt {
+        attempt.record("pool.outcome", "rejected");
+        attempt.record("error.type", reason);
+    }
+    if let Some(call) = call {
+        call.record("pool.outcome", "rejected");
+        call.record("error.type", reason);
+        call.record("pool.attempts", attempts);
+    }
 }
 
 /// Records the breaker's state as an attempt asks it.
 #[inline]
-pub(crate) fn breaker_state(attempt: &Span, breaker: &crate::CircuitBreaker) {
-    if !attempt.is_disabled() {
+pub(crate) fn breaker_state(attempt: Option<&Span>, breaker: &crate::CircuitBreaker) {
+    if let Some(attempt) = attempt.filter(|attempt| !attempt.is_disabled()) {
         attempt.record("pool.breaker.state", breaker.state().as_str());
     }
 }
@@ -213,9 +248,14 @@ macro_rules! pool_span {
     }};
 }
 
-/// Opens a checkout's span.
-#[inline]
-pub(crate) fn acquire(pool: &str, identity: &DatabaseIdentity) -> Span {
+/// Opens a checkout's span, when a subscriber may want it.
+#[inline(always)]
+pub(crate) fn acquire(pool: &str, identity: &DatabaseIdentity) -> Option<Span> {
+    wanted(Level::DEBUG).then(|| open_acquire(pool, identity))
+}
+
+#[inline(never)]
+fn open_acquire(pool: &str, identity: &DatabaseIdentity) -> Span {
     pool_span!(
         Level::DEBUG,
         ACQUIRE,
@@ -227,12 +267,21 @@ pub(crate) fn acquire(pool: &str, identity: &DatabaseIdentity) -> Span {
     )
 }
 
+/// A checkout that handed out a parked connection at once: its span opened and closed
+/// at that instant, so the direct path carries none.
+#[inline(always)]
+pub(crate) fn checked_out_at_once(pool: &str, identity: &DatabaseIdentity) {
+    if wanted(Level::DEBUG) {
+        acquired(Some(&open_acquire(pool, identity)), None);
+    }
+}
+
 /// Records a checkout that handed out a connection, after `waited` (`None`: at once).
 #[inline]
-pub(crate) fn acquired(span: &Span, waited: Option<Duration>) {
-    if span.is_disabled() {
+pub(crate) fn acquired(span: Option<&Span>, waited: Option<Duration>) {
+    let Some(span) = span else {
         return;
-    }
+    };
     match waited {
         None => {
             span.record("pool.waited", false);
@@ -249,10 +298,13 @@ pub(crate) fn acquired(span: &Span, waited: Option<Duration>) {
 /// Records a checkout that failed with `error`, after `waited`.
 #[cold]
 pub(crate) fn acquire_failed<E: Classify>(
-    span: &Span,
+    span: Option<&Span>,
     error: &PoolError<E>,
     waited: Option<Duration>,
 ) {
+    let Some(span) = span else {
+        return;
+    };
     let outcome = match error {
         PoolError::Timeout { .. } => "timed_out",
         PoolError::Connect(_) => "connect_failed",

@@ -29,11 +29,12 @@ use crate::{Classify, Manager, PoolError, TimeoutPhase, Validation, spans};
 pub(super) struct Clock {
     timeout: Duration,
     start: Option<Instant>,
-    span: Span,
+    /// `None` when no subscriber wanted it.
+    span: Option<Span>,
 }
 
 impl Clock {
-    fn new(timeout: Duration, span: Span) -> Self {
+    fn new(timeout: Duration, span: Option<Span>) -> Self {
         Clock {
             timeout,
             start: None,
@@ -44,7 +45,7 @@ impl Clock {
     /// Records the checkout's failure on its span, and passes the error on.
     #[cold]
     fn failed<E: Classify>(&self, error: PoolError<E>) -> PoolError<E> {
-        spans::acquire_failed(&self.span, &error, self.elapsed());
+        spans::acquire_failed(self.span.as_ref(), &error, self.elapsed());
         error
     }
 
@@ -119,15 +120,24 @@ impl<M: Manager> Inner<M> {
         caller: &'static Location<'static>,
     ) -> Result<Pooled<M>, PoolError<M::Error>> {
         self.start_background();
-        let mut clock = Clock::new(
-            self.config.acquire_timeout,
-            spans::acquire(&self.config.name, &self.identity),
-        );
         if self.is_closed() {
-            return Err(clock.failed(PoolError::Closed));
+            return Err(self.clock().failed(PoolError::Closed));
         }
-        let first = match self.take_parked() {
-            Some(idle) => Some(idle),
+        // The common case first, decided before any future is awaited or any span or
+        // clock carried: a slot parked with a connection that may be handed out at once.
+        let parked = match self.take_parked().map(|idle| self.ready_at_once(idle)) {
+            Some(Ready::Now(live, ready_at)) => {
+                spans::checked_out_at_once(&self.config.name, &self.identity);
+                return Ok(self.hand_out(live, None, Some(ready_at), caller));
+            }
+            // The slot stays held: a connection for it is popped or opened below.
+            Some(Ready::Closed) => Some(None),
+            Some(Ready::AfterChecks(idle)) => Some(Some(idle)),
+            None => None,
+        };
+        let mut clock = self.clock();
+        let first = match parked {
+            Some(first) => first,
             None => match self.slots.try_acquire() {
                 Ok(permit) => {
                     permit.forget();
@@ -147,7 +157,28 @@ impl<M: Manager> Inner<M> {
             .map_err(|error| clock.failed(error))?;
         std::mem::forget(slot);
         let waited = clock.elapsed();
-        spans::acquired(&clock.span, waited);
+        spans::acquired(clock.span.as_ref(), waited);
+        Ok(self.hand_out(live, waited, ready_at, caller))
+    }
+
+    /// The deadline and span of a checkout that did not end at once.
+    fn clock(&self) -> Clock {
+        Clock::new(
+            self.config.acquire_timeout,
+            spans::acquire(&self.config.name, &self.identity),
+        )
+    }
+
+    /// Hands `live` out, checked out after `waited` (`None`: at once), found ready at
+    /// `ready_at` (`None`: a check ran since).
+    #[inline]
+    fn hand_out(
+        self: &Arc<Self>,
+        live: Live<M::Connection>,
+        waited: Option<Duration>,
+        ready_at: Option<Instant>,
+        caller: &'static Location<'static>,
+    ) -> Pooled<M> {
         match waited {
             None => self.record(Event::CheckoutDirect),
             Some(waited) => self.record_waited(waited, caller),
@@ -159,12 +190,7 @@ impl<M: Manager> Inner<M> {
         // names reads none here.
         let checked_out_at = (self.adaptive.is_some() || self.facade.times_use())
             .then(|| ready_at.unwrap_or_else(Instant::now));
-        Ok(Pooled::new(
-            Arc::clone(self),
-            live,
-            leak_key,
-            checked_out_at,
-        ))
+        Pooled::new(Arc::clone(self), live, leak_key, checked_out_at)
     }
 
     fn record_waited(&self, waited: Duration, caller: &'static Location<'static>) {

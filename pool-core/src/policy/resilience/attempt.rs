@@ -38,11 +38,13 @@ pub struct Attempts<'p> {
     started: Option<Instant>,
     previous_delay: Duration,
     rng: Option<fastrand::Rng>,
-    /// The call's span (`pool.call`), the parent of each attempt's.
-    span: Span,
+    /// The call's span (`pool.call`), the parent of each attempt's; `None` when no
+    /// subscriber wanted it.
+    span: Option<Span>,
 }
 
 impl<'p> Attempts<'p> {
+    #[inline]
     pub(super) fn new(policy: &'p Resilience) -> Self {
         Attempts {
             policy,
@@ -125,7 +127,7 @@ impl<'p> Attempts<'p> {
             place: None,
             deadline_at: None,
             limit: Limit::new(None, None),
-            span: Span::none(),
+            span: None,
         }
     }
 
@@ -161,7 +163,7 @@ impl<'p> Attempts<'p> {
         permit: Option<BreakerPermit<'_>>,
         retry_if: &P,
         deadline_at: Option<Instant>,
-        attempt_span: &Span,
+        attempt_span: Option<&Span>,
     ) -> ControlFlow<Result<T, E>, (Duration, N)>
     where
         E: ResilientError,
@@ -201,7 +203,7 @@ impl<'p> Attempts<'p> {
                     budget.deposit();
                 }
                 policy.metrics.ok.increment(1);
-                spans::call_ok(&self.span, attempt_span, self.attempt);
+                spans::call_ok(self.span.as_ref(), attempt_span, self.attempt);
                 ControlFlow::Break(Ok(value))
             }
             Err(error) => {
@@ -222,7 +224,7 @@ impl<'p> Attempts<'p> {
         permit: Option<BreakerPermit<'_>>,
         retry_if: &P,
         deadline_at: Option<Instant>,
-        attempt_span: &Span,
+        attempt_span: Option<&Span>,
     ) -> Option<(Duration, N)>
     where
         E: Classify,
@@ -239,10 +241,10 @@ impl<'p> Attempts<'p> {
         }
         let Some((delay, next)) = self.retry_delay(error, retry_if, deadline_at) else {
             policy.metrics.error.increment(1);
-            spans::attempt_failed(&self.span, attempt_span, error, self.attempt, true);
+            spans::attempt_failed(self.span.as_ref(), attempt_span, error, self.attempt, true);
             return None;
         };
-        spans::attempt_failed(&self.span, attempt_span, error, self.attempt, false);
+        spans::attempt_failed(self.span.as_ref(), attempt_span, error, self.attempt, false);
         policy.metrics.retries.increment(1);
         tracing::info!(
             target: "pool_core::retry",
@@ -307,9 +309,9 @@ impl<'p> Attempts<'p> {
     fn reject<T, E: From<Rejected>, N>(
         &self,
         rejected: Rejected,
-        attempt_span: &Span,
+        attempt_span: Option<&Span>,
     ) -> ControlFlow<Result<T, E>, N> {
-        spans::rejected(&self.span, attempt_span, &rejected, self.attempt);
+        spans::rejected(self.span.as_ref(), attempt_span, &rejected, self.attempt);
         let metrics = &self.policy.metrics;
         metrics.rejection(&rejected).increment(1);
         metrics.rejected.increment(1);
@@ -384,8 +386,9 @@ pin_project! {
         deadline_at: Option<Instant>,
         limit: Limit,
         // This attempt's span (`pool.attempt`), opened at its gates and entered while the
-        // call is polled, so the checkout and the transaction inside are its children.
-        span: Span,
+        // call is polled, so the checkout and the transaction inside are its children;
+        // `None` when no subscriber wanted it.
+        span: Option<Span>,
     }
 }
 
@@ -411,14 +414,14 @@ where
                 this.call.set(None);
                 *this.permit = None;
                 *this.stage = Stage::Done;
-                return Poll::Ready(this.attempts.reject(rejected, this.span));
+                return Poll::Ready(this.attempts.reject(rejected, this.span.as_ref()));
             }};
         }
         loop {
             match *this.stage {
                 Stage::Gates => {
                     *this.span = spans::attempt(
-                        &this.attempts.span,
+                        this.attempts.span.as_ref(),
                         this.attempts.attempt + 1,
                         this.attempts.previous_delay,
                     );
@@ -430,7 +433,7 @@ where
                     match policy.resolve_breaker() {
                         Ok(None) => {}
                         Ok(Some(breaker)) => {
-                            spans::breaker_state(this.span, breaker);
+                            spans::breaker_state(this.span.as_ref(), breaker);
                             match breaker.try_acquire() {
                                 Ok(permit) => *this.permit = Some(permit),
                                 Err(rejected) => reject!(rejected),
@@ -477,7 +480,7 @@ where
                     }
                 }
                 Stage::Calling => {
-                    let _entered = this.span.enter();
+                    let _entered = this.span.as_ref().map(Span::enter);
                     let Some(call) = this.call.as_mut().as_pin_mut() else {
                         // Not reached: the call is only taken when leaving `Calling`.
                         *this.stage = Stage::Done;
@@ -507,7 +510,7 @@ where
                         permit,
                         this.retry_if,
                         *this.deadline_at,
-                        this.span,
+                        this.span.as_ref(),
                     ) {
                         ControlFlow::Break(result) => {
                             *this.stage = Stage::Done;
