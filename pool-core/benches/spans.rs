@@ -3,8 +3,8 @@
 //! a subscriber that filters the spans out (WARN, what a service logging warnings runs),
 //! and with one that records them (every span to a formatter writing nowhere).
 //!
-//! `cargo bench -p pool-core --bench spans` prints criterion's figures and a table of
-//! paired rounds. The file uses only what pool-core had before the spans, so the same file
+//! `cargo bench -p pool-core --bench spans` prints criterion's figures with no subscriber
+//! and a table of paired rounds, each subscriber in a process of its own. The file uses only what pool-core had before the spans, so the same file
 //! built against an older commit measures "before" (BENCHMARKS.md has the commands).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,11 +14,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use pool_core::{
     BreakerConfig, CircuitBreaker, Classify, ErrorClass, Pool, PoolError, Rejected, Resilience,
 };
-use tracing::Dispatch;
 use tracing_subscriber::{filter::LevelFilter, prelude::*};
 
 #[path = "support/noop.rs"]
@@ -44,11 +43,11 @@ impl Classify for CallError {
 
 /// The subscribers compared: none, one that filters every span out, one that records all.
 ///
-/// Each is built when it is measured and dropped after, and the callsites' interest is
-/// rebuilt, so only that one exists while it is timed. (tracing's level check is one
-/// load against the most verbose live subscriber: with a TRACE subscriber merely alive
-/// somewhere, "none" would pay every span's interest lookup, which no service with no
-/// subscriber pays.)
+/// Each is measured in a process of its own (the bench runs itself again), installed as
+/// the global default the way a service installs one. In one process they would distort
+/// each other: tracing's level check is against the most verbose subscriber registered,
+/// and once any has been, even "no subscriber" passes that check and pays every span's
+/// interest lookup, which a service that never installs one does not.
 #[derive(Clone, Copy)]
 enum Subscriber {
     None,
@@ -63,13 +62,14 @@ const SUBSCRIBERS: [(&str, Subscriber); 3] = [
 ];
 
 impl Subscriber {
-    fn dispatch(self) -> Option<Dispatch> {
+    fn install(self) {
         match self {
-            Subscriber::None => None,
-            Subscriber::FilteredOut => Some(Dispatch::new(
+            Subscriber::None => {}
+            Subscriber::FilteredOut => tracing::subscriber::set_global_default(
                 tracing_subscriber::registry().with(LevelFilter::WARN),
-            )),
-            Subscriber::Recorded => Some(Dispatch::new(
+            )
+            .unwrap(),
+            Subscriber::Recorded => tracing::subscriber::set_global_default(
                 tracing_subscriber::registry()
                     .with(
                         tracing_subscriber::fmt::layer()
@@ -77,22 +77,15 @@ impl Subscriber {
                             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE),
                     )
                     .with(LevelFilter::TRACE),
-            )),
+            )
+            .unwrap(),
         }
     }
 }
 
-/// Runs `f` with only `subscriber` alive in the process.
-fn with<R>(subscriber: Subscriber, f: impl FnOnce() -> R) -> R {
-    let dispatch = subscriber.dispatch();
-    let result = match &dispatch {
-        Some(dispatch) => tracing::dispatcher::with_default(dispatch, f),
-        None => f(),
-    };
-    drop(dispatch);
-    tracing::callsite::rebuild_interest_cache();
-    result
-}
+/// The variable that makes the bench a child timing one subscriber and one operation:
+/// `<subscriber index> <operation>`.
+const CHILD: &str = "SPANS_BENCH_CHILD";
 
 struct Subjects {
     rt: tokio::runtime::Runtime,
@@ -136,56 +129,75 @@ impl Subjects {
     }
 }
 
+/// Criterion's figures with no subscriber: the process has never had one.
 fn spans(c: &mut Criterion) {
     let subjects = Subjects::new();
     let mut group = c.benchmark_group("spans");
-    for (name, subscriber) in SUBSCRIBERS {
-        with(subscriber, || {
-            group.bench_function(format!("checkout/{name}"), |b| {
-                b.to_async(&subjects.rt)
-                    .iter(|| async { subjects.checkout().await })
-            });
-            group.bench_function(format!("resilient_call/{name}"), |b| {
-                b.to_async(&subjects.rt)
-                    .iter(|| async { subjects.call().await })
-            });
-        });
-    }
+    group.bench_function("checkout/none", |b| {
+        b.to_async(&subjects.rt)
+            .iter(|| async { subjects.checkout().await })
+    });
+    group.bench_function("resilient_call/none", |b| {
+        b.to_async(&subjects.rt)
+            .iter(|| async { subjects.call().await })
+    });
     group.finish();
-    rounds(&subjects);
 }
 
-/// Paired rounds, rotated: each round times every subscriber back to back, so the ratios
-/// compare like with like on a machine whose load moves.
-fn rounds(subjects: &Subjects) {
-    const ROUNDS: usize = 15;
-    const CALLS: u32 = 200_000;
-    let time = |subscriber: Subscriber, call: bool| -> f64 {
-        with(subscriber, || {
-            subjects.rt.block_on(async {
-                let started = Instant::now();
-                for _ in 0..CALLS {
-                    if call {
-                        subjects.call().await;
-                    } else {
-                        subjects.checkout().await;
-                    }
+const ROUNDS: usize = 15;
+const CALLS: u32 = 200_000;
+
+/// A child's work: install the subscriber, warm up, time `CALLS` operations, print ns/op.
+fn child(spec: &str) {
+    let mut parts = spec.split(' ');
+    let index: usize = parts.next().unwrap().parse().unwrap();
+    let call = parts.next() == Some("resilient_call");
+    SUBSCRIBERS[index].1.install();
+    let subjects = Subjects::new();
+    let run = |calls: u32| {
+        subjects.rt.block_on(async {
+            for _ in 0..calls {
+                if call {
+                    subjects.call().await;
+                } else {
+                    subjects.checkout().await;
                 }
-                started.elapsed().as_nanos() as f64 / f64::from(CALLS)
-            })
+            }
         })
     };
-    println!("\nns per operation, median of {ROUNDS} rotated rounds of {CALLS}");
+    run(CALLS / 10);
+    let started = Instant::now();
+    run(CALLS);
+    println!("{}", started.elapsed().as_nanos() as f64 / f64::from(CALLS));
+}
+
+/// Paired rounds, rotated: each round times every subscriber back to back (each in its
+/// own process), so the ratios compare like with like on a machine whose load moves.
+fn rounds() {
+    let exe = std::env::current_exe().unwrap();
+    let time = |index: usize, operation: &str| -> f64 {
+        let out = std::process::Command::new(&exe)
+            .env(CHILD, format!("{index} {operation}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    println!("\nns per operation, median of {ROUNDS} rotated rounds of {CALLS}, one process each");
     println!("| operation | subscriber | ns | vs none (median [IQR]) |");
     println!("|---|---|---:|---:|");
-    for (operation, call) in [("checkout", false), ("resilient_call", true)] {
+    for operation in ["checkout", "resilient_call"] {
         let mut ns = vec![Vec::new(); SUBSCRIBERS.len()];
         let mut ratios = vec![Vec::new(); SUBSCRIBERS.len()];
         for round in 0..ROUNDS {
             let mut this_round = vec![0.0; SUBSCRIBERS.len()];
             for offset in 0..SUBSCRIBERS.len() {
                 let index = (round + offset) % SUBSCRIBERS.len();
-                this_round[index] = time(SUBSCRIBERS[index].1, call);
+                this_round[index] = time(index, operation);
             }
             for index in 0..SUBSCRIBERS.len() {
                 ns[index].push(this_round[index]);
@@ -207,4 +219,12 @@ fn quartiles(values: &mut [f64]) -> (f64, f64, f64) {
 }
 
 criterion_group!(benches, spans);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD) {
+        return child(&spec);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    rounds();
+}
