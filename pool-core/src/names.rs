@@ -161,6 +161,18 @@ pub mod otel {
         USE_TIME,
     ];
 
+    /// The pool's own names that these take the place of: under
+    /// [`MetricNames::OpenTelemetry`](super::MetricNames::OpenTelemetry) a pool exports
+    /// none of them, and every other name of [`names::ALL`](super::ALL) as it is.
+    pub const REPLACED: [&str; 6] = [
+        super::CHECKOUTS,
+        super::ACQUIRE_SECONDS,
+        super::CREATED,
+        super::CONNECTIONS,
+        super::WAITING,
+        super::MAX_SIZE,
+    ];
+
     /// The attribute naming the pool on every name above (in place of `pool`).
     pub const POOL_NAME_KEY: &str = "db.client.connection.pool.name";
     /// The attribute of [`CONNECTION_COUNT`] saying which connections it counts.

@@ -454,16 +454,6 @@ fn recorded<T>(scenario: impl AsyncFnOnce(&Snapshotter) -> T) -> (T, Seen) {
     (out, Seen::take(&snapshotter))
 }
 
-/// The names OpenTelemetry's scheme exports in place of these.
-const REPLACED: [&str; 6] = [
-    names::CHECKOUTS,
-    names::ACQUIRE_SECONDS,
-    names::CREATED,
-    names::CONNECTIONS,
-    names::WAITING,
-    names::MAX_SIZE,
-];
-
 #[test]
 fn under_open_telemetry_names_the_recorder_sees_the_pools_own_figures() {
     let ((_, ours), ours_seen) = recorded(async |_| pool_scenario(MetricNames::Pool).await);
@@ -535,7 +525,7 @@ fn under_open_telemetry_names_the_recorder_sees_the_pools_own_figures() {
     // Each scheme exports its own names only, and OpenTelemetry's with their units.
     for name in seen.names() {
         assert!(
-            !REPLACED.contains(&name),
+            !names::otel::REPLACED.contains(&name),
             "{name} under OpenTelemetry's names"
         );
     }
