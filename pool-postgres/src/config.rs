@@ -114,9 +114,18 @@ impl Config {
         // The TLS parameters are read by the caller (pool-facts owns their names); none
         // goes to tokio-postgres.
         let plain = self.0.driver_url_without_tls(host)?;
-        // tokio-postgres's URL errors never echo the input (no password in them).
+        // tokio-postgres's URL errors never echo the input (no password in them). Its
+        // `Display` is "invalid connection string" whatever the fault; the cause (`unknown
+        // option `foo``) is its source, and the part at fault is found and named as on
+        // pool-sqlx.
         let mut driver = tokio_postgres::Config::from_str(&plain).map_err(|error| {
-            ConfigError::new("url", format!("cannot be used by tokio-postgres: {error}"))
+            let said = match std::error::Error::source(&error) {
+                Some(cause) => format!("{error}: {cause}"),
+                None => error.to_string(),
+            };
+            pool_facts::config::driver_refusal(&plain, "tokio-postgres", &said, |url| {
+                tokio_postgres::Config::from_str(url).is_ok()
+            })
         })?;
         match &self.application_name {
             Some(name) => driver.application_name(name),

@@ -110,38 +110,17 @@ impl Config {
         Ok(manager)
     }
 
-    /// sqlx's own URL errors do not always say which parameter is at fault (`port=abc`:
-    /// "invalid digit found in string"): find the query parameter that fails on its own
-    /// and name it. Only the parameter's name is added, never a value, so a password
-    /// cannot be echoed.
+    /// sqlx's refusal of its URL, naming the parameter (or the user name or password) at
+    /// fault: the rule every binding words it by (`pool_facts::config::driver_refusal`).
     fn options_error<DB: Backend>(&self, error: sqlx::Error) -> Error {
-        let parses = |url: &Url| Options::<DB>::from_url(url).is_ok();
-        let mut base = self.0.driver_url().clone();
-        base.set_query(None);
-        let culprit = if parses(&base) {
-            self.0.driver_url().query_pairs().find_map(|(key, value)| {
-                let mut alone = base.clone();
-                alone.query_pairs_mut().append_pair(&key, &value);
-                (!parses(&alone)).then(|| format!("a bad `{key}` parameter"))
-            })
-        } else {
-            let mut no_password = base.clone();
-            let _ = no_password.set_password(None);
-            let mut anonymous = no_password.clone();
-            let _ = anonymous.set_username("");
-            if parses(&no_password) {
-                Some("a `password` sqlx cannot read".to_owned())
-            } else if parses(&anonymous) {
-                Some("a `user` name sqlx cannot read".to_owned())
-            } else {
-                None
-            }
-        };
-        let problem = match culprit {
-            Some(culprit) => format!("has {culprit}: {error}"),
-            None => format!("cannot be used by sqlx: {error}"),
-        };
-        Error::Config(ConfigError::new("url", problem))
+        let parses =
+            |url: &str| Url::parse(url).is_ok_and(|url| Options::<DB>::from_url(&url).is_ok());
+        Error::Config(pool_facts::config::driver_refusal(
+            self.0.driver_url().as_str(),
+            "sqlx",
+            &error.to_string(),
+            parses,
+        ))
     }
 
     /// A pool builder named `name` with the preset and the URL's settings applied; adjust

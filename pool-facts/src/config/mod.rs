@@ -3,6 +3,7 @@
 //! One idea per file: `backend_kind` (which backend a URL names), `preset` (the
 //! starting points), `parameters` (reading a URL's pool parameters), `duration` (their
 //! duration grammar), `hosts` (several hosts and which server a connect accepts),
+//! `driver_refusal` (a driver's refusal of the URL, naming the part at fault),
 //! `apply` (the pool settings a `Config` gives, onto a pool builder), `settings` (the
 //! values in force, printable), `redact` (showing a `Config` without its secrets) and
 //! `tls` (PostgreSQL's `sslmode` and certificate parameters).
@@ -13,6 +14,7 @@
 
 mod apply;
 mod backend_kind;
+mod driver_refusal;
 mod duration;
 mod hosts;
 mod identity;
@@ -36,6 +38,7 @@ pub const DEFAULT_STATEMENT_CACHE_SIZE: usize = 100;
 
 pub use self::{
     backend_kind::BackendKind,
+    driver_refusal::driver_refusal,
     duration::parse_duration,
     hosts::{DEFAULT_PORT, Host, LoadBalanceHosts, MAX_HOSTS, TargetSessionAttrs},
     preset::{Preset, UnknownPreset},

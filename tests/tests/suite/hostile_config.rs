@@ -615,6 +615,58 @@ fn fixed_cases_found_while_writing_the_properties() {
     }
 }
 
+/// Issue #21: a parameter the driver refuses is one typed `ConfigError` naming its key,
+/// worded alike by both bindings (`pool_facts::config::driver_refusal`), the driver's
+/// own words after it; a slip of a pool parameter gets the one suggestion; no value is
+/// echoed.
+#[test]
+fn a_bad_driver_parameter_is_named_alike_on_both_bindings() {
+    fn refused<D: UrlDoor>(url: &str) -> ConfigError {
+        match D::from_url(url) {
+            Err(error) => error,
+            Ok(config) => match D::build(&config) {
+                Err(Ok(error)) => error,
+                other => panic!("{url}: {other:?}"),
+            },
+        }
+    }
+    fn case<D: UrlDoor>(url: &str, says: &str) {
+        let error = refused::<D>(url);
+        let message = error.to_string();
+        assert_eq!(error.setting, "url", "{url}: {message}");
+        assert!(message.contains(says), "{url}: {message}");
+        assert!(!message.contains("pw") && !message.contains("s3cret"), "{message}");
+    }
+    for (url, says) in [
+        (
+            "postgres://u:pw@h/db?port=abc",
+            "`url` has a bad `port` parameter: ",
+        ),
+        (
+            "postgres://u:pw@h/db?application_name=a&port=abc&options=s3cret",
+            "`url` has a bad `port` parameter: ",
+        ),
+        (
+            "postgres://u:pw@h/db?connection_limt=5",
+            "has a `connection_limt` parameter, which neither the pool nor the driver reads; \
+             did you mean `connection_limit`?",
+        ),
+    ] {
+        case::<Sqlx>(url, says);
+        case::<TokioPostgres>(url, says);
+    }
+    // tokio-postgres reads no key it does not know: the key is named, with the driver's
+    // words (sqlx ignores such a key, with a warning of its own).
+    case::<TokioPostgres>(
+        "postgres://u:pw@h/db?foo=s3cret",
+        "`url` has a bad `foo` parameter: invalid connection string: unknown option `foo`",
+    );
+    case::<TokioPostgres>(
+        "postgres://u:pw@h/db?port=abc",
+        "invalid connection string: invalid value for option `port`",
+    );
+}
+
 /// `PoolBuilder::build` promises a typed error, never a panic, for a bad configuration.
 /// A huge `max_size` takes the process down instead: `Inner::new` calls
 /// `Semaphore::new(max_size)`, which panics above `Semaphore::MAX_PERMITS` (`usize::MAX >>
