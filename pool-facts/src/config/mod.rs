@@ -3,8 +3,8 @@
 //! One idea per file: `backend_kind` (which backend a URL names), `preset` (the
 //! starting points), `parameters` (reading a URL's pool parameters), `duration` (their
 //! duration grammar), `hosts` (several hosts and which server a connect accepts),
-//! `driver_refusal` (a driver's refusal of the URL, naming the part at fault),
-//! `apply` (the pool settings a `Config` gives, onto a pool builder), `settings` (the
+//! `credentials` (a user name and password must be UTF-8), `driver_refusal` (a
+//! driver's refusal of the URL, naming the part at fault), `apply` (the pool settings a `Config` gives, onto a pool builder), `settings` (the
 //! values in force, printable), `redact` (showing a `Config` without its secrets) and
 //! `tls` (PostgreSQL's `sslmode` and certificate parameters).
 //!
@@ -14,6 +14,7 @@
 
 mod apply;
 mod backend_kind;
+mod credentials;
 mod driver_refusal;
 mod duration;
 mod hosts;

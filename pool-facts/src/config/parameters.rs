@@ -61,6 +61,7 @@ impl Config {
                 ));
             }
         };
+        super::credentials::check(&url)?;
         if url.scheme() == "mariadb" && url.set_scheme("mysql").is_err() {
             return Err(ConfigError::new("url", "cannot be read as a mysql URL"));
         }
