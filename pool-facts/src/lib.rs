@@ -28,9 +28,9 @@ pub mod replicas;
 pub mod sqlstate;
 
 pub use config::{
-    BackendKind, Config, DEFAULT_PORT, DEFAULT_SLOW_QUERY, DEFAULT_STATEMENT_CACHE_SIZE, Host,
-    LoadBalanceHosts, MAX_HOSTS, POSTGRES_TLS_PARAMETERS, PostgresTls, Preset, Settings, SslMode,
-    TargetSessionAttrs, UnknownPreset, parse_duration,
+    BackendKind, Config, DEFAULT_PORT, DEFAULT_SLOW_QUERY, DEFAULT_SSL_MODE,
+    DEFAULT_STATEMENT_CACHE_SIZE, Host, LoadBalanceHosts, MAX_HOSTS, POSTGRES_TLS_PARAMETERS,
+    PostgresTls, Preset, Settings, SslMode, TargetSessionAttrs, UnknownPreset, parse_duration,
 };
 pub use pool_core::ConfigError;
 

@@ -75,9 +75,9 @@ impl Config {
         } else {
             MakeRustlsConnect::for_url(&tls)?
         };
-        let ssl_mode = match (&connector, tls.mode) {
+        let ssl_mode = match (&connector, tls.effective_mode()) {
             (None, _) => tokio_postgres::config::SslMode::Disable,
-            (Some(_), Some(SslMode::Prefer)) => tokio_postgres::config::SslMode::Prefer,
+            (Some(_), SslMode::Prefer) => tokio_postgres::config::SslMode::Prefer,
             (Some(_), _) => tokio_postgres::config::SslMode::Require,
         };
         // One driver configuration per host: given several, tokio-postgres would walk

@@ -11,6 +11,9 @@
 //! ([`Client::prepare_cached`], `statement_cache_size`, off with `pgbouncer=true`) and
 //! broken marking, and TLS through rustls for
 //! `sslmode=prefer|require|verify-ca|verify-full` with libpq's meanings (see [`tls`]).
+//! A URL without `sslmode` is `prefer`, libpq's default and pool-sqlx's
+//! (`pool_facts::DEFAULT_SSL_MODE`): TLS when the server offers it, plain text when it
+//! does not; `sslmode=disable` for plain text always.
 //! The multi-host walk is pool-sqlx's, by the same rules (see [`failover`]), and
 //! [`Replicas`] is pool-sqlx's set of a primary and its standbys, run by the same code
 //! (see [`replicas`]). Not yet: client certificates. [`health`]

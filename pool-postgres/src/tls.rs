@@ -5,18 +5,18 @@
 //!
 //! | `sslmode` | TLS | the server's certificate |
 //! |---|---|---|
-//! | none in the URL, `disable`, `allow` | never: the manager connects with `NoTls`, as before TLS existed here | |
-//! | `prefer` | when the server answers the TLS request with yes; plain otherwise | accepted unverified ([`AcceptAnyCertificate`]) |
+//! | `disable`, `allow` | never: the manager connects with `NoTls` | |
+//! | `prefer`, and a URL without `sslmode` (libpq's default, `pool_facts::DEFAULT_SSL_MODE`) | when the server answers the TLS request with yes; plain otherwise | accepted unverified ([`AcceptAnyCertificate`]) |
 //! | `require` | always; a server that refuses TLS fails the connect | unverified, unless `sslrootcert` is given: then as `verify-ca` (libpq's rule) |
 //! | `verify-ca` | always | the chain, against `sslrootcert` (only its certificates), or without one against the webpki roots (Mozilla's, what pool-sqlx's sqlx trusts) |
 //! | `verify-full` | always | the chain as `verify-ca`, and the URL's host name (or IP address) against the certificate |
 //!
 //! A Unix-socket host never uses TLS (libpq ignores `sslmode` there too). `sslrootcert=system`
-//! is read as the webpki roots. Where this differs from libpq: a URL without `sslmode`
-//! is `prefer` to libpq and to sqlx (so pool-sqlx encrypts against a server with
-//! `ssl = on`), but plain text here: existing URLs keep connecting as they did, and the
-//! benches comparing pool-postgres with raw tokio-postgres (`NoTls`) compare like with
-//! like; write `sslmode=prefer` for libpq's default. libpq reads
+//! is read as the webpki roots. A URL without `sslmode` is `prefer`, as on libpq and
+//! pool-sqlx: against a server with `ssl = on` the session is encrypted; write
+//! `sslmode=disable` for plain text (to compare with raw tokio-postgres on `NoTls`, say).
+//! Where this differs from libpq: libpq reads `PGSSLMODE` when the URL sets no mode
+//! (sqlx does too; pool-postgres reads no environment), and it reads
 //! `~/.postgresql/root.crt` when no `sslrootcert` is given (pool-postgres does not read
 //! files it was not named), and `allow` there tries plain first and TLS if the server
 //! insists; sqlx reads `allow` as `disable` as well. Where it differs from sqlx: sqlx's
@@ -102,9 +102,7 @@ impl MakeRustlsConnect {
             .root_cert
             .as_deref()
             .filter(|path| path.as_os_str() != "system");
-        let Some(mode) = tls.mode else {
-            return Ok(None);
-        };
+        let mode = tls.effective_mode();
         let verify = match mode {
             SslMode::Disable | SslMode::Allow => return Ok(None),
             SslMode::Prefer => Verify::Nothing,

@@ -44,7 +44,7 @@ pub use self::{
     hosts::{DEFAULT_PORT, Host, LoadBalanceHosts, MAX_HOSTS, TargetSessionAttrs},
     preset::{Preset, UnknownPreset},
     settings::Settings,
-    tls::{POSTGRES_TLS_PARAMETERS, PostgresTls, SslMode},
+    tls::{DEFAULT_SSL_MODE, POSTGRES_TLS_PARAMETERS, PostgresTls, SslMode},
 };
 
 /// A pool configuration parsed from a database URL.

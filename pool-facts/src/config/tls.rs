@@ -71,12 +71,18 @@ impl SslMode {
     }
 }
 
+/// The `sslmode` of a PostgreSQL URL that sets none: `prefer` (try TLS, fall back to
+/// plain text on a server that refuses it), libpq's rule. pool-postgres reads it through
+/// [`PostgresTls::effective_mode`]; pool-sqlx hands the URL to sqlx, whose default is the
+/// same (a test in the workspace's `tests` holds the two together).
+pub const DEFAULT_SSL_MODE: SslMode = SslMode::Prefer;
+
 /// The TLS parameters of a PostgreSQL URL, as read by [`Config::postgres_tls`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PostgresTls {
-    /// `sslmode` / `ssl-mode`; `None` when the URL sets neither (libpq and sqlx read
-    /// that as `prefer`; pool-postgres as `disable`, see its `tls` module).
+    /// `sslmode` / `ssl-mode`; `None` when the URL sets neither, read as
+    /// [`DEFAULT_SSL_MODE`] (see [`effective_mode`](Self::effective_mode)).
     pub mode: Option<SslMode>,
     /// `sslrootcert` / `ssl-root-cert` / `ssl-ca`: a PEM file of the certificates to
     /// trust.
@@ -85,6 +91,13 @@ pub struct PostgresTls {
     pub client_cert: Option<PathBuf>,
     /// `sslkey` / `ssl-key`: the client's key.
     pub client_key: Option<PathBuf>,
+}
+
+impl PostgresTls {
+    /// The mode in force: the URL's, else [`DEFAULT_SSL_MODE`].
+    pub fn effective_mode(&self) -> SslMode {
+        self.mode.unwrap_or(DEFAULT_SSL_MODE)
+    }
 }
 
 /// Every query key [`Config::postgres_tls`] reads, so that a binding handing the rest of
@@ -147,7 +160,10 @@ mod tests {
                 .map(|tls| tls.map_err(|error| error.to_string()))
         };
         let default = read("postgres://h/db").and_then(Result::ok);
-        assert_eq!(default.map(|tls| tls.mode), Some(None));
+        assert_eq!(
+            default.map(|tls| (tls.mode, tls.effective_mode())),
+            Some((None, SslMode::Prefer))
+        );
         let tls = read("postgres://h/db?ssl-mode=Verify-Full&ssl-ca=/ca.pem&sslmode=verify-ca")
             .and_then(Result::ok);
         assert_eq!(

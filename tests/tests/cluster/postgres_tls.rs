@@ -6,11 +6,11 @@
 //! and the host `localhost` connects, `verify-full` against another CA fails once, at
 //! once, `Permanent`, naming the refused certificate, and `require` with that other CA as
 //! `sslrootcert` fails the same way (libpq's rule: `require` with a root certificate
-//! verifies as `verify-ca`), and a URL without `sslmode` stays plain (pool-postgres's
-//! default). On a private server without TLS: `require` fails at once, `Permanent`, and
-//! `prefer` connects in plain text. The shared server (`ssl = on` on this machine, though
-//! not on every one) is read with `SHOW ssl` first, and `require` and `prefer` must
-//! follow it. A bad `sslrootcert` is a `ConfigError` at build.
+//! verifies as `verify-ca`), and a URL without `sslmode` is encrypted (`prefer`, libpq's
+//! default and pool-sqlx's). On a private server without TLS: `require` fails at once,
+//! `Permanent`, and `prefer`, written or by default, connects in plain text. The shared
+//! server (`ssl = on` on this machine, though not on every one) is read with `SHOW ssl`
+//! first, and `require`, `prefer` and no `sslmode` must follow it. A bad `sslrootcert` is a `ConfigError` at build.
 
 use std::{
     path::Path,
@@ -240,9 +240,13 @@ async fn require_encrypts_and_verify_full_checks_the_chain_and_the_name() {
         }
         let plain = format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable");
         assert_eq!(encrypted(&plain).await.map_err(|e| e.to_string()), Ok(false));
-        // No `sslmode`: plain text, as before pool-postgres had TLS (libpq: `prefer`).
+        // No `sslmode`: `prefer` (pool_facts::DEFAULT_SSL_MODE), so encrypted here.
         let unset = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-        assert_eq!(encrypted(&unset).await.map_err(|e| e.to_string()), Ok(false));
+        assert_eq!(
+            encrypted(&unset).await.map_err(|e| e.to_string()),
+            Ok(true),
+            "no sslmode: prefer, on a server that offers TLS"
+        );
 
         // The cost of TLS at connect, on loopback (the figures the README quotes).
         let rounds = 20;
@@ -351,6 +355,12 @@ async fn on_a_server_without_tls_require_fails_at_once_and_prefer_is_plain() {
             Ok(false),
             "prefer falls back to plain text"
         );
+        let unset = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        assert_eq!(
+            encrypted(&unset).await.map_err(|e| e.to_string()),
+            Ok(false),
+            "no sslmode: prefer, so plain text from a server without TLS"
+        );
 
         // What asking for TLS first costs a plain connect (the server's `N`, one round
         // trip).
@@ -418,9 +428,21 @@ async fn on_the_shared_server_require_and_prefer_follow_its_ssl_setting() {
     );
     assert_eq!(
         encrypted(&url).await.map_err(|e| e.to_string()),
-        Ok(false),
-        "no sslmode: plain text"
+        Ok(has_tls),
+        "no sslmode: prefer (pool_facts::DEFAULT_SSL_MODE), TLS when the server offers it"
     );
+    // The same URL on pool-sqlx: the same answer.
+    let pool = pool_sqlx::Config::from_url(&url)
+        .map_err(pool_sqlx::Error::from)
+        .and_then(|config| config.build_pool::<pool_sqlx::sqlx::Postgres>("tls"))
+        .expect("a pool-sqlx pool");
+    let mut conn = pool.get().await.expect("checkout");
+    let sqlx_encrypted: bool =
+        pool_sqlx::sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&mut **conn)
+            .await
+            .expect("pg_stat_ssl");
+    assert_eq!(sqlx_encrypted, has_tls, "no sslmode on pool-sqlx");
 }
 
 #[test]
@@ -462,4 +484,26 @@ fn a_bad_sslrootcert_is_a_config_error_naming_the_file() {
         assert!(!manager.uses_tls(), "{mode}");
     }
     assert!(manager("postgres://db/app?sslmode=verify-full").uses_tls());
+}
+
+#[test]
+fn a_url_without_sslmode_is_prefer_on_both_bindings() {
+    assert_eq!(
+        pool_postgres::pool_facts::DEFAULT_SSL_MODE,
+        pool_postgres::pool_facts::SslMode::Prefer
+    );
+    assert!(manager("postgres://db/app").uses_tls());
+    // pool-sqlx hands the URL to sqlx, whose default must stay pool-facts's (sqlx reads
+    // `PGSSLMODE` first, libpq's variable, which pool-postgres does not).
+    if std::env::var_os("PGSSLMODE").is_none() {
+        let sqlx: pool_sqlx::sqlx::postgres::PgConnectOptions =
+            "postgres://db/app".parse().expect("sqlx options");
+        assert!(
+            matches!(
+                sqlx.get_ssl_mode(),
+                pool_sqlx::sqlx::postgres::PgSslMode::Prefer
+            ),
+            "sqlx's default is pool-facts's"
+        );
+    }
 }
