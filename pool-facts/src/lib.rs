@@ -14,6 +14,8 @@
 //!   over a multi-host URL, driven by a binding's [`HostConnector`](hosts::HostConnector).
 //! - [`health`]: the health report every binding gives (its types and JSON, the
 //!   healthy / degraded / unhealthy rule, the time limit), around a binding's probe.
+//! - [`slow_query`]: the slow-statement event (sqlx's, which pool-sqlx's driver raises),
+//!   for a binding that times its statements itself.
 //! - [`replicas`]: a primary and its streaming standbys as one set of a binding's pools
 //!   (WAL positions, the lag probe and its rule, routing, read-your-writes, status),
 //!   driven by the binding's [`ReplicaBinding`](replicas::ReplicaBinding).
@@ -25,6 +27,7 @@ pub mod health;
 pub mod host_tally;
 pub mod hosts;
 pub mod replicas;
+pub mod slow_query;
 pub mod sqlstate;
 
 pub use config::{

@@ -31,6 +31,18 @@
 //! into each transaction the engine begins (`BEGIN; SET LOCAL …`), not into the session
 //! (see [`PostgresManager::begin_with`](crate::PostgresManager::begin_with)).
 //!
+//! # The slow-query log
+//!
+//! [`query_cached`](Client::query_cached), [`query_one_cached`](Client::query_one_cached)
+//! and [`execute_cached`](Client::execute_cached) log a statement that took at least the
+//! URL's `slow_query` (default 1 s; `0`: off) with the event pool-sqlx's slow statements
+//! raise (`pool_facts::slow_query`): target `sqlx::query`, `WARN`, `slow statement:
+//! execution time exceeded alert threshold`, with `summary`, `db.statement`, `elapsed`,
+//! `elapsed_secs`, `slow_threshold`, `rows_affected` and `rows_returned`; the
+//! statement's text, never its bound values. The time includes preparing a statement
+//! not yet cached, as sqlx's does. With the log off no clock is read. Calls through
+//! `Deref` are not timed.
+//!
 //! # Broken marking
 //!
 //! tokio-postgres's `is_closed()` turns true when the connection task ends, which is a
@@ -53,6 +65,7 @@ use std::{
         Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
+    time::Duration,
 };
 
 use pool_core::{Classify, ErrorClass};
@@ -61,7 +74,7 @@ use tokio_postgres::{
     types::{ToSql, Type},
 };
 
-use pool_facts::host_tally::HostSeat;
+use pool_facts::{host_tally::HostSeat, slow_query::StatementTimer};
 
 use crate::{error::PgError, statement_cache::StatementCache};
 
@@ -80,6 +93,8 @@ pub struct Client {
     /// Its place in its host's count (`pool_host_connections`), for a connection the walk
     /// of a multi-host URL made; given back when the client is dropped or unwrapped.
     seat: Option<HostSeat>,
+    /// The slow-query threshold of the `*_cached` statements (`None`: off).
+    slow_query: Option<Duration>,
 }
 
 impl Client {
@@ -91,7 +106,18 @@ impl Client {
             statements: Mutex::new(StatementCache::new(statement_cache_size)),
             broken: AtomicBool::new(false),
             seat: None,
+            slow_query: None,
         }
+    }
+
+    /// Logs the `*_cached` statements ([`query_cached`](Self::query_cached),
+    /// [`query_one_cached`](Self::query_one_cached),
+    /// [`execute_cached`](Self::execute_cached)) that take at least `threshold` (`None`:
+    /// none), with pool-sqlx's event (see the module docs). A pool-postgres manager sets
+    /// the URL's `slow_query`; a client made with [`new`](Self::new) logs none.
+    pub fn with_slow_query(mut self, threshold: Option<Duration>) -> Self {
+        self.slow_query = threshold;
+        self
     }
 
     /// Counts this client on its host until it is dropped or unwrapped.
@@ -135,9 +161,16 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, PgError> {
-        let statement = self.prepare_cached(sql).await?;
-        let rows = self.inner.query(&statement, params).await;
-        self.observe(rows)
+        let timer = StatementTimer::start(self.slow_query);
+        let rows = match self.prepare_cached(sql).await {
+            Ok(statement) => self.observe(self.inner.query(&statement, params).await),
+            Err(error) => Err(error),
+        };
+        // A statement that returns rows reports them as affected too (the count of its
+        // command tag), as sqlx's event does.
+        let returned = u64::try_from(rows.as_ref().map_or(0, Vec::len)).unwrap_or(u64::MAX);
+        timer.finish(sql, returned, returned);
+        rows
     }
 
     /// [`query_cached`](Self::query_cached) for a statement that returns exactly one row.
@@ -146,9 +179,14 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, PgError> {
-        let statement = self.prepare_cached(sql).await?;
-        let row = self.inner.query_one(&statement, params).await;
-        self.observe(row)
+        let timer = StatementTimer::start(self.slow_query);
+        let row = match self.prepare_cached(sql).await {
+            Ok(statement) => self.observe(self.inner.query_one(&statement, params).await),
+            Err(error) => Err(error),
+        };
+        let returned = u64::from(row.is_ok());
+        timer.finish(sql, returned, returned);
+        row
     }
 
     /// [`query_cached`](Self::query_cached) for a statement whose rows are not wanted:
@@ -158,9 +196,13 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, PgError> {
-        let statement = self.prepare_cached(sql).await?;
-        let count = self.inner.execute(&statement, params).await;
-        self.observe(count)
+        let timer = StatementTimer::start(self.slow_query);
+        let count = match self.prepare_cached(sql).await {
+            Ok(statement) => self.observe(self.inner.execute(&statement, params).await),
+            Err(error) => Err(error),
+        };
+        timer.finish(sql, *count.as_ref().unwrap_or(&0), 0);
+        count
     }
 
     /// Passes on `result` of a call made through `Deref` on the `tokio_postgres::Client`,

@@ -93,6 +93,7 @@ impl Config {
         let mut manager = PostgresManager::new(driver, self.redacted_url())
             .identified(self.identity())
             .statement_cache_size(self.effective_statement_cache_size())
+            .slow_query(self.effective_slow_query())
             .walking(HostWalk::for_config(&self.0), hosts, pool);
         if let Some(connector) = connector {
             manager = manager.tls(connector);

@@ -47,6 +47,8 @@ pub struct PostgresManager {
     config: tokio_postgres::Config,
     description: String,
     statement_cache_size: usize,
+    /// The slow-query threshold each client gets (`None`: off).
+    slow_query: Option<std::time::Duration>,
     /// What `begin` sends: `BEGIN`, or behind PgBouncer with a statement timeout,
     /// `BEGIN; SET LOCAL statement_timeout = …` (see [`begin_with`](Self::begin_with)).
     begin: String,
@@ -72,6 +74,7 @@ impl PostgresManager {
             config,
             description: description.into(),
             statement_cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
+            slow_query: Some(pool_facts::DEFAULT_SLOW_QUERY),
             begin: "BEGIN".to_owned(),
             tls: Connector::Plain,
             walk: None,
@@ -151,6 +154,15 @@ impl PostgresManager {
         self
     }
 
+    /// Logs the clients' `*_cached` statements that take at least `threshold` (`None`:
+    /// none), as pool-sqlx logs its slow statements (see [`Client`](crate::Client)). A
+    /// [`Config`](crate::Config) sets it from the URL's `slow_query`; the default is
+    /// 1 s (`pool_facts::DEFAULT_SLOW_QUERY`), pool-sqlx's.
+    pub fn slow_query(mut self, threshold: Option<std::time::Duration>) -> Self {
+        self.slow_query = threshold;
+        self
+    }
+
     /// The capacity of each connection's statement cache.
     pub fn statement_cache_capacity(&self) -> usize {
         self.statement_cache_size
@@ -224,7 +236,9 @@ impl Manager for PostgresManager {
             (Some(tally), Some(index)) => tally.seat(index),
             _ => None,
         };
-        Ok(Client::new(client, self.statement_cache_size).seated(seat))
+        Ok(Client::new(client, self.statement_cache_size)
+            .with_slow_query(self.slow_query)
+            .seated(seat))
     }
 
     /// The check, and when `target_session_attrs` is not `any` the role again (one more

@@ -23,6 +23,10 @@
 //! | `slow_threshold` | the threshold |
 //! | `rows_affected`, `rows_returned` | what it did |
 //!
+//! pool-postgres, whose driver logs no such thing, raises the same event from
+//! `pool_facts::slow_query` (its `Client`'s `*_cached` statements), so one filter and one
+//! query over the logs see both bindings' slow statements.
+//!
 //! Bound values (`$1`, `?`) are never in it: sqlx logs the statement's text only. A value
 //! written into the SQL text itself is part of the statement and is logged with it.
 //!
