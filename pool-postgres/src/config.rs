@@ -142,7 +142,7 @@ impl Config {
         // gets its share); tokio-postgres's own stays unset (the parser took the URL's
         // out). Not `connect_timeout(Duration::ZERO)`: unlike its URL's `0`, the setter
         // keeps a zero, and every TCP connect then races a zero-length timer: one not seen
-        // writable first fails ("error connecting to server"; 2 in 1,600 loopback
+        // writable first fails ("error connecting to server"; 2 in 1,280 loopback
         // connects, 16 at a time, on two busy cores).
         Ok(driver)
     }
