@@ -283,9 +283,8 @@ pub struct Health {
     /// The pool's counters.
     pub metrics: Metrics,
     /// Each host of a multi-host URL (role, reachable), probed with a login of its own
-    /// within the same timeout; empty for a URL with one host, and on a binding that does
-    /// not probe hosts (pool-postgres, for now). It does not change `status`: the pool's
-    /// own check says whether work can be done.
+    /// within the same timeout ([`probe_hosts`]); empty for a URL with one host. It does
+    /// not change `status`: the pool's own check says whether work can be done.
     pub hosts: Vec<HostHealth>,
 }
 
@@ -424,6 +423,66 @@ where
 /// bindings' errors never carry a password.
 pub fn describe<E: Classify + std::fmt::Display>(error: &E) -> String {
     format!("{} ({})", error, error.class().as_str())
+}
+
+/// What one host of a multi-host URL answered [`probe_hosts`]: its role (`None` for a
+/// backend without roles) and, for a standby, its replay lag as
+/// [`ReplayPosition::health_lag`](crate::replicas::ReplayPosition::health_lag) gives it;
+/// or why it could not be asked (never a password).
+pub type HostAnswer =
+    Result<(Option<crate::hosts::ServerRole>, Option<(Option<f64>, i64)>), String>;
+
+/// The `hosts` of a report on a pool of a multi-host URL: every host of `hosts` asked at
+/// once, each by `probe` (a login of its own, outside the pool, its role and lag, closed
+/// after), all within `timeout`; a host that does not answer in time is `no answer within
+/// …`. `tally` gives the pool's connections per host. The one table both bindings' reports
+/// build; a binding gives only how to ask one host.
+pub async fn probe_hosts<F, Fut>(
+    hosts: &[crate::Host],
+    tally: Option<&crate::host_tally::HostTally>,
+    timeout: Duration,
+    probe: F,
+) -> Vec<HostHealth>
+where
+    F: Fn(&crate::Host) -> Fut,
+    Fut: Future<Output = HostAnswer> + Send + 'static,
+{
+    let mut probes = tokio::task::JoinSet::new();
+    for (index, host) in hosts.iter().enumerate() {
+        let asked = probe(host);
+        probes.spawn(async move { (index, tokio::time::timeout(timeout, asked).await) });
+    }
+    let mut seen: Vec<HostHealth> = hosts
+        .iter()
+        .enumerate()
+        .map(|(index, host)| {
+            HostHealth::unanswered(
+                host.to_string(),
+                timeout,
+                tally.map_or(0, |tally| tally.report(index)),
+            )
+        })
+        .collect();
+    while let Some(joined) = probes.join_next().await {
+        let Ok((index, outcome)) = joined else {
+            continue;
+        };
+        let Some(entry) = seen.get_mut(index) else {
+            continue;
+        };
+        match outcome {
+            Ok(Ok((role, lag))) => {
+                entry.reachable = true;
+                entry.role = role.map(crate::hosts::ServerRole::name);
+                entry.error = None;
+                entry.replay_lag_ms = lag.and_then(|(ms, _)| ms);
+                entry.replay_lag_bytes = lag.map(|(_, bytes)| bytes);
+            }
+            Ok(Err(error)) => entry.error = Some(error),
+            Err(_elapsed) => {}
+        }
+    }
+    seen
 }
 
 /// Every breaker of `registry`, by name, with its state and window counts.

@@ -6,9 +6,9 @@
 //! transaction) and reads the server's view of its connections with the query pool-sqlx
 //! sends (`pool_facts::health::POSTGRES_SERVER_VIEW_QUERY`: `pg_stat_activity` by the
 //! pool's `application_name`, every client backend, `max_connections`), each one
-//! simple-protocol message, safe behind PgBouncer. `hosts` is always empty for now: the
-//! binding walks a multi-host URL to connect, but the per-host probe pool-sqlx's report
-//! adds (a login to every host, its role and lag) is not built on it yet.
+//! simple-protocol message, safe behind PgBouncer. For a multi-host URL, `hosts` lists
+//! every host as pool-sqlx's report does (`pool_facts::health::probe_hosts`: a login to
+//! each at once, its role and a standby's lag, and the pool's connections to it).
 
 use std::time::{Duration, Instant};
 
@@ -42,12 +42,13 @@ pub async fn health_with(
 ) -> Health {
     let live = live_check(timeout, probe(pool)).await;
     let manager = pool.manager();
+    let hosts = manager.probe_hosts(timeout).await;
     Health::assemble(
         pool,
         BackendKind::Postgres.name(),
         manager.description(),
         live,
-        Vec::new(),
+        hosts,
         registry,
     )
 }

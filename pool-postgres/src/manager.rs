@@ -177,6 +177,47 @@ impl PostgresManager {
             .map_or_else(Vec::new, |tally| tally.counts())
     }
 
+    /// The `hosts` of a health report on a pool of a multi-host URL: each host logged in
+    /// to at once (a client of its own, outside the pool, dropped after), its role and a
+    /// standby's lag asked, within `timeout`, the pool's connections per host beside them;
+    /// the table pool-sqlx's report has (`pool_facts::health::probe_hosts`). Empty for a
+    /// URL with one host.
+    pub(crate) async fn probe_hosts(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Vec<pool_facts::health::HostHealth> {
+        let Some(walk) = self.walk.as_ref().filter(|walk| !walk.hosts.is_empty()) else {
+            return Vec::new();
+        };
+        pool_facts::health::probe_hosts(&walk.hosts, self.tally.as_deref(), timeout, |host| {
+            let config = self
+                .hosts
+                .iter()
+                .find(|(listed, _)| listed == host)
+                .map_or_else(|| self.config.clone(), |(_, config)| config.clone());
+            let tls = self.tls.clone();
+            async move {
+                let described = |error: PgError| error.to_string();
+                let client = failover::connect(&config, &tls).await.map_err(described)?;
+                let role = failover::role(&client).await.map_err(described)?;
+                let lag = if role.in_recovery {
+                    // The replica sets' query and reading of it, on a client of no pool.
+                    let mut client = Client::new(client, 0);
+                    let position = <Self as pool_facts::replicas::ReplicaBinding>::replay_position(
+                        &mut client,
+                    )
+                    .await
+                    .map_err(described)?;
+                    Some(position.health_lag())
+                } else {
+                    None
+                };
+                Ok((Some(role), lag))
+            }
+        })
+        .await
+    }
+
     /// The driver's configuration this manager connects with.
     pub fn driver_config(&self) -> &tokio_postgres::Config {
         &self.config

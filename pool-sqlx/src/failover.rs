@@ -86,67 +86,32 @@ pub(crate) async fn still_fits<DB: Backend>(
 
 /// Logs in to every host of `walk` at once (a connection of its own each, outside the
 /// pool, closed at once), asks its role, all within `timeout`; `tally` has the pool's
-/// connections per host.
+/// connections per host. The table is `pool_facts::health::probe_hosts`'s, shared with
+/// pool-postgres; this is how sqlx asks one host.
 pub(crate) async fn probe<DB: Backend>(
     walk: &HostWalk,
     tally: Option<&HostTally>,
     options: &Options<DB>,
     timeout: Duration,
 ) -> Vec<HostHealth> {
-    let mut probes = tokio::task::JoinSet::new();
-    for (index, host) in walk.hosts.iter().enumerate() {
+    pool_facts::health::probe_hosts(&walk.hosts, tally, timeout, |host| {
         let options = DB::with_host(options.clone(), host);
-        probes.spawn(async move {
-            let outcome = tokio::time::timeout(timeout, async move {
-                let mut conn = options.connect().await?;
-                let role = DB::server_role(&mut conn).await;
-                let lag = match &role {
-                    Ok(Some(role)) if role.in_recovery => DB::replay_position(&mut conn)
-                        .await
-                        .map(|position| position.map(|position| position.health_lag())),
-                    _ => Ok(None),
-                };
-                close_later::<DB>(conn);
-                Ok::<_, sqlx::Error>((role?, lag?))
-            })
-            .await;
-            (index, outcome)
-        });
-    }
-    let mut seen: Vec<HostHealth> = walk
-        .hosts
-        .iter()
-        .enumerate()
-        .map(|(index, host)| {
-            HostHealth::unanswered(
-                host.to_string(),
-                timeout,
-                tally.map_or(0, |tally| tally.report(index)),
-            )
-        })
-        .collect();
-    while let Some(joined) = probes.join_next().await {
-        let Ok((index, outcome)) = joined else {
-            continue;
-        };
-        let Some(entry) = seen.get_mut(index) else {
-            continue;
-        };
-        match outcome {
-            Ok(Ok((role, lag))) => {
-                entry.reachable = true;
-                entry.role = role.map(ServerRole::name);
-                entry.error = None;
-                entry.replay_lag_ms = lag.and_then(|(ms, _)| ms);
-                entry.replay_lag_bytes = lag.map(|(_, bytes)| bytes);
-            }
-            Ok(Err(error)) => {
-                entry.error = Some(crate::server_error::DisplaySqlx(&error).to_string());
-            }
-            Err(_elapsed) => {}
+        async move {
+            let described =
+                |error: sqlx::Error| crate::server_error::DisplaySqlx(&error).to_string();
+            let mut conn = options.connect().await.map_err(described)?;
+            let role = DB::server_role(&mut conn).await;
+            let lag = match &role {
+                Ok(Some(role)) if role.in_recovery => DB::replay_position(&mut conn)
+                    .await
+                    .map(|position| position.map(|position| position.health_lag())),
+                _ => Ok(None),
+            };
+            close_later::<DB>(conn);
+            Ok((role.map_err(described)?, lag.map_err(described)?))
         }
-    }
-    seen
+    })
+    .await
 }
 
 /// A polite goodbye to a connection the walk does not keep, off the connect's path and

@@ -12,8 +12,10 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 use pool_postgres::PostgresManager;
 use pool_sqlx::{
-    Classify, Config, ErrorClass, Manager, NoHostAvailable, Pool, PoolBuilder, SqlxManager,
-    Validation, health,
+    Classify, Config, ErrorClass, Health, Manager, NoHostAvailable, Pool, PoolBuilder, SqlxManager,
+    Validation,
+    failover::HostHealth,
+    health,
     sqlx::{self, Connection, PgConnection, Postgres},
 };
 use tests::{
@@ -70,6 +72,9 @@ trait Binding {
 
     /// The pool's open connections per host, in the URL's order, read without I/O.
     fn per_host(pool: &Pool<Self::M>) -> Vec<usize>;
+
+    /// The binding's health report on `pool`.
+    async fn health(pool: &Pool<Self::M>, timeout: Duration) -> Health;
 }
 
 /// pool-sqlx on sqlx's `PgConnection`.
@@ -108,6 +113,10 @@ impl Binding for Sqlx {
     fn per_host(pool: &Pool<Self::M>) -> Vec<usize> {
         let counts = pool.manager().connections_per_host();
         counts.into_iter().map(|(_, open)| open).collect()
+    }
+
+    async fn health(pool: &Pool<Self::M>, timeout: Duration) -> Health {
+        health(pool, timeout).await
     }
 }
 
@@ -168,6 +177,10 @@ impl Binding for TokioPostgres {
     fn per_host(pool: &Pool<Self::M>) -> Vec<usize> {
         let counts = pool.manager().connections_per_host();
         counts.into_iter().map(|(_, open)| open).collect()
+    }
+
+    async fn health(pool: &Pool<Self::M>, timeout: Duration) -> Health {
+        pool_postgres::health(pool, timeout).await
     }
 }
 
@@ -522,6 +535,79 @@ async fn keepalive_closes_idle_connections_whose_server_changed_role() {
     .expect("the scenario finished in time");
 }
 
+/// `B`'s report on a pool of the dead host, the primary and the standby: each host with
+/// its role, the dead one's error, a primary's lag none and a caught-up standby's 0.
+async fn hosts_with_roles<B: Binding>(dead: u16, primary: u16, standby: u16) -> Pool<B::M> {
+    let pool = pool::<B>(
+        &url(&[dead, primary, standby], "target_session_attrs=read-write"),
+        "walk_health",
+    );
+    let report = B::health(&pool, Duration::from_secs(2)).await;
+    assert!(report.is_healthy(), "{}: {report:#?}", B::NAME);
+    let seen: Vec<(String, bool, Option<&str>)> = report
+        .hosts
+        .iter()
+        .map(|host| (host.host.clone(), host.reachable, host.role))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (format!("127.0.0.1:{dead}"), false, None),
+            (format!("127.0.0.1:{primary}"), true, Some("primary")),
+            (format!("127.0.0.1:{standby}"), true, Some("standby")),
+        ],
+        "{}",
+        B::NAME
+    );
+    assert!(report.hosts[0].error.is_some(), "{}", B::NAME);
+    assert_eq!(
+        report.hosts[1].replay_lag_bytes,
+        None,
+        "{}: a primary has no lag",
+        B::NAME
+    );
+    assert_eq!(
+        report.hosts[2].replay_lag_bytes,
+        Some(0),
+        "{}: caught up",
+        B::NAME
+    );
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains(PASSWORD), "{json}");
+    pool
+}
+
+/// `B`'s report on the standby once its replay lags (paused, with a write after): its lag
+/// in bytes and in the age of its last replayed commit.
+async fn lagging_standby<B: Binding>(pool: &Pool<B::M>) -> HostHealth {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lagging = loop {
+        let report = B::health(pool, Duration::from_secs(2)).await;
+        let bytes = report.hosts[2].replay_lag_bytes.unwrap_or(0);
+        if bytes > 0 || Instant::now() >= deadline {
+            break report.hosts[2].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        lagging.replay_lag_bytes.unwrap_or(0) > 0,
+        "{}: {lagging:?}",
+        B::NAME
+    );
+    assert!(
+        lagging.replay_lag_ms.is_some_and(|ms| ms > 0.0),
+        "{}: {lagging:?}",
+        B::NAME
+    );
+    println!(
+        "failover health ({}): a paused standby shows {} bytes, {:.0} ms of replay lag",
+        B::NAME,
+        lagging.replay_lag_bytes.unwrap_or(0),
+        lagging.replay_lag_ms.unwrap_or(0.0)
+    );
+    lagging
+}
+
 #[tokio::test]
 async fn health_shows_each_host_with_its_role() {
     tokio::time::timeout(SCENARIO_LIMIT, async {
@@ -530,31 +616,9 @@ async fn health_shows_each_host_with_its_role() {
         };
         let dead = refusing_port();
         let (primary, standby) = (cluster.primary_port(), cluster.standby_port());
-        let pool = pool::<Sqlx>(
-            &url(&[dead, primary, standby], "target_session_attrs=read-write"),
-            "walk_health",
-        );
-        let report = health(&pool, Duration::from_secs(2)).await;
-        assert!(report.is_healthy(), "{report:#?}");
-        let seen: Vec<(String, bool, Option<&str>)> = report
-            .hosts
-            .iter()
-            .map(|host| (host.host.clone(), host.reachable, host.role))
-            .collect();
-        assert_eq!(
-            seen,
-            [
-                (format!("127.0.0.1:{dead}"), false, None),
-                (format!("127.0.0.1:{primary}"), true, Some("primary")),
-                (format!("127.0.0.1:{standby}"), true, Some("standby")),
-            ]
-        );
-        assert!(report.hosts[0].error.is_some());
-        assert_eq!(
-            report.hosts[1].replay_lag_bytes, None,
-            "a primary has no lag"
-        );
-        assert_eq!(report.hosts[2].replay_lag_bytes, Some(0), "caught up");
+        // Both bindings' reports, from one body each, on the one cluster.
+        let sqlx = hosts_with_roles::<Sqlx>(dead, primary, standby).await;
+        let tokio = hosts_with_roles::<TokioPostgres>(dead, primary, standby).await;
 
         // A commit replayed, then replay paused and a write on the primary: the
         // standby's lag shows in bytes and in the age of its last replayed commit.
@@ -582,28 +646,11 @@ async fn health_shows_each_host_with_its_role() {
             .execute(&mut primary_conn)
             .await
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let lagging = loop {
-            let report = health(&pool, Duration::from_secs(2)).await;
-            let bytes = report.hosts[2].replay_lag_bytes.unwrap_or(0);
-            if bytes > 0 || Instant::now() >= deadline {
-                break report.hosts[2].clone();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(lagging.replay_lag_bytes.unwrap_or(0) > 0, "{lagging:?}");
-        assert!(
-            lagging.replay_lag_ms.is_some_and(|ms| ms > 0.0),
-            "{lagging:?}"
-        );
-        println!(
-            "failover health: a paused standby shows {} bytes, {:.0} ms of replay lag",
-            lagging.replay_lag_bytes.unwrap_or(0),
-            lagging.replay_lag_ms.unwrap_or(0.0)
-        );
+        let by_sqlx = lagging_standby::<Sqlx>(&sqlx).await;
+        let by_tokio = lagging_standby::<TokioPostgres>(&tokio).await;
+        // Paused, the standby stands still: both read the same bytes behind.
+        assert_eq!(by_sqlx.replay_lag_bytes, by_tokio.replay_lag_bytes);
         cluster.resume_replay();
-        let json = serde_json::to_string(&report).unwrap();
-        assert!(!json.contains(PASSWORD), "{json}");
 
         let single = pool_from(&cluster.primary_url("postgres"));
         assert!(

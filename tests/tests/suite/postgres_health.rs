@@ -1,6 +1,7 @@
 //! Health and metrics alike on both bindings: pool-postgres's health report has the keys,
 //! nesting and JSON types of pool-sqlx's for the same server, healthy and unreachable
-//! (both read from one body per test), and a pool of each records the same metric names
+//! (both read from one body per test), one host and the same server named twice as a
+//! multi-host URL (the same `hosts` table on both), and a pool of each records the same metric names
 //! and labels after the same scripted sequence.
 
 use std::{
@@ -166,6 +167,33 @@ fn registry() -> BreakerRegistry {
     registry
 }
 
+/// `url` (one host) as a multi-host URL naming the same server twice, by its address and
+/// by another name (`127.0.0.1` and `localhost`): two hosts to the walk, one server.
+fn twice(url: &str) -> String {
+    let parsed = url::Url::parse(url).unwrap();
+    let host = parsed.host_str().unwrap();
+    let port = parsed.port().unwrap_or(5432);
+    let other = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        "localhost"
+    };
+    let user = match parsed.password() {
+        Some(password) => format!("{}:{password}@", parsed.username()),
+        None if parsed.username().is_empty() => String::new(),
+        None => format!("{}@", parsed.username()),
+    };
+    let query = parsed
+        .query()
+        .map(|query| format!("?{query}"))
+        .unwrap_or_default();
+    format!(
+        "{}://{user}{host}:{port},{other}:{port}{}{query}",
+        parsed.scheme(),
+        parsed.path()
+    )
+}
+
 #[cfg_attr(no_postgres, ignore = "set TEST_POSTGRES_URL to run (README: Set-up)")]
 #[tokio::test]
 async fn both_bindings_report_the_same_json_for_the_same_server() {
@@ -173,60 +201,99 @@ async fn both_bindings_report_the_same_json_for_the_same_server() {
         return;
     };
     let registry = registry();
-    let mut shapes = Vec::new();
-    let mut orders = Vec::new();
-    for binding in BINDINGS {
-        let name = format!("{}_{binding:?}", db.name).to_ascii_lowercase();
-        let pool = AnyPool::build(binding, &db.url, &name, None);
-        let held = pool.hold().await;
-        let report = pool.health(Duration::from_secs(5), &registry).await;
+    // One host, then the same server as two hosts: `hosts` then lists both, the same on
+    // both bindings.
+    for url in [db.url.clone(), twice(&db.url)] {
+        let multi_host = url != db.url;
+        let mut shapes = Vec::new();
+        let mut orders = Vec::new();
+        let mut host_tables = Vec::new();
+        for binding in BINDINGS {
+            let name = format!("{}_{binding:?}", db.name).to_ascii_lowercase();
+            let pool = AnyPool::build(binding, &url, &name, None);
+            let held = pool.hold().await;
+            let report = pool.health(Duration::from_secs(5), &registry).await;
+            assert_eq!(
+                report.status,
+                HealthStatus::Healthy,
+                "{binding:?}: {report:#?}"
+            );
+            assert_eq!(report.http_status(), 200, "{binding:?}");
+            assert!(
+                report.check.ok && report.check.latency_ms > 0.0,
+                "{binding:?}"
+            );
+            assert_eq!(report.check.error, None, "{binding:?}");
+            assert_eq!(report.check.server_error, None, "{binding:?}");
+            assert_eq!(report.backend, "postgres", "{binding:?}");
+            assert_eq!(report.pool, name, "{binding:?}");
+            assert_eq!(report.database, url, "{binding:?}: no password to hide");
+            // The check's connection went back; the held one is still out.
+            assert_eq!(
+                (report.connections.in_use, report.connections.idle),
+                (1, 1),
+                "{binding:?}: {:?}",
+                report.connections
+            );
+            let server = report.server.clone().expect("PostgreSQL has a server view");
+            assert_eq!(server.application_name.as_deref(), Some(name.as_str()));
+            // The held connection and the check's own, by application_name.
+            assert_eq!(server.pool_connections, Some(2), "{binding:?}: {server:?}");
+            assert!(server.server_connections >= 2, "{binding:?}: {server:?}");
+            assert!(server.max_connections > 0, "{binding:?}: {server:?}");
+            if multi_host {
+                // Both connections on the first host (hosts are walked in order); each
+                // host answered as the primary it is.
+                let seen: Vec<_> = report
+                    .hosts
+                    .iter()
+                    .map(|host| {
+                        (
+                            host.reachable,
+                            host.role,
+                            host.error.clone(),
+                            host.connections,
+                        )
+                    })
+                    .collect();
+                assert_eq!(
+                    seen,
+                    [
+                        (true, Some("primary"), None, 2),
+                        (true, Some("primary"), None, 0)
+                    ],
+                    "{binding:?}: {:#?}",
+                    report.hosts
+                );
+            } else {
+                assert!(report.hosts.is_empty(), "{binding:?}: one host");
+            }
+            assert_eq!(report.breakers.len(), 1, "{binding:?}");
+            assert_eq!(report.metrics.connections_created, 2, "{binding:?}");
+            let json = serde_json::to_string(&report).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(value["status"], "healthy");
+            assert_eq!(value["server"]["pool_connections"], 2);
+            shapes.push(shape(&value));
+            orders.push(top_level_keys(&json));
+            host_tables.push(value["hosts"].clone());
+            drop(held);
+            pool.close().await;
+        }
         assert_eq!(
-            report.status,
-            HealthStatus::Healthy,
-            "{binding:?}: {report:#?}"
+            shapes[0], shapes[1],
+            "{url}: pool-sqlx's shape, then pool-postgres's"
         );
-        assert_eq!(report.http_status(), 200, "{binding:?}");
-        assert!(
-            report.check.ok && report.check.latency_ms > 0.0,
-            "{binding:?}"
-        );
-        assert_eq!(report.check.error, None, "{binding:?}");
-        assert_eq!(report.check.server_error, None, "{binding:?}");
-        assert_eq!(report.backend, "postgres", "{binding:?}");
-        assert_eq!(report.pool, name, "{binding:?}");
-        assert_eq!(report.database, db.url, "{binding:?}: no password to hide");
-        // The check's connection went back; the held one is still out.
+        assert_eq!(orders[0], orders[1], "{url}: the keys' order");
+        assert_eq!(host_tables[0], host_tables[1], "{url}: the same hosts");
+        assert!(shapes[0].contains("server.max_connections: number"));
+        assert!(shapes[0].contains("metrics.acquire_latency.p99_ms: number"));
         assert_eq!(
-            (report.connections.in_use, report.connections.idle),
-            (1, 1),
-            "{binding:?}: {:?}",
-            report.connections
+            shapes[0].contains("hosts[].role: string"),
+            multi_host,
+            "{url}"
         );
-        let server = report.server.clone().expect("PostgreSQL has a server view");
-        assert_eq!(server.application_name.as_deref(), Some(name.as_str()));
-        // The held connection and the check's own, by application_name.
-        assert_eq!(server.pool_connections, Some(2), "{binding:?}: {server:?}");
-        assert!(server.server_connections >= 2, "{binding:?}: {server:?}");
-        assert!(server.max_connections > 0, "{binding:?}: {server:?}");
-        assert!(report.hosts.is_empty(), "{binding:?}: one host");
-        assert_eq!(report.breakers.len(), 1, "{binding:?}");
-        assert_eq!(report.metrics.connections_created, 2, "{binding:?}");
-        let json = serde_json::to_string(&report).unwrap();
-        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(value["status"], "healthy");
-        assert_eq!(value["server"]["pool_connections"], 2);
-        shapes.push(shape(&value));
-        orders.push(top_level_keys(&json));
-        drop(held);
-        pool.close().await;
     }
-    assert_eq!(
-        shapes[0], shapes[1],
-        "pool-sqlx's shape, then pool-postgres's"
-    );
-    assert_eq!(orders[0], orders[1], "the keys' order");
-    assert!(shapes[0].contains("server.max_connections: number"));
-    assert!(shapes[0].contains("metrics.acquire_latency.p99_ms: number"));
     db.cleanup().await;
 }
 
