@@ -219,10 +219,17 @@ fn ceiling(url: &str) {
     }
 }
 
-/// A pool-postgres pool of `limit` connections on `url`, named `name`.
+/// A pool-postgres pool of `limit` connections on `url`, named `name`. Plain text unless
+/// the URL sets an `sslmode`: a URL without one is `prefer` (TLS against a server with
+/// `ssl = on`), and the raw clients it is measured against connect with `NoTls`.
 fn pool_of(url: &str, limit: u64, name: &str) -> PostgresPool {
+    let tls = if url.contains("sslmode=") {
+        ""
+    } else {
+        "&sslmode=disable"
+    };
     Config::from_url(&format!(
-        "{url}{}connection_limit={limit}",
+        "{url}{}connection_limit={limit}{tls}",
         if url.contains('?') { '&' } else { '?' }
     ))
     .unwrap()
