@@ -383,13 +383,19 @@ fn report(
     // The pools on one driver; then the drivers under one pool and the same attributes.
     pairs.push((one(Kind::Postgres), one(Kind::Deadpool)));
     pairs.push((one(Kind::Postgres), one(Kind::Attributes)));
+    // pool-postgres by hand: against deadpool the pools and clients alone, against
+    // `postgres` what the attributes cost on tokio-postgres.
+    pairs.push((one(Kind::PostgresPlain), one(Kind::Deadpool)));
+    pairs.push((one(Kind::Postgres), one(Kind::PostgresPlain)));
     for kind in [Kind::Attributes, Kind::Untimed, Kind::Pooled] {
         pairs.push((one(kind), one(Kind::Plain)));
     }
-    for kind in [Kind::Deadpool, Kind::Postgres] {
+    for kind in [Kind::Deadpool, Kind::Postgres, Kind::PostgresPlain] {
         pairs.push((pipelined(kind), one(kind)));
     }
     pairs.push((pipelined(Kind::Postgres), pipelined(Kind::Deadpool)));
+    pairs.push((pipelined(Kind::PostgresPlain), pipelined(Kind::Deadpool)));
+    pairs.push((pipelined(Kind::Postgres), pipelined(Kind::PostgresPlain)));
     for (a, b) in pairs {
         if let Some(line) = ratio(a, b) {
             println!("{} / {}: {line}", label(a.0, a.1), label(b.0, b.1));

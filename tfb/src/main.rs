@@ -2,11 +2,12 @@
 //! `/fortunes`) as a bench service, in five stacks: `attributes` (pool-sqlx under
 //! `#[resilient]` and `#[pooled]`), `plain` (the same pool-sqlx pool without the
 //! attributes), `pgpool` (sqlx's `PgPool`), `deadpool` (deadpool-postgres) and `postgres`
-//! (pool-postgres under the same attributes as `attributes`); and, with `--stacks`, two
-//! that take the attributes' cost apart, `untimed` and `pooled` (see `stacks`).
+//! (pool-postgres under the same attributes as `attributes`); and, with `--stacks`, three
+//! that take the attributes' cost apart, `untimed`, `pooled` and `postgres-plain` (see
+//! `stacks`).
 //!
-//! One more test, `queries-pipelined` (not in the default `--tests`), is for the two
-//! tokio-postgres stacks (`deadpool`, `postgres`): in each round each of them runs
+//! One more test, `queries-pipelined` (not in the default `--tests`), is for the
+//! tokio-postgres stacks (`deadpool`, `postgres`, `postgres-plain`): in each round each runs
 //! `/queries?q=20` and `/queries-pipelined?q=20` (the same 20 rows, every query in flight
 //! at once on the one connection) back to back, and the report gives pipelined / one at
 //! a time per stack. The other stacks are left out of that test.
@@ -15,9 +16,9 @@
 //! tfb/run.sh                                   # installs wrk if missing, builds, runs the bench
 //! cargo run --release -p tfb -- bench [--duration 5] [--rounds 3] [--connections 64,256]
 //!                                     [--tests db,queries,updates,fortunes,queries-pipelined]
-//!                                     [--stacks attributes,plain,pgpool,deadpool,postgres,untimed,pooled]
+//!                                     [--stacks attributes,plain,pgpool,deadpool,postgres,untimed,pooled,postgres-plain]
 //!                                     [--json target/tfb.json]
-//! cargo run --release -p tfb -- serve --stack attributes|plain|pgpool|deadpool|postgres|untimed|pooled [--listen ADDR]
+//! cargo run --release -p tfb -- serve --stack attributes|plain|pgpool|deadpool|postgres|untimed|pooled|postgres-plain [--listen ADDR]
 //! ```
 //!
 //! `--stacks` takes the names in any order, a name more than once included (each is a

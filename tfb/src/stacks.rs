@@ -11,7 +11,10 @@
 //!   `#[resilient]` and `#[pooled]` as `attributes`, running deadpool's code and
 //!   statements (`postgres_sql`): against `deadpool` it compares the pools on one driver,
 //!   against `attributes` the drivers under one pool;
-//! - both tokio-postgres stacks also answer `/queries-pipelined` (the test
+//! - `postgres-plain`: the same pool-postgres pool, checked out by hand, the same
+//!   statements through its `prepare_cached`, no attributes: beside `postgres` it gives
+//!   the attributes' cost on tokio-postgres, beside `deadpool` the pool's and client's;
+//! - the tokio-postgres stacks also answer `/queries-pipelined` (the test
 //!   `queries-pipelined`): the same rows with every query in flight at once on the one
 //!   connection, which tokio-postgres pipelines and sqlx cannot;
 //! - on request (`--stacks`), the attributes' cost taken apart: `untimed` (the same
@@ -44,11 +47,13 @@ pub(crate) enum Kind {
     Deadpool,
     /// pool-postgres under `#[resilient]` + `#[pooled]`.
     Postgres,
+    /// pool-postgres, checked out by hand.
+    PostgresPlain,
 }
 
 impl Kind {
     /// Every stack, in the order the report lists them.
-    pub(crate) const ALL: [Kind; 7] = [
+    pub(crate) const ALL: [Kind; 8] = [
         Kind::Attributes,
         Kind::Plain,
         Kind::PgPool,
@@ -56,6 +61,7 @@ impl Kind {
         Kind::Postgres,
         Kind::Untimed,
         Kind::Pooled,
+        Kind::PostgresPlain,
     ];
 
     /// The stacks a bench runs unless `--stacks` says otherwise.
@@ -77,6 +83,7 @@ impl Kind {
             Kind::Pooled => "pooled",
             Kind::Deadpool => "deadpool",
             Kind::Postgres => "postgres",
+            Kind::PostgresPlain => "postgres-plain",
         }
     }
 
@@ -89,7 +96,7 @@ impl Kind {
     /// Whether the stack's driver pipelines, so that it answers `/queries-pipelined`
     /// (tokio-postgres does; sqlx's queries take the connection by `&mut`).
     pub(crate) fn pipelines(self) -> bool {
-        matches!(self, Kind::Deadpool | Kind::Postgres)
+        matches!(self, Kind::Deadpool | Kind::Postgres | Kind::PostgresPlain)
     }
 
     /// The stack named `name`.
@@ -115,6 +122,8 @@ pub(crate) enum Stack {
     Deadpool(deadpool_postgres::Pool),
     /// pool-postgres, used through the attributes.
     Postgres(pool_postgres::PostgresPool),
+    /// pool-postgres, used by hand.
+    PostgresPlain(pool_postgres::PostgresPool),
 }
 
 /// What a stack's request can fail with: each pool's own error.
@@ -131,8 +140,13 @@ impl Stack {
     pub(crate) async fn connect(kind: Kind, url: &str) -> Result<Stack, StackError> {
         Ok(match kind {
             Kind::PgPool => Stack::PgPool(PgPoolOptions::new().connect(url).await?),
-            Kind::Postgres => {
-                Stack::Postgres(pool_postgres::Config::from_url(url)?.build_pool("tfb")?)
+            Kind::Postgres | Kind::PostgresPlain => {
+                let pool = pool_postgres::Config::from_url(url)?.build_pool("tfb")?;
+                if kind == Kind::Postgres {
+                    Stack::Postgres(pool)
+                } else {
+                    Stack::PostgresPlain(pool)
+                }
             }
             Kind::Deadpool => {
                 let config = deadpool_postgres::Config {
@@ -165,6 +179,7 @@ impl Stack {
             Stack::Pooled(pool) => Ok(pooled_only::world(pool, id).await?),
             Stack::Deadpool(pool) => Ok(postgres_sql::world(&pool.get().await?, id).await?),
             Stack::Postgres(pool) => Ok(postgres_repo::world(pool, id).await?),
+            Stack::PostgresPlain(pool) => Ok(postgres_sql::world(&*pool.get().await?, id).await?),
             Stack::Plain(pool) => {
                 let mut conn = pool.get().await?;
                 Ok(sql::world(&mut conn, id).await?)
@@ -181,6 +196,7 @@ impl Stack {
             Stack::Pooled(pool) => Ok(pooled_only::worlds(pool, ids).await?),
             Stack::Deadpool(pool) => Ok(postgres_sql::worlds(&pool.get().await?, ids).await?),
             Stack::Postgres(pool) => Ok(postgres_repo::worlds(pool, ids).await?),
+            Stack::PostgresPlain(pool) => Ok(postgres_sql::worlds(&*pool.get().await?, ids).await?),
             Stack::Plain(pool) => {
                 let mut conn = pool.get().await?;
                 Ok(sql::worlds(&mut conn, ids).await?)
@@ -197,6 +213,9 @@ impl Stack {
                 Ok(postgres_sql::worlds_pipelined(&pool.get().await?, ids).await?)
             }
             Stack::Postgres(pool) => Ok(postgres_repo::worlds_pipelined(pool, ids).await?),
+            Stack::PostgresPlain(pool) => {
+                Ok(postgres_sql::worlds_pipelined(&*pool.get().await?, ids).await?)
+            }
             _ => Err(format!(
                 "the {} stack's driver does not pipeline",
                 self.kind().name()
@@ -215,6 +234,7 @@ impl Stack {
             Stack::Pooled(_) => Kind::Pooled,
             Stack::Deadpool(_) => Kind::Deadpool,
             Stack::Postgres(_) => Kind::Postgres,
+            Stack::PostgresPlain(_) => Kind::PostgresPlain,
         }
     }
 
@@ -228,6 +248,9 @@ impl Stack {
                 Ok(postgres_sql::update_worlds(&pool.get().await?, ids).await?)
             }
             Stack::Postgres(pool) => Ok(postgres_repo::update_worlds(pool, ids).await?),
+            Stack::PostgresPlain(pool) => {
+                Ok(postgres_sql::update_worlds(&*pool.get().await?, ids).await?)
+            }
             Stack::Plain(pool) => {
                 let mut conn = pool.get().await?;
                 Ok(sql::update_worlds(&mut conn, ids).await?)
@@ -244,6 +267,7 @@ impl Stack {
             Stack::Pooled(pool) => Ok(pooled_only::fortunes(pool).await?),
             Stack::Deadpool(pool) => Ok(postgres_sql::fortunes(&pool.get().await?).await?),
             Stack::Postgres(pool) => Ok(postgres_repo::fortunes(pool).await?),
+            Stack::PostgresPlain(pool) => Ok(postgres_sql::fortunes(&*pool.get().await?).await?),
             Stack::Plain(pool) => {
                 let mut conn = pool.get().await?;
                 Ok(sql::fortunes(&mut conn).await?)
