@@ -32,8 +32,9 @@ pub mod sqlstate;
 
 pub use config::{
     BackendKind, Config, DEFAULT_PORT, DEFAULT_SLOW_QUERY, DEFAULT_SSL_MODE,
-    DEFAULT_STATEMENT_CACHE_SIZE, Host, LoadBalanceHosts, MAX_HOSTS, POSTGRES_TLS_PARAMETERS,
-    PostgresTls, Preset, Settings, SslMode, TargetSessionAttrs, UnknownPreset, parse_duration,
+    DEFAULT_STATEMENT_CACHE_SIZE, DriverKeys, Host, LoadBalanceHosts, MAX_HOSTS,
+    POSTGRES_TLS_PARAMETERS, PostgresTls, Preset, Settings, SslMode, TargetSessionAttrs,
+    UnknownPreset, parse_duration,
 };
 pub use pool_core::ConfigError;
 

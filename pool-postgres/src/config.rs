@@ -29,6 +29,43 @@ fn only_unix_sockets(config: &tokio_postgres::Config) -> bool {
     }
 }
 
+/// The query keys tokio-postgres reads: the `match` of `Config::param` in tokio-postgres
+/// 0.7.18's `src/config.rs` (it refuses any other key, `unknown option`). The TLS
+/// parameters are not handed to it: pool-facts reads them for this binding
+/// (`POSTGRES_TLS_PARAMETERS`, accepted by the shared rule as its own).
+const TOKIO_POSTGRES_KEYS: &[&str] = &[
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+    "sslmode",
+    "sslnegotiation",
+    "host",
+    "hostaddr",
+    "port",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "target_session_attrs",
+    "channel_binding",
+    "load_balance_hosts",
+];
+
+/// What tokio-postgres reads from a URL, for the shared rule refusing every other key
+/// (`pool_facts::Config::from_url_read_by`). It reads nothing from another backend's URL
+/// (refused whole when a pool is made), so there any key not the pool's is refused at
+/// once: a secret in it is never carried further.
+const TOKIO_POSTGRES: pool_facts::DriverKeys = pool_facts::DriverKeys {
+    driver: "tokio-postgres",
+    postgres: Some(TOKIO_POSTGRES_KEYS),
+    mysql: Some(&[]),
+    sqlite: Some(&[]),
+};
+
 /// A pool configuration parsed from a PostgreSQL URL: `pool_facts::Config` (every
 /// parameter, its meaning and its errors are documented there), with the tokio-postgres
 /// manager and pool built from it. `Deref`s to the shared configuration. Neither `Debug`
@@ -38,14 +75,16 @@ pub struct Config(pool_facts::Config);
 
 impl Config {
     /// Parses `url`, taking the pool parameters out of its query string (see
-    /// `pool_facts::Config::from_url`).
+    /// `pool_facts::Config::from_url_read_by`): a query key that neither the pool nor
+    /// tokio-postgres reads is an error naming the key.
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
-        pool_facts::Config::from_url(url).map(Config)
+        pool_facts::Config::from_url_read_by(url, &TOKIO_POSTGRES).map(Config)
     }
 
-    /// Reads `DATABASE_URL` and the preset named by `POOL_PRESET`.
+    /// Reads `DATABASE_URL` and the preset named by `POOL_PRESET`, the URL read as by
+    /// [`from_url`](Self::from_url).
     pub fn from_env() -> Result<Self, ConfigError> {
-        pool_facts::Config::from_env().map(Config)
+        pool_facts::Config::from_env_read_by(&TOKIO_POSTGRES).map(Config)
     }
 
     /// The settings a preset starts from (URL parameters still override it).

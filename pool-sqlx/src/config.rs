@@ -21,6 +21,63 @@ pub use pool_facts::config::{
 
 use crate::{Backend, Error, SqlxManager, backend::Options, backend::Session, failover::HostWalk};
 
+/// The query keys sqlx's PostgreSQL driver reads: the `match` of `parse_from_url` in
+/// sqlx-postgres 0.9.0's `src/options/parse.rs` (any other key it logs, with its value,
+/// as `ignoring unrecognized connect parameter`).
+const SQLX_POSTGRES_KEYS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// The query keys sqlx's MySQL driver reads: the `match` of `parse_from_url` in sqlx-mysql
+/// 0.9.0's `src/options/parse.rs` (any other key it drops without a word).
+const SQLX_MYSQL_KEYS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslca",
+    "ssl-ca",
+    "charset",
+    "collation",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "socket",
+    "timezone",
+    "time-zone",
+];
+
+/// The query keys sqlx's SQLite driver reads: the `match` of `parse_from_url` in
+/// sqlx-sqlite 0.9.0's `src/options/parse.rs` (it refuses any other key itself, but only
+/// when a pool is made; here it is refused with the rest, by the same rule).
+const SQLX_SQLITE_KEYS: &[&str] = &["mode", "cache", "immutable", "vfs"];
+
+/// What sqlx reads from a URL, for the shared rule refusing every other key
+/// (`pool_facts::Config::from_url_read_by`).
+const SQLX_KEYS: pool_facts::DriverKeys = pool_facts::DriverKeys {
+    driver: "sqlx",
+    postgres: Some(SQLX_POSTGRES_KEYS),
+    mysql: Some(SQLX_MYSQL_KEYS),
+    sqlite: Some(SQLX_SQLITE_KEYS),
+};
+
 /// A pool configuration parsed from a database URL: `pool_facts::Config` (every
 /// parameter, its meaning and its errors are documented there), with the sqlx manager
 /// and pool built from it.
@@ -33,15 +90,17 @@ pub struct Config(pool_facts::Config);
 
 impl Config {
     /// Parses `url`, taking the pool parameters out of its query string (see
-    /// `pool_facts::Config::from_url`).
+    /// `pool_facts::Config::from_url_read_by`): a query key that neither the pool nor sqlx
+    /// reads for the URL's backend is an error naming the key.
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
-        pool_facts::Config::from_url(url).map(Config)
+        pool_facts::Config::from_url_read_by(url, &SQLX_KEYS).map(Config)
     }
 
     /// Reads `DATABASE_URL` and the preset named by `POOL_PRESET` (see
-    /// `pool_facts::Config::from_env`).
+    /// `pool_facts::Config::from_env_read_by`), the URL read as by
+    /// [`from_url`](Self::from_url).
     pub fn from_env() -> Result<Self, ConfigError> {
-        pool_facts::Config::from_env().map(Config)
+        pool_facts::Config::from_env_read_by(&SQLX_KEYS).map(Config)
     }
 
     /// The settings a preset starts from (URL parameters still override it).

@@ -3,7 +3,8 @@
 //! One idea per file: `backend_kind` (which backend a URL names), `preset` (the
 //! starting points), `parameters` (reading a URL's pool parameters), `duration` (their
 //! duration grammar), `hosts` (several hosts and which server a connect accepts),
-//! `credentials` (a user name and password must be UTF-8), `driver_refusal` (a
+//! `credentials` (a user name and password must be UTF-8), `unread_keys` (a query key
+//! neither the pool nor the binding's driver reads is refused by name), `driver_refusal` (a
 //! driver's refusal of the URL, naming the part at fault), `apply` (the pool settings a `Config` gives, onto a pool builder), `settings` (the
 //! values in force, printable), `redact` (showing a `Config` without its secrets) and
 //! `tls` (PostgreSQL's `sslmode` and certificate parameters).
@@ -24,6 +25,7 @@ mod preset;
 mod redact;
 mod settings;
 mod tls;
+mod unread_keys;
 
 use std::time::Duration;
 
@@ -45,12 +47,15 @@ pub use self::{
     preset::{Preset, UnknownPreset},
     settings::Settings,
     tls::{DEFAULT_SSL_MODE, POSTGRES_TLS_PARAMETERS, PostgresTls, SslMode},
+    unread_keys::DriverKeys,
 };
 
 /// A pool configuration parsed from a database URL.
 ///
 /// Pool parameters in the query string are taken out; everything else (`sslmode`,
-/// `sslrootcert`, `socket`, ...) goes to the driver untouched.
+/// `sslrootcert`, `socket`, ...) goes to the driver untouched, if the binding's driver
+/// reads it ([`DriverKeys`], given by the binding's constructor): any other key is an
+/// error naming it, never its value.
 ///
 /// | parameter | meaning | `0` means |
 /// |---|---|---|

@@ -9,6 +9,8 @@ use super::{
     duration::parse_duration,
     hosts::{LoadBalanceHosts, TargetSessionAttrs},
     preset::Preset,
+    tls::POSTGRES_TLS_PARAMETERS,
+    unread_keys::DriverKeys,
 };
 
 /// The largest `statement_cache_size` accepted: a cache that size already keeps more
@@ -41,8 +43,21 @@ const POOL_PARAMETERS: [&str; 15] = [
 ];
 
 impl Config {
-    /// Parses `url`, taking the pool parameters out of its query string.
+    /// Parses `url`, taking the pool parameters out of its query string, with no driver
+    /// known: a key that is not the pool's is passed on unchecked, unless it is a near
+    /// miss of one (a binding's constructor uses [`from_url_read_by`](Self::from_url_read_by)
+    /// with its driver's keys instead).
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        Self::from_url_read_by(url, &DriverKeys::UNCHECKED)
+    }
+
+    /// Parses `url` for a binding whose driver reads `driver`'s keys: a query key that
+    /// neither this crate nor the driver reads is a `ConfigError` on `url` naming the key
+    /// (never its value), with the accepted key it is a near miss of, if any. Refused here,
+    /// before any connect, because sqlx's PostgreSQL driver would log such a key with its
+    /// value (a secret put in the wrong key reaches the logs) and its MySQL driver would
+    /// drop it silently (a typo goes unseen).
+    pub fn from_url_read_by(url: &str, driver: &DriverKeys) -> Result<Self, ConfigError> {
         let split = super::hosts::split(url)?;
         let url = split.as_ref().map_or(url, |split| split.single.as_str());
         // url's parse errors never echo the input, so no password can leak through them.
@@ -108,26 +123,8 @@ impl Config {
             match POOL_PARAMETERS.iter().find(|name| **name == key) {
                 Some(name) => config.set(name, &value)?,
                 None if query_form && (key == "host" || key == "port") => {}
-                None if is_unread_secret(kind, &key) => {
-                    return Err(ConfigError::new(
-                        "url",
-                        format!(
-                            "has a `{key}` parameter, which sqlx does not read: the secret \
-                             would be ignored (and PostgreSQL's driver logs parameters it does \
-                             not know with their values); remove it"
-                        ),
-                    ));
-                }
                 None => {
-                    if let Some(near) = misspelt_pool_parameter(kind, &key) {
-                        return Err(ConfigError::new(
-                            "url",
-                            format!(
-                                "has a `{key}` parameter, which neither the pool nor the driver \
-                                 reads; did you mean `{near}`?"
-                            ),
-                        ));
-                    }
+                    super::unread_keys::check(kind, &key, &own_keys(kind), driver)?;
                     rest.push((key.into_owned(), value.into_owned()))
                 }
             }
@@ -201,6 +198,12 @@ impl Config {
     /// The configuration of a process: the URL in `DATABASE_URL` (required) and the preset
     /// in `POOL_PRESET` ([`Preset::from_env`]; production when unset).
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_read_by(&DriverKeys::UNCHECKED)
+    }
+
+    /// [`from_env`](Self::from_env), the URL read as by
+    /// [`from_url_read_by`](Self::from_url_read_by) for `driver`.
+    pub fn from_env_read_by(driver: &DriverKeys) -> Result<Self, ConfigError> {
         let url = match std::env::var("DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => url,
             Ok(_) | Err(std::env::VarError::NotPresent) => {
@@ -211,7 +214,7 @@ impl Config {
             }
         };
         let preset = Preset::from_env()?.unwrap_or(Preset::Production);
-        Ok(Config::from_url(&url)?.with_preset(preset))
+        Ok(Config::from_url_read_by(&url, driver)?.with_preset(preset))
     }
 
     fn set(&mut self, name: &'static str, value: &str) -> Result<(), ConfigError> {
@@ -275,67 +278,15 @@ impl Config {
     }
 }
 
-/// A password-like query parameter the driver does not read: `password` is read by
-/// sqlx's PostgreSQL driver only; anything else naming a password (`sslpassword`) would be
-/// dropped, and on PostgreSQL logged with its value.
-fn is_unread_secret(kind: BackendKind, key: &str) -> bool {
-    key.to_ascii_lowercase().contains("password")
-        && !(kind == BackendKind::Postgres && key == "password")
-}
-
-/// The query parameters sqlx's driver for `kind` reads (sqlx 0.9's `parse_from_url`);
-/// they are passed on to it and never taken for a misspelling of ours.
-fn driver_parameters(kind: BackendKind) -> &'static [&'static str] {
-    match kind {
-        BackendKind::Postgres => &[
-            "sslmode",
-            "ssl-mode",
-            "sslrootcert",
-            "ssl-root-cert",
-            "ssl-ca",
-            "sslcert",
-            "ssl-cert",
-            "sslkey",
-            "ssl-key",
-            "statement-cache-capacity",
-            "host",
-            "hostaddr",
-            "port",
-            "dbname",
-            "user",
-            "password",
-            "options",
-        ],
-        BackendKind::MySql => &[
-            "sslmode",
-            "ssl-mode",
-            "sslca",
-            "ssl-ca",
-            "charset",
-            "collation",
-            "sslcert",
-            "ssl-cert",
-            "sslkey",
-            "ssl-key",
-            "statement-cache-capacity",
-            "socket",
-            "timezone",
-            "time-zone",
-        ],
-        BackendKind::Sqlite => &["mode", "cache", "immutable", "vfs"],
+/// The query keys this crate reads from a URL of `kind`: the pool parameters, and on
+/// PostgreSQL the TLS parameters (`Config::postgres_tls`, read for a binding that does TLS
+/// itself).
+fn own_keys(kind: BackendKind) -> Vec<&'static str> {
+    let mut keys = POOL_PARAMETERS.to_vec();
+    if kind == BackendKind::Postgres {
+        keys.extend(POSTGRES_TLS_PARAMETERS);
     }
-}
-
-/// The pool parameter `key` is a slip of, if it is one: a key the driver does not read
-/// and within [`pool_suggest::config_distance`] of one of ours (`connection_limt`, or
-/// `Connection_Limit` in another case). Any other unknown key is passed on to the driver,
-/// which ignores it with a warning: a URL may carry parameters meant for other tools
-/// (Prisma's `schema`, say), and refusing those would break URLs that work today.
-fn misspelt_pool_parameter(kind: BackendKind, key: &str) -> Option<&'static str> {
-    if driver_parameters(kind).contains(&key) {
-        return None;
-    }
-    pool_suggest::closest(key, &POOL_PARAMETERS, pool_suggest::config_distance)
+    keys
 }
 
 /// A URL's `metric_names`: a `MetricNames::name`, or an error listing them, with the one

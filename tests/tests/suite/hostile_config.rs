@@ -650,8 +650,7 @@ fn a_bad_driver_parameter_is_named_alike_on_both_bindings() {
         ),
         (
             "postgres://u:pw@h/db?connection_limt=5",
-            "has a `connection_limt` parameter, which neither the pool nor the driver reads; \
-             did you mean `connection_limit`?",
+            "reads; did you mean `connection_limit`?",
         ),
     ] {
         case::<Sqlx>(url, says);
@@ -680,16 +679,174 @@ fn a_bad_driver_parameter_is_named_alike_on_both_bindings() {
             );
         }
     }
-    // tokio-postgres reads no key it does not know: the key is named, with the driver's
-    // words (sqlx ignores such a key, with a warning of its own).
-    case::<TokioPostgres>(
-        "postgres://u:pw@h/db?foo=s3cret",
-        "`url` has a bad `foo` parameter: invalid connection string: unknown option `foo`",
-    );
     case::<TokioPostgres>(
         "postgres://u:pw@h/db?port=abc",
         "invalid connection string: invalid value for option `port`",
     );
+}
+
+/// What a case of [`a_key_nobody_reads_is_refused_by_name_on_both_bindings`] expects of
+/// one binding's `Config::from_url`.
+#[derive(Clone, Copy, Debug)]
+enum Read {
+    /// Parsed: the pool or the binding's driver reads every key.
+    Accepted,
+    /// Refused, with this whole error line.
+    Refused(&'static str),
+    /// Not the binding's backend (pool-postgres and a MySQL or SQLite URL): not run.
+    NotServed,
+}
+
+/// Issue #21: a query key that neither pool-facts nor the binding's driver reads is one
+/// typed `ConfigError` on `url` from the binding's `Config::from_url`, before any connect,
+/// naming the key and never its value, with the accepted key it is a near miss of (the
+/// pool's or the driver's). Each binding lists its driver's keys (pool-sqlx: sqlx 0.9's
+/// `options/parse.rs` per backend; pool-postgres: tokio-postgres 0.7's `Config::param`),
+/// pool-facts owns the rule. Before, sqlx took such a key on a PostgreSQL URL with a
+/// warning carrying its value, and on MySQL dropped it silently.
+#[test]
+fn a_key_nobody_reads_is_refused_by_name_on_both_bindings() {
+    use Read::{Accepted, NotServed, Refused};
+    fn through<D: UrlDoor>(url: &str, want: Read) {
+        let got = D::from_url(url);
+        match (want, got) {
+            (NotServed, _) | (Accepted, Ok(_)) => {}
+            (Refused(line), Err(error)) => {
+                assert_eq!(error.setting, "url", "{url}");
+                assert_eq!(error.to_string(), line, "{url}");
+                assert!(!line.contains("s3cret") && !line.contains("pw"), "{line}");
+            }
+            (want, got) => panic!("{url}: wanted {want:?}, got {got:?}"),
+        }
+    }
+    for (url, sqlx, tokio_postgres) in [
+        // An unknown key: its value may be a secret, never shown.
+        (
+            "postgres://u:pw@h/db?foo=s3cret",
+            Refused(
+                "invalid configuration: `url` has a `foo` parameter, which neither the pool \
+                 nor sqlx reads on a postgres URL; remove it",
+            ),
+            Refused(
+                "invalid configuration: `url` has a `foo` parameter, which neither the pool \
+                 nor tokio-postgres reads on a postgres URL; remove it",
+            ),
+        ),
+        // A near miss of a pool parameter, and of a driver's key.
+        (
+            "postgres://u:pw@h/db?connection_limt=5",
+            Refused(
+                "invalid configuration: `url` has a `connection_limt` parameter, which \
+                 neither the pool nor sqlx reads; did you mean `connection_limit`?",
+            ),
+            Refused(
+                "invalid configuration: `url` has a `connection_limt` parameter, which \
+                 neither the pool nor tokio-postgres reads; did you mean `connection_limit`?",
+            ),
+        ),
+        (
+            "postgres://u:pw@h/db?sslrootcrt=/ca.pem",
+            Refused(
+                "invalid configuration: `url` has a `sslrootcrt` parameter, which neither \
+                 the pool nor sqlx reads; did you mean `sslrootcert`?",
+            ),
+            Refused(
+                "invalid configuration: `url` has a `sslrootcrt` parameter, which neither \
+                 the pool nor tokio-postgres reads; did you mean `sslrootcert`?",
+            ),
+        ),
+        // Keys a driver reads pass to it (the TLS ones are pool-facts's on pool-postgres).
+        (
+            "postgres://u:pw@h/db?sslmode=disable&sslrootcert=/ca.pem&application_name=a&options=-c%20search_path%3Dx",
+            Accepted,
+            Accepted,
+        ),
+        (
+            "postgres://u:pw@h/db?statement-cache-capacity=10",
+            Accepted,
+            Refused(
+                "invalid configuration: `url` has a `statement-cache-capacity` parameter, \
+                 which neither the pool nor tokio-postgres reads on a postgres URL; remove it",
+            ),
+        ),
+        // tokio-postgres's `keepalives` was taken for a slip of the pool's `keepalive`.
+        (
+            "postgres://u:pw@h/db?keepalives=1&channel_binding=prefer&sslnegotiation=postgres",
+            Refused(
+                "invalid configuration: `url` has a `keepalives` parameter, which neither \
+                 the pool nor sqlx reads; did you mean `keepalive`?",
+            ),
+            Accepted,
+        ),
+        // Prisma's keys: `pgbouncer` is the pool's; `schema` and `socket_timeout` are read
+        // by nobody here (Prisma's `schema` is its search path: set it with
+        // `options=-c search_path=…`).
+        ("postgres://u:pw@h/db?pgbouncer=true", Accepted, Accepted),
+        (
+            "postgres://u:pw@h/db?schema=public",
+            Refused(
+                "invalid configuration: `url` has a `schema` parameter, which neither the \
+                 pool nor sqlx reads on a postgres URL; remove it",
+            ),
+            Refused(
+                "invalid configuration: `url` has a `schema` parameter, which neither the \
+                 pool nor tokio-postgres reads on a postgres URL; remove it",
+            ),
+        ),
+        (
+            "postgres://u:pw@h/db?socket_timeout=10",
+            Refused(
+                "invalid configuration: `url` has a `socket_timeout` parameter, which \
+                 neither the pool nor sqlx reads on a postgres URL; remove it",
+            ),
+            Refused(
+                "invalid configuration: `url` has a `socket_timeout` parameter, which \
+                 neither the pool nor tokio-postgres reads on a postgres URL; remove it",
+            ),
+        ),
+        // MySQL: sqlx-mysql's keys pass; any other it would have dropped without a word.
+        (
+            "mysql://u:pw@h/db?ssl-mode=disabled&charset=utf8mb4&timezone=%2B00:00",
+            Accepted,
+            NotServed,
+        ),
+        (
+            "mysql://u:pw@h/db?charst=utf8mb4",
+            Refused(
+                "invalid configuration: `url` has a `charst` parameter, which neither the \
+                 pool nor sqlx reads; did you mean `charset`?",
+            ),
+            NotServed,
+        ),
+        (
+            "mariadb://u@h/db?password=s3cret",
+            Refused(
+                "invalid configuration: `url` has a `password` parameter, which neither the \
+                 pool nor sqlx reads on a mysql URL; remove it",
+            ),
+            Refused(
+                "invalid configuration: `url` has a `password` parameter, which neither the \
+                 pool nor tokio-postgres reads on a mysql URL; remove it",
+            ),
+        ),
+        // SQLite: sqlx-sqlite's keys pass.
+        (
+            "sqlite::memory:?mode=memory&cache=shared",
+            Accepted,
+            NotServed,
+        ),
+        (
+            "sqlite:x.db?mod=ro",
+            Refused(
+                "invalid configuration: `url` has a `mod` parameter, which neither the pool \
+                 nor sqlx reads; did you mean `mode`?",
+            ),
+            NotServed,
+        ),
+    ] {
+        through::<Sqlx>(url, sqlx);
+        through::<TokioPostgres>(url, tokio_postgres);
+    }
 }
 
 /// `PoolBuilder::build` promises a typed error, never a panic, for a bad configuration.

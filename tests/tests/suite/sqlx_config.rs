@@ -461,16 +461,31 @@ fn a_misspelt_pool_parameter_is_an_error_naming_the_one_meant() {
         assert!(!message.contains("topsecret"), "{message}");
         assert_eq!(pool_sqlx::Error::from(error).class(), ErrorClass::Permanent);
     }
-    // The driver's own parameters, and parameters meant for other tools, pass on to sqlx
-    // as before (it ignores the unknown ones with a warning).
+    // The driver's own parameters pass on to sqlx.
     for url in [
         "postgres://h/db?sslmode=disable&options=-c%20search_path%3Dx&statement-cache-capacity=10",
-        "postgres://h/db?schema=public&socket_timeout=10&sslaccept=strict",
         "mysql://h/db?ssl-mode=disabled&charset=utf8mb4&timezone=%2B00:00",
         "sqlite::memory:?mode=memory&cache=shared",
     ] {
         let config = Config::from_url(url).unwrap_or_else(|e| panic!("{url}: {e}"));
         assert!(config.sqlx_url().query().is_some(), "{url}");
+    }
+    // Parameters meant for other tools (Prisma's) that neither the pool nor sqlx reads are
+    // refused by name, as any other unread key (issue #21): sqlx took them with a warning
+    // that logged their values.
+    for (url, key) in [
+        ("postgres://h/db?schema=public", "schema"),
+        ("postgres://h/db?socket_timeout=10", "socket_timeout"),
+        ("postgres://h/db?sslaccept=strict", "sslaccept"),
+    ] {
+        let error = Config::from_url(url).unwrap_err();
+        assert_eq!(error.setting, "url", "{url}");
+        assert!(
+            error.to_string().contains(&format!(
+                "has a `{key}` parameter, which neither the pool nor sqlx reads"
+            )),
+            "{url}: {error}"
+        );
     }
 }
 
