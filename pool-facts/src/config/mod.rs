@@ -69,6 +69,7 @@ pub use self::{
 /// | `pgbouncer` | `true`/`false`: behind PgBouncer in transaction mode (no statement cache) | |
 /// | `statement_cache_size` | prepared statements kept per connection, least recently used evicted (Prisma's name; default [`DEFAULT_STATEMENT_CACHE_SIZE`], 100; at most 100 000; with `pgbouncer=true` only `0`) | no cache |
 /// | `application_name` | PostgreSQL `application_name` (default: the pool's name) | |
+/// | `schema` | Prisma's search path: only `public` (PostgreSQL's default search path already has it), so Prisma's URLs keep working; another schema is refused, with `options=-c search_path=…` named | |
 /// | `slow_query` | log statements slower than this, text and duration, never bound values (the binding's slow-query log; default [`DEFAULT_SLOW_QUERY`], 1 s) | off |
 /// | `adaptive_limit` | `true`/`false`: the pool finds how many connections to hand out at once, from 1 up to `connection_limit` (`PoolBuilder::adaptive_limit`) | |
 /// | `target_session_attrs` | PostgreSQL: which server a connect accepts ([`TargetSessionAttrs`]; default `any`) | |

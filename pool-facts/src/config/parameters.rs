@@ -24,7 +24,7 @@ const MAX_STATEMENT_CACHE_SIZE: usize = 100_000;
 /// failure) instead of returning an error.
 const MAX_CONNECTION_LIMIT: usize = pool_core::MAX_POOL_SIZE;
 
-const POOL_PARAMETERS: [&str; 15] = [
+const POOL_PARAMETERS: [&str; 16] = [
     "connection_limit",
     "pool_timeout",
     "connect_timeout",
@@ -40,6 +40,7 @@ const POOL_PARAMETERS: [&str; 15] = [
     "adaptive_limit",
     "statement_cache_size",
     "metric_names",
+    "schema",
 ];
 
 impl Config {
@@ -266,6 +267,20 @@ impl Config {
             "pgbouncer" => self.pgbouncer = parse_bool(name, value)?,
             "adaptive_limit" => self.adaptive_limit = Some(parse_bool(name, value)?),
             "metric_names" => self.metric_names = Some(parse_metric_names(name, value)?),
+            // Prisma's search path, in the URLs of its guides as `schema=public`: that is
+            // already on PostgreSQL's default search path, so those URLs keep working.
+            // Another schema is refused rather than ignored (ignored, queries would reach
+            // the default schema's tables), with the way to set it.
+            "schema" if self.kind != BackendKind::Postgres || value != "public" => {
+                return Err(ConfigError::new(
+                    name,
+                    format!(
+                        "is `{value}`: Prisma's search path is not read by this pool (only \
+                             `schema=public` on PostgreSQL, on the default search path \
+                             already); for another, write `options=-c search_path={value}`"
+                    ),
+                ));
+            }
             "application_name" => {
                 if value.is_empty() {
                     return Err(ConfigError::new(name, "must not be empty"));

@@ -704,6 +704,29 @@ enum Read {
 /// `options/parse.rs` per backend; pool-postgres: tokio-postgres 0.7's `Config::param`),
 /// pool-facts owns the rule. Before, sqlx took such a key on a PostgreSQL URL with a
 /// warning carrying its value, and on MySQL dropped it silently.
+/// Prisma's `schema`: `public`, in its guides' URLs, is on PostgreSQL's default search
+/// path and accepted; another schema is refused on `schema` with the way to set it, on
+/// both bindings, rather than ignored (queries would reach the default schema's tables).
+#[test]
+fn prisma_schema_other_than_public_is_refused_with_the_way_to_set_it() {
+    fn through<D: UrlDoor>(url: &str) {
+        let Err(error) = D::from_url(url) else {
+            panic!("{url}: accepted");
+        };
+        assert_eq!(error.setting, "schema", "{url}");
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: `schema` is `tenant_1`: Prisma's search path is not read \
+             by this pool (only `schema=public` on PostgreSQL, on the default search path \
+             already); for another, write `options=-c search_path=tenant_1`",
+            "{url}"
+        );
+    }
+    let url = "postgres://u:pw@h/db?schema=tenant_1";
+    through::<Sqlx>(url);
+    through::<TokioPostgres>(url);
+}
+
 #[test]
 fn a_key_nobody_reads_is_refused_by_name_on_both_bindings() {
     use Read::{Accepted, NotServed, Refused};
@@ -778,21 +801,11 @@ fn a_key_nobody_reads_is_refused_by_name_on_both_bindings() {
             ),
             Accepted,
         ),
-        // Prisma's keys: `pgbouncer` is the pool's; `schema` and `socket_timeout` are read
-        // by nobody here (Prisma's `schema` is its search path: set it with
-        // `options=-c search_path=…`).
+        // Prisma's keys: `pgbouncer` is the pool's; `schema=public` (its guides' URLs) is
+        // accepted, being on the default search path (another schema: the next test);
+        // `socket_timeout` is read by nobody here.
         ("postgres://u:pw@h/db?pgbouncer=true", Accepted, Accepted),
-        (
-            "postgres://u:pw@h/db?schema=public",
-            Refused(
-                "invalid configuration: `url` has a `schema` parameter, which neither the \
-                 pool nor sqlx reads on a postgres URL; remove it",
-            ),
-            Refused(
-                "invalid configuration: `url` has a `schema` parameter, which neither the \
-                 pool nor tokio-postgres reads on a postgres URL; remove it",
-            ),
-        ),
+        ("postgres://u:pw@h/db?schema=public", Accepted, Accepted),
         (
             "postgres://u:pw@h/db?socket_timeout=10",
             Refused(
