@@ -283,7 +283,7 @@ pub struct Health {
     /// The pool's counters.
     pub metrics: Metrics,
     /// Each host of a multi-host URL (role, reachable), probed with a login of its own
-    /// within the same timeout ([`probe_hosts`]); empty for a URL with one host. It does
+    /// within the same timeout (`pool_facts::health::probe_hosts`); empty for a URL with one host. It does
     /// not change `status`: the pool's own check says whether work can be done.
     pub hosts: Vec<HostHealth>,
 }
